@@ -1,0 +1,217 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/hush-build/hush/internal/buildcontext"
+	"github.com/hush-build/hush/internal/cache"
+	"github.com/hush-build/hush/internal/dockerfile"
+	"github.com/hush-build/hush/internal/executor"
+	"github.com/hush-build/hush/internal/image"
+	"github.com/hush-build/hush/internal/plan"
+	"github.com/hush-build/hush/internal/progress"
+	"github.com/hush-build/hush/internal/snapshot"
+)
+
+// Options describe one build.
+type Options struct {
+	Context    *buildcontext.Context
+	Dockerfile *dockerfile.File
+	BuildArgs  map[string]string
+	Target     string
+	NoCache    bool
+	Labels     map[string]string
+	Network    string
+	Progress   *progress.Display
+}
+
+// Builder holds the stores and runtime shared by builds.
+type Builder struct {
+	Images    *image.Store
+	Resolver  *image.Resolver
+	Snapshots *snapshot.Store
+	Cache     *cache.Store
+	Runtime   executor.Runtime
+	// TmpDir holds mount points for read-only views; RunDir is a tmpfs for scripts.
+	TmpDir string
+	RunDir string
+}
+
+// Result is the built image.
+type Result struct {
+	Image v1.Image
+	// Warnings collected during the build (unused build args, parser warnings).
+	Warnings []string
+}
+
+// stageResult is the state a finished stage hands to the stages that read it.
+type stageResult struct {
+	cfg     *v1.ConfigFile
+	layers  []v1.Layer
+	history []v1.History
+	key     string
+}
+
+type future struct {
+	done chan struct{}
+	res  *stageResult
+	err  error
+}
+
+type run struct {
+	b       *Builder
+	opts    Options
+	plan    *plan.Plan
+	futures map[*plan.Stage]*future
+	multi   bool
+	imgMu   sync.Mutex
+	images  map[string]*stageResult // resolved image refs (FROM, --from)
+}
+
+// Build runs the build and returns the target stage's image. Nothing is stored or
+// published here; the caller decides where the image goes.
+func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
+	p, err := plan.New(opts.Dockerfile, plan.Options{BuildArgs: opts.BuildArgs, Target: opts.Target})
+	if err != nil {
+		return nil, err
+	}
+	if opts.Network == "" {
+		opts.Network = "host"
+	}
+	r := &run{b: b, opts: opts, plan: p, futures: map[*plan.Stage]*future{}, images: map[string]*stageResult{}, multi: len(p.Needed()) > 1}
+	for _, st := range p.Needed() {
+		r.futures[st] = &future{done: make(chan struct{})}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for st, f := range r.futures {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(f.done)
+			f.res, f.err = r.buildStage(ctx, st)
+			if f.err != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, st := range p.Needed() {
+		if f := r.futures[st]; f.err != nil && !errors.Is(f.err, errDependency) {
+			return nil, f.err
+		}
+	}
+	if err := ctx.Err(); err != nil && r.futures[p.Target].err != nil {
+		return nil, r.futures[p.Target].err
+	}
+	tf := r.futures[p.Target]
+	if tf.err != nil {
+		return nil, tf.err
+	}
+	img, err := assemble(tf.res, opts.Labels)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Image: img}
+	for _, w := range opts.Dockerfile.Warnings {
+		res.Warnings = append(res.Warnings, w.String())
+	}
+	if unused := p.UnusedBuildArgs(); len(unused) > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("one or more build-args %v were not consumed", unused))
+	}
+	return res, nil
+}
+
+var errDependency = errors.New("a stage this one needs failed")
+
+// wait returns the result of a stage this one depends on.
+func (r *run) wait(ctx context.Context, st *plan.Stage) (*stageResult, error) {
+	f, ok := r.futures[st]
+	if !ok {
+		return nil, fmt.Errorf("internal error: stage %s was not planned", st)
+	}
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if f.err != nil {
+		return nil, errDependency
+	}
+	return f.res, nil
+}
+
+// assemble writes the final config and layers into an OCI image.
+func assemble(s *stageResult, labels map[string]string) (v1.Image, error) {
+	cf := s.cfg.DeepCopy()
+	if len(labels) > 0 && cf.Config.Labels == nil {
+		cf.Config.Labels = map[string]string{}
+	}
+	for k, v := range labels {
+		cf.Config.Labels[k] = v
+	}
+	cf.History = s.history
+	cf.Created = v1.Time{Time: s.lastTime().UTC()}
+	cf.RootFS = v1.RootFS{Type: "layers"}
+	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	adds := make([]mutate.Addendum, 0, len(s.layers))
+	for _, l := range s.layers {
+		d, err := l.DiffID()
+		if err != nil {
+			return nil, fmt.Errorf("reading layer diffID: %w", err)
+		}
+		cf.RootFS.DiffIDs = append(cf.RootFS.DiffIDs, d)
+		adds = append(adds, mutate.Addendum{Layer: l, MediaType: ociLayerType(l)})
+	}
+	img, err := mutate.Append(img, adds...)
+	if err != nil {
+		return nil, fmt.Errorf("assembling image: %w", err)
+	}
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		return nil, fmt.Errorf("assembling image config: %w", err)
+	}
+	return img, nil
+}
+
+func ociLayerType(l v1.Layer) types.MediaType {
+	mt, err := l.MediaType()
+	if err != nil {
+		return types.OCILayer
+	}
+	switch mt {
+	case types.DockerLayer:
+		return types.OCILayer
+	case types.DockerUncompressedLayer:
+		return types.OCIUncompressedLayer
+	case types.DockerForeignLayer:
+		return types.OCIRestrictedLayer
+	}
+	return mt
+}
+
+// mountDir makes a fresh directory under TmpDir to mount a read-only view on.
+func (b *Builder) mountDir() (string, func(), error) {
+	if err := os.MkdirAll(b.TmpDir, 0o700); err != nil {
+		return "", nil, fmt.Errorf("creating temp dir: %w", err)
+	}
+	d, err := os.MkdirTemp(b.TmpDir, "ro-")
+	if err != nil {
+		return "", nil, fmt.Errorf("creating mount dir: %w", err)
+	}
+	return d, func() { os.Remove(d) }, nil
+}
+
+func (b *Builder) scriptDir() string { return filepath.Join(b.RunDir, "scripts") }

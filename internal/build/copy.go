@@ -1,0 +1,228 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/hush-build/hush/internal/cache"
+	"github.com/hush-build/hush/internal/fscopy"
+	"github.com/hush-build/hush/internal/plan"
+	"github.com/hush-build/hush/internal/progress"
+	"github.com/hush-build/hush/internal/snapshot"
+)
+
+func isURL(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}
+
+func isGit(s string) bool {
+	return strings.HasPrefix(s, "git@") || strings.HasSuffix(strings.SplitN(s, "#", 2)[0], ".git") && isURL(s)
+}
+
+// copyAction prepares COPY/ADD: it opens the source (context, stage, image or inline
+// heredoc files), digests what will be copied for the cache key, and copies on execute.
+func (r *run) copyAction(ctx context.Context, st *plan.Stage, state *plan.State, res *stageResult, step *plan.Step) (*action, error) {
+	cs := step.Copy
+	a := &action{}
+	var cleanups []func()
+	a.cleanup = func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	fail := func(err error) (*action, error) { a.cleanup(); return nil, err }
+
+	var src fscopy.Source
+	identity := "context"
+	var locals, urls []string
+	switch {
+	case len(cs.Contents) > 0:
+		dir, err := r.inlineFiles(state, cs)
+		if err != nil {
+			return fail(err)
+		}
+		cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+		src, identity = fscopy.Source{Root: dir}, "inline"
+		for _, c := range cs.Contents {
+			locals = append(locals, c.Path)
+		}
+	case cs.From != "":
+		fr, err := r.fromSource(ctx, st, cs.From, cs.FromStage)
+		if err != nil {
+			return fail(err)
+		}
+		lowers, err := r.lowers(fr.layers)
+		if err != nil {
+			return fail(err)
+		}
+		dir, rm, err := r.b.mountDir()
+		if err != nil {
+			return fail(err)
+		}
+		cleanups = append(cleanups, rm)
+		unmount, err := snapshot.MountReadOnly(lowers, dir)
+		if err != nil {
+			return fail(fmt.Errorf("mounting --from=%s: %w", cs.From, err))
+		}
+		cleanups = append(cleanups, func() { _ = unmount() })
+		src, identity = fscopy.Source{Root: dir}, fr.key
+		locals = cs.Sources
+	default:
+		c := r.opts.Context
+		src = fscopy.Source{Root: c.Dir(), Exclude: c.Excluded, MayIncludeUnder: c.MayIncludeUnder}
+		for _, s := range cs.Sources {
+			switch {
+			case cs.Add && isGit(s):
+				return fail(fmt.Errorf("ADD of a Git repository (%s) is not supported yet", s))
+			case cs.Add && isURL(s):
+				urls = append(urls, s)
+			default:
+				locals = append(locals, s)
+			}
+		}
+	}
+	if !cs.Add && len(urls) > 0 {
+		return fail(fmt.Errorf("source can't be a URL for COPY"))
+	}
+	opts := fscopy.Options{KeepOwner: cs.From != "", Exclude: cs.Excludes,
+		ExtractArchives: cs.Add && (cs.Unpack == nil || *cs.Unpack) && cs.From == ""}
+	if cs.Chmod != "" {
+		m, err := strconv.ParseUint(cs.Chmod, 8, 32)
+		if err != nil {
+			return fail(fmt.Errorf("--chmod=%s: %w", cs.Chmod, err))
+		}
+		mode := os.FileMode(m)
+		opts.Chmod = &mode
+	}
+	k := cache.NewKey("copy", res.key).Add("from", identity).Add("add", strconv.FormatBool(cs.Add)).
+		AddList("sources", cs.Sources).Add("dest", cs.Dest).Add("workdir", step.Workdir).
+		Add("chown", cs.Chown).Add("chmod", cs.Chmod).AddList("exclude", cs.Excludes).
+		Add("extract", strconv.FormatBool(opts.ExtractArchives))
+	if len(locals) > 0 {
+		d, err := fscopy.Digest(src, locals, cs.Excludes...)
+		if err != nil {
+			return fail(err)
+		}
+		k.Add("content", d)
+	}
+	for _, u := range urls {
+		d, err := r.urlDigest(ctx, u)
+		if err != nil {
+			return fail(err)
+		}
+		k.Add("url", u).Add("url-content", d)
+	}
+	a.key = k.Sum()
+	a.execute = func(ctx context.Context, ws *snapshot.Workspace, _ *progress.Step) error {
+		o := opts
+		if cs.Chown != "" {
+			owner, err := fscopy.ResolveOwner(ws.Merged, cs.Chown)
+			if err != nil {
+				return fmt.Errorf("--chown=%s: %w", cs.Chown, err)
+			}
+			o.Chown = &owner
+		}
+		if len(locals) > 0 {
+			if err := fscopy.Copy(src, locals, ws.Merged, cs.Dest, step.Workdir, o); err != nil {
+				return err
+			}
+		}
+		for _, u := range urls {
+			if _, err := fscopy.FetchURL(ctx, u, nil, ws.Merged, cs.Dest, step.Workdir, o); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return a, nil
+}
+
+// urlDigest downloads u once to learn its content digest for the cache key.
+func (r *run) urlDigest(ctx context.Context, u string) (string, error) {
+	dir, rm, err := r.b.mountDir()
+	if err != nil {
+		return "", err
+	}
+	defer rm()
+	defer os.RemoveAll(dir)
+	return fscopy.FetchURL(ctx, u, nil, dir, "/download", "/", fscopy.Options{})
+}
+
+// inlineFiles writes COPY <<EOF heredoc contents into a temp dir.
+func (r *run) inlineFiles(state *plan.State, cs *plan.CopySpec) (string, error) {
+	dir, _, err := r.b.mountDir()
+	if err != nil {
+		return "", err
+	}
+	for _, c := range cs.Contents {
+		data := c.Data
+		if c.Expand {
+			if data, err = state.Expand(data); err != nil {
+				os.RemoveAll(dir)
+				return "", fmt.Errorf("expanding heredoc %s: %w", c.Path, err)
+			}
+		}
+		p := filepath.Join(dir, filepath.Clean("/"+c.Path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			os.RemoveAll(dir)
+			return "", fmt.Errorf("writing heredoc %s: %w", c.Path, err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			os.RemoveAll(dir)
+			return "", fmt.Errorf("writing heredoc %s: %w", c.Path, err)
+		}
+	}
+	return dir, nil
+}
+
+func (r *run) mkdirAction(res *stageResult, step *plan.Step) (*action, error) {
+	k := cache.NewKey("mkdir", res.key).Add("dir", step.Dir).Add("user", step.User)
+	a := &action{key: k.Sum()}
+	a.execute = func(ctx context.Context, ws *snapshot.Workspace, _ *progress.Step) error {
+		return mkdirAs(ws.Merged, step.Dir, step.User)
+	}
+	return a, nil
+}
+
+// mkdirAs creates dir (and missing parents) inside rootfs, owned by user, without
+// following symlinks out of rootfs.
+func mkdirAs(rootfs, dir, user string) error {
+	owner := fscopy.Owner{}
+	if user != "" {
+		o, err := fscopy.ResolveOwner(rootfs, user)
+		if err != nil {
+			return fmt.Errorf("USER %s: %w", user, err)
+		}
+		owner = o
+	}
+	root, err := os.OpenRoot(rootfs)
+	if err != nil {
+		return fmt.Errorf("opening rootfs: %w", err)
+	}
+	defer root.Close()
+	rel := strings.TrimPrefix(filepath.Clean("/"+dir), "/")
+	if rel == "" {
+		return nil
+	}
+	parts := strings.Split(rel, "/")
+	for i := range parts {
+		p := strings.Join(parts[:i+1], "/")
+		if fi, err := root.Stat(p); err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("creating %s: %s is not a directory", dir, "/"+p)
+			}
+			continue
+		}
+		if err := root.Mkdir(p, 0o755); err != nil {
+			return fmt.Errorf("creating %s: %w", dir, err)
+		}
+		if err := root.Lchown(p, owner.UID, owner.GID); err != nil {
+			return fmt.Errorf("creating %s: %w", dir, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+package build
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hush-build/hush/internal/cache"
+	"github.com/hush-build/hush/internal/executor"
+	"github.com/hush-build/hush/internal/fscopy"
+	"github.com/hush-build/hush/internal/plan"
+	"github.com/hush-build/hush/internal/progress"
+	"github.com/hush-build/hush/internal/snapshot"
+)
+
+// tailLines is how many output lines a failing RUN shows.
+const tailLines = 10
+
+func (r *run) runAction(res *stageResult, step *plan.Step) (*action, error) {
+	if len(step.Mounts) > 0 {
+		return nil, fmt.Errorf("RUN --mount=type=%s is not supported yet", step.Mounts[0].Type)
+	}
+	network := step.Network
+	if network == "" || network == "default" {
+		network = r.opts.Network
+	}
+	k := cache.NewKey("run", res.key).
+		AddList("args", step.Args).AddList("env", step.Env).
+		Add("user", step.User).Add("workdir", step.Workdir).Add("network", network)
+	if step.Script != nil {
+		k.Add("script", step.Script.Name).Add("script-data", step.Script.Data)
+	}
+	a := &action{key: k.Sum()}
+	a.execute = func(ctx context.Context, ws *snapshot.Workspace, ps *progress.Step) error {
+		stubs, err := r.execRun(ctx, ws, step, network, ps)
+		if stubs != nil {
+			a.post = stubs.Remove
+		}
+		return err
+	}
+	return a, nil
+}
+
+// execRun runs the step's process; the returned stubs are removed from the upper dir
+// once the rootfs is unmounted.
+func (r *run) execRun(ctx context.Context, ws *snapshot.Workspace, step *plan.Step, network string, ps *progress.Step) (*executor.Stubs, error) {
+	user := step.User
+	if user == "" {
+		user = "0"
+	}
+	owner, err := fscopy.ResolveOwner(ws.Merged, user)
+	if err != nil {
+		return nil, fmt.Errorf("USER %s: %w", step.User, err)
+	}
+	id := newID()
+	c := &executor.Container{
+		ID: id, Rootfs: ws.Merged, Args: step.Args, Env: step.Env, Cwd: step.Workdir,
+		UID: uint32(owner.UID), GID: uint32(owner.GID), Network: network,
+		Stdout: ps, Stderr: ps,
+	}
+	if step.Script != nil {
+		dir := filepath.Join(r.b.scriptDir(), id)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("writing inline script: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		f := filepath.Join(dir, "script")
+		if err := os.WriteFile(f, []byte(step.Script.Data), 0o755); err != nil {
+			return nil, fmt.Errorf("writing inline script: %w", err)
+		}
+		c.Mounts = append(c.Mounts, specs.Mount{Destination: step.Args[0], Type: "bind", Source: f,
+			Options: []string{"bind", "ro"}})
+	}
+	stubs := executor.FindStubs(ws.Merged, append(executor.Targets(c), step.Workdir))
+	if err := os.MkdirAll(filepath.Join(ws.Merged, step.Workdir), 0o755); err != nil {
+		return stubs, fmt.Errorf("creating working directory %s: %w", step.Workdir, err)
+	}
+	if runErr := r.b.Runtime.Run(ctx, c); runErr != nil {
+		var ee *executor.ExitError
+		if errors.As(runErr, &ee) {
+			tail := ps.Tail(tailLines)
+			msg := fmt.Sprintf("process %q did not complete successfully: exit code: %d", argsString(step.Args), ee.Code)
+			if len(tail) > 0 {
+				msg += "\n  last output:\n    " + strings.Join(tail, "\n    ")
+			}
+			return stubs, errors.New(msg)
+		}
+		return stubs, runErr
+	}
+	return stubs, nil
+}
+
+func newID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return "hush-" + hex.EncodeToString(b)
+}

@@ -1,0 +1,211 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/hush-build/hush/internal/cache"
+	"github.com/hush-build/hush/internal/plan"
+	"github.com/hush-build/hush/internal/progress"
+	"github.com/hush-build/hush/internal/snapshot"
+)
+
+// action is a prepared layer-producing step: its cache key and how to execute it.
+type action struct {
+	key     string
+	execute func(ctx context.Context, ws *snapshot.Workspace, out *progress.Step) error
+	// post runs on the upper dir after the rootfs is unmounted (set by execute).
+	post    func(upper string) error
+	cleanup func()
+}
+
+// execStep runs (or reuses from cache) one Run, Copy or Mkdir step and appends its
+// layer and history to res.
+func (r *run) execStep(ctx context.Context, st *plan.Stage, state *plan.State, res *stageResult, step *plan.Step, name string) error {
+	ps := r.opts.Progress.Start(name)
+	err := r.execStepIn(ctx, st, state, res, step, ps)
+	if err != nil {
+		ps.Done(err)
+	}
+	return err
+}
+
+func (r *run) execStepIn(ctx context.Context, st *plan.Stage, state *plan.State, res *stageResult, step *plan.Step, ps *progress.Step) error {
+	var a *action
+	var err error
+	switch step.Kind {
+	case plan.Run:
+		a, err = r.runAction(res, step)
+	case plan.Copy:
+		a, err = r.copyAction(ctx, st, state, res, step)
+	case plan.Mkdir:
+		a, err = r.mkdirAction(res, step)
+	default:
+		err = fmt.Errorf("internal error: step kind %d", step.Kind)
+	}
+	if err != nil {
+		return r.stepErr(step, err)
+	}
+	if a.cleanup != nil {
+		defer a.cleanup()
+	}
+	if !r.opts.NoCache {
+		if rec, ok := r.b.Cache.Get(a.key); ok {
+			if l, ok := r.cachedLayer(rec); ok {
+				r.apply(res, step, a.key, rec, l)
+				ps.Cached()
+				return nil
+			}
+		}
+	}
+	rec, l, err := r.executeInWorkspace(ctx, res, a, ps)
+	if err != nil {
+		return r.stepErr(step, err)
+	}
+	if err := r.b.Cache.Put(a.key, rec); err != nil {
+		return err
+	}
+	r.apply(res, step, a.key, rec, l)
+	ps.Done(nil)
+	return nil
+}
+
+func (r *run) stepErr(step *plan.Step, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%s:%d: %s: %w", r.plan.File.Name, step.Line, step.Name, err)
+}
+
+func (r *run) apply(res *stageResult, step *plan.Step, key string, rec *cache.Record, l v1.Layer) {
+	if l != nil {
+		res.layers = append(res.layers, l)
+	}
+	res.history = append(res.history, history(step.CreatedBy, rec.Created, l != nil))
+	res.key = key
+}
+
+// cachedLayer returns the layer of a record when its blob is still in the store.
+func (r *run) cachedLayer(rec *cache.Record) (v1.Layer, bool) {
+	if rec.Layer == nil {
+		return nil, true
+	}
+	l, err := r.layerFromRecord(rec.Layer)
+	if err != nil {
+		return nil, false
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, false
+	}
+	rc.Close()
+	return l, true
+}
+
+func (r *run) layerFromRecord(cl *cache.Layer) (v1.Layer, error) {
+	d, err := v1.NewHash(cl.Digest)
+	if err != nil {
+		return nil, err
+	}
+	diff, err := v1.NewHash(cl.DiffID)
+	if err != nil {
+		return nil, err
+	}
+	return r.b.Images.BlobLayer(d, diff, cl.Size, types.MediaType(cl.MediaType))
+}
+
+// lowers returns the unpacked dirs of layers, top-most first, unpacking as needed.
+func (r *run) lowers(layers []v1.Layer) ([]string, error) {
+	out := make([]string, len(layers))
+	for i, l := range layers {
+		d, err := l.DiffID()
+		if err != nil {
+			return nil, fmt.Errorf("reading layer diffID: %w", err)
+		}
+		dir, err := r.b.Snapshots.Ensure(d, l.Uncompressed)
+		if err != nil {
+			return nil, fmt.Errorf("unpacking layer %s: %w", d, err)
+		}
+		out[len(layers)-1-i] = dir
+	}
+	return out, nil
+}
+
+// executeInWorkspace mounts a fresh upper over res's layers, runs the action and turns the
+// upper into a layer.
+func (r *run) executeInWorkspace(ctx context.Context, res *stageResult, a *action, ps *progress.Step) (*cache.Record, v1.Layer, error) {
+	lowers, err := r.lowers(res.layers)
+	if err != nil {
+		return nil, nil, err
+	}
+	ws, err := r.b.Snapshots.NewWorkspace()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ws.Remove()
+	unmount, err := ws.Mount(lowers)
+	if err != nil {
+		return nil, nil, err
+	}
+	err = a.execute(ctx, ws, ps)
+	if uerr := unmount(); err == nil && uerr != nil {
+		err = fmt.Errorf("unmounting rootfs: %w", uerr)
+	}
+	if err == nil && a.post != nil {
+		err = a.post(ws.Upper)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.commit(ws)
+}
+
+// commit turns the workspace upper into a gzip layer blob in the image store.
+func (r *run) commit(ws *snapshot.Workspace) (*cache.Record, v1.Layer, error) {
+	rec := &cache.Record{Created: time.Now().UTC()}
+	entries, err := os.ReadDir(ws.Upper)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading layer changes: %w", err)
+	}
+	if len(entries) == 0 {
+		return rec, nil, nil
+	}
+	blob, err := r.b.Images.NewBlob()
+	if err != nil {
+		return nil, nil, err
+	}
+	gz, err := gzip.NewWriterLevel(blob, gzip.DefaultCompression)
+	if err != nil {
+		blob.Abort()
+		return nil, nil, err
+	}
+	diffID, err := r.b.Snapshots.Commit(ws, gz)
+	if err == nil {
+		err = gz.Close()
+	}
+	if err != nil {
+		blob.Abort()
+		return nil, nil, fmt.Errorf("writing layer: %w", err)
+	}
+	digest, size, err := blob.Commit()
+	if err != nil {
+		return nil, nil, fmt.Errorf("storing layer: %w", err)
+	}
+	rec.Layer = &cache.Layer{Digest: digest.String(), DiffID: diffID.String(), Size: size, MediaType: string(types.OCILayer)}
+	l, err := r.layerFromRecord(rec.Layer)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rec, l, nil
+}
+
+// argsString renders argv for messages the way BuildKit does.
+func argsString(args []string) string { return strings.Join(args, " ") }

@@ -1,0 +1,89 @@
+package cache
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Layer names a compressed layer blob in the image store.
+type Layer struct {
+	Digest    string `json:"digest"`
+	DiffID    string `json:"diffID"`
+	Size      int64  `json:"size"`
+	MediaType string `json:"mediaType"`
+}
+
+// Record is what a step produced: a layer, or none (an empty change).
+type Record struct {
+	Layer   *Layer    `json:"layer,omitempty"`
+	Created time.Time `json:"created"`
+}
+
+// Store keeps records as small JSON files named by key.
+type Store struct {
+	dir string
+}
+
+// Open opens (creating) the record store at dir.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating cache dir: %w", err)
+	}
+	return &Store{dir: dir}, nil
+}
+
+func (s *Store) path(key string) string {
+	return filepath.Join(s.dir, strings.TrimPrefix(key, "sha256:")+".json")
+}
+
+// Get returns the record for key, or false when there is none (or it is unreadable).
+func (s *Store) Get(key string) (*Record, bool) {
+	b, err := os.ReadFile(s.path(key))
+	if err != nil {
+		return nil, false
+	}
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, false
+	}
+	return &r, true
+}
+
+// Put stores the record for key atomically.
+func (s *Store) Put(key string, r *Record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encoding cache record: %w", err)
+	}
+	f, err := os.CreateTemp(s.dir, ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing cache record: %w", err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("writing cache record: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing cache record: %w", err)
+	}
+	if err := os.Rename(f.Name(), s.path(key)); err != nil {
+		return fmt.Errorf("writing cache record: %w", err)
+	}
+	return nil
+}
+
+// Remove deletes the record for key, if any.
+func (s *Store) Remove(key string) error {
+	err := os.Remove(s.path(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}

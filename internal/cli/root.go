@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hush-build/hush/internal/image"
+)
+
+// ExitError carries a specific exit code out of a command.
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+type globals struct {
+	root string
+}
+
+// defaultRoot is /var/lib/hush for root, $XDG_DATA_HOME/hush otherwise.
+func defaultRoot() string {
+	if r := os.Getenv("HUSH_ROOT"); r != "" {
+		return r
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/hush"
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "hush")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".local", "share", "hush")
+}
+
+func (g *globals) store() (*image.Store, error) {
+	return image.OpenStore(filepath.Join(g.root, "store"))
+}
+
+// NewRoot builds the hush command tree.
+func NewRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "hush",
+		Short:         "Build container images that keep their secrets",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.root, "root", defaultRoot(), "state directory (images, layers, cache); env HUSH_ROOT")
+	root.AddCommand(newBuildCmd(g), newImagesCmd(g), newRmiCmd(g), newLoadCmd(g),
+		newImportCmd(g), newHistoryCmd(g), newInspectCmd(g))
+	return root
+}
+
+// Execute runs the CLI and returns the process exit code.
+func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := NewRoot()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	fmt.Fprintf(stderr, "ERROR: %v\n", err)
+	return 1
+}

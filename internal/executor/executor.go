@@ -1,0 +1,153 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Runtime runs a container process to completion.
+type Runtime interface {
+	Run(ctx context.Context, c *Container) error
+}
+
+// Container is one step's process and its view of the filesystem.
+type Container struct {
+	// ID must be unique among running steps.
+	ID string
+	// Rootfs is the mounted root filesystem (an overlay merged dir).
+	Rootfs string
+	Args   []string
+	Env    []string
+	Cwd    string
+	UID    uint32
+	GID    uint32
+	Groups []uint32
+	// Mounts are added after the standard /proc, /dev, /sys ones.
+	Mounts []specs.Mount
+	// Network is "host" (share the host's network) or "none" (an empty network namespace).
+	Network  string
+	Hostname string
+	Stdout   io.Writer
+	Stderr   io.Writer
+}
+
+// ExitError reports a process that ran and exited non-zero.
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("exit code: %d", e.Code) }
+
+// OCI drives a runc-compatible runtime binary.
+type OCI struct {
+	name   string // "crun" or "runc"
+	binary string
+	// stateDir is the runtime's --root.
+	stateDir string
+	// bundleDir holds per-step bundles; it must be a tmpfs.
+	bundleDir string
+}
+
+var _ Runtime = (*OCI)(nil)
+
+// New finds the runtime binary name ("crun", "runc", or "" for crun when present, else
+// runc) and keeps its state and bundles under runDir, which must be on a tmpfs.
+func New(name, runDir string) (*OCI, error) {
+	if name == "" {
+		name = "crun"
+		if _, err := exec.LookPath("crun"); err != nil {
+			name = "runc"
+		}
+	}
+	if name != "crun" && name != "runc" {
+		return nil, fmt.Errorf("--runtime %q: want runc or crun", name)
+	}
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		return nil, fmt.Errorf("finding runtime %s: %w (install the Debian package %s)", name, err, name)
+	}
+	o := &OCI{name: name, binary: bin, stateDir: filepath.Join(runDir, name), bundleDir: filepath.Join(runDir, "bundles")}
+	for _, d := range []string{o.stateDir, o.bundleDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("creating runtime dir: %w", err)
+		}
+	}
+	return o, nil
+}
+
+// Name is the runtime's name.
+func (o *OCI) Name() string { return o.name }
+
+func (o *OCI) globalArgs() []string {
+	args := []string{"--root", o.stateDir}
+	if o.name == "crun" {
+		args = append(args, "--cgroup-manager=disabled")
+	}
+	return args
+}
+
+// Run writes the bundle, runs the process and waits for it. On cancellation the
+// container is killed and deleted before Run returns.
+func (o *OCI) Run(ctx context.Context, c *Container) error {
+	bundle := filepath.Join(o.bundleDir, c.ID)
+	if err := os.Mkdir(bundle, 0o700); err != nil {
+		return fmt.Errorf("creating bundle: %w", err)
+	}
+	defer os.RemoveAll(bundle)
+	spec, err := Spec(c)
+	if err != nil {
+		return err
+	}
+	if err := writeSpec(filepath.Join(bundle, "config.json"), spec); err != nil {
+		return err
+	}
+	args := append(o.globalArgs(), "run", "--bundle", bundle, c.ID)
+	cmd := exec.Command(o.binary, args...)
+	cmd.Stdout, cmd.Stderr = c.Stdout, c.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", o.name, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		o.kill(c.ID)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		o.delete(c.ID)
+		return ctx.Err()
+	}
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.ExitCode() > 0 {
+			return &ExitError{Code: ee.ExitCode()}
+		}
+		return fmt.Errorf("running %s: %w", o.name, err)
+	}
+	return nil
+}
+
+func (o *OCI) kill(id string) {
+	args := append(o.globalArgs(), "kill", id, "KILL")
+	if o.name == "runc" {
+		args = append(o.globalArgs(), "kill", "--all", id, "KILL")
+	}
+	_ = exec.Command(o.binary, args...).Run()
+}
+
+func (o *OCI) delete(id string) {
+	_ = exec.Command(o.binary, append(o.globalArgs(), "delete", "-f", id)...).Run()
+}

@@ -1,0 +1,94 @@
+package executor
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// defaultCaps is Docker's default capability set, which BuildKit's RUN steps get too.
+var defaultCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// Spec builds the OCI runtime spec for c. ociVersion stays 1.0.2: crun 1.8 rejects newer.
+func Spec(c *Container) (*specs.Spec, error) {
+	var nofile unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &nofile); err != nil {
+		return nil, fmt.Errorf("reading RLIMIT_NOFILE: %w", err)
+	}
+	cwd := c.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	hostname := c.Hostname
+	if hostname == "" {
+		hostname = "hush"
+	}
+	caps := append([]string(nil), defaultCaps...)
+	s := &specs.Spec{
+		Version: "1.0.2",
+		Process: &specs.Process{
+			User: specs.User{UID: c.UID, GID: c.GID, AdditionalGids: c.Groups},
+			Args: c.Args,
+			Env:  c.Env,
+			Cwd:  cwd,
+			Capabilities: &specs.LinuxCapabilities{
+				Bounding: caps, Effective: caps, Permitted: caps,
+			},
+			Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: nofile.Max, Soft: nofile.Cur}},
+		},
+		Root:     &specs.Root{Path: c.Rootfs},
+		Hostname: hostname,
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+		},
+		Linux: &specs.Linux{
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace},
+				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
+			},
+			MaskedPaths: []string{"/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+				"/sys/firmware", "/sys/devices/virtual/powercap"},
+			ReadonlyPaths: []string{"/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq",
+				"/proc/sys", "/proc/sysrq-trigger"},
+		},
+	}
+	switch c.Network {
+	case "", "host", "default":
+		for _, f := range []string{"/etc/resolv.conf", "/etc/hosts"} {
+			if _, err := os.Stat(f); err == nil {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: f, Type: "bind", Source: f,
+					Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"}})
+			}
+		}
+	case "none":
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	default:
+		return nil, fmt.Errorf("network mode %q: want host or none", c.Network)
+	}
+	s.Mounts = append(s.Mounts, c.Mounts...)
+	return s, nil
+}
+
+func writeSpec(path string, s *specs.Spec) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("encoding runtime spec: %w", err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return fmt.Errorf("writing runtime spec: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,350 @@
+package fscopy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/moby/patternmatcher"
+	"golang.org/x/sys/unix"
+)
+
+// Owner is a numeric owner for copied files.
+type Owner struct{ UID, GID int }
+
+// Options are the COPY/ADD flags that change how files land.
+type Options struct {
+	// Chown (--chown) owns every copied file and created directory. It wins
+	// over KeepOwner.
+	Chown *Owner
+	// KeepOwner keeps the source uid/gid (COPY --from=<stage>). Without it
+	// and without Chown, copied files are owned by 0:0, as BuildKit does for
+	// the build context.
+	KeepOwner bool
+	// Chmod (--chmod) is a raw octal mode (e.g. 0o755, 0o4755), at most
+	// 0o7777, applied to every copied file and directory (not symlinks, not
+	// created parents, not extracted archive entries).
+	Chmod *os.FileMode
+	// ExtractArchives (ADD): a local tar source (plain, gzip, bzip2, xz,
+	// zstd) is extracted at the destination instead of copied.
+	ExtractArchives bool
+	// Exclude (COPY --exclude) patterns, matched relative to each source.
+	Exclude []string
+}
+
+func (o Options) validate() error {
+	if o.Chmod != nil && *o.Chmod > 0o7777 {
+		return fmt.Errorf("invalid chmod %o: must be between 0 and 07777", uint32(*o.Chmod))
+	}
+	if o.Chown != nil && (o.Chown.UID < 0 || o.Chown.GID < 0) {
+		return fmt.Errorf("invalid chown %d:%d: negative id", o.Chown.UID, o.Chown.GID)
+	}
+	return nil
+}
+
+func (o Options) excludeMatcher() (*patternmatcher.PatternMatcher, error) {
+	if len(o.Exclude) == 0 {
+		return nil, nil
+	}
+	pm, err := patternmatcher.New(o.Exclude)
+	if err != nil {
+		return nil, fmt.Errorf("parsing exclude patterns: %w", err)
+	}
+	return pm, nil
+}
+
+// dirOwner owns directories created on the way to the destination.
+func (o Options) dirOwner() Owner {
+	if o.Chown != nil {
+		return *o.Chown
+	}
+	return Owner{}
+}
+
+// Copy copies the sources named by patterns (paths relative to src.Root,
+// wildcards *, ? and [...] allowed per component; "." or "/" is the whole
+// root) to dest inside dstRoot. A relative dest is relative to workdir, an
+// absolute path inside the image ("" means "/").
+//
+// As in BuildKit: a directory source copies its contents; a source that is
+// itself a symlink is followed (inside the root) while symlinks below it are
+// copied as symlinks; a file source lands as dest itself unless dest ends in
+// "/" or is an existing directory; a pattern without wildcards that matches
+// nothing is an error wrapping ErrNotFound, while wildcards may match nothing.
+// Unlike BuildKit, several sources make dest a directory even without a
+// trailing "/" (the documented rule, which BuildKit does not enforce).
+func Copy(src Source, patterns []string, dstRoot, dest, workdir string, opts Options) error {
+	if len(patterns) == 0 {
+		return errors.New("copying: no source files were specified")
+	}
+	if err := opts.validate(); err != nil {
+		return err
+	}
+	excl, err := opts.excludeMatcher()
+	if err != nil {
+		return err
+	}
+	t, err := openTree(src)
+	if err != nil {
+		return err
+	}
+	root, err := openRoot(dstRoot)
+	if err != nil {
+		return err
+	}
+	var matches []match
+	for _, p := range patterns {
+		ms, err := t.expand(p)
+		if err != nil {
+			return fmt.Errorf("copying: %w", err)
+		}
+		matches = append(matches, ms...)
+	}
+	if len(matches) == 0 {
+		return nil
+	}
+	destPath, destIsDir := destination(dest, workdir)
+	if len(matches) > 1 {
+		destIsDir = true
+	}
+	c := &copier{root: root, opts: opts, links: map[devIno]string{}}
+	for _, m := range matches {
+		if opts.ExtractArchives && m.info.Mode().IsRegular() {
+			ok, err := isArchive(m.host)
+			if err != nil {
+				return fmt.Errorf("copying %q: %w", m.name, err)
+			}
+			if ok {
+				if err := c.extractTo(m, destPath); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if err := c.copyMatch(t, m, destPath, destIsDir, excl); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func openRoot(dstRoot string) (string, error) {
+	if dstRoot == "" {
+		return "", errors.New("opening destination: empty root")
+	}
+	root, err := filepath.Abs(dstRoot)
+	if err != nil {
+		return "", fmt.Errorf("opening destination %q: %w", dstRoot, err)
+	}
+	fi, err := os.Stat(root)
+	if err != nil {
+		return "", fmt.Errorf("opening destination: %w", err)
+	}
+	if !fi.IsDir() {
+		return "", fmt.Errorf("opening destination %q: not a directory", root)
+	}
+	return root, nil
+}
+
+// destination makes dest absolute against workdir and reports whether its
+// spelling asks for a directory ("dir/", "dir/.", ".", "").
+func destination(dest, workdir string) (string, bool) {
+	dest = filepath.ToSlash(dest)
+	isDir := dest == "" || dest == "." || strings.HasSuffix(dest, "/") || strings.HasSuffix(dest, "/.")
+	if !path.IsAbs(dest) {
+		dest = path.Join("/", filepath.ToSlash(workdir), dest)
+	}
+	dest = path.Clean(dest)
+	return dest, isDir || dest == "/"
+}
+
+type devIno struct{ dev, ino uint64 }
+
+// copier carries the state of one Copy call.
+type copier struct {
+	root  string
+	opts  Options
+	links map[devIno]string // source inode -> first destination, for hard links
+}
+
+func (c *copier) copyMatch(t *tree, m match, destPath string, destIsDir bool, excl *patternmatcher.PatternMatcher) error {
+	dst, err := resolveIn(c.root, destPath, true, nil)
+	if err != nil {
+		return fmt.Errorf("copying %q: %w", m.name, err)
+	}
+	var target string
+	if m.info.IsDir() {
+		fi, err := os.Lstat(dst.host)
+		switch {
+		case err == nil && !fi.IsDir():
+			return fmt.Errorf("copying %q: cannot copy to non-directory: %s", m.name, destPath)
+		case err != nil && !os.IsNotExist(err):
+			return fmt.Errorf("copying %q: %w", m.name, err)
+		}
+		if err := c.ensureDir(dst.rel); err != nil {
+			return fmt.Errorf("copying %q: %w", m.name, err)
+		}
+		target = dst.host
+	} else {
+		fi, err := os.Lstat(dst.host)
+		switch {
+		case destIsDir:
+			if err := c.ensureDir(dst.rel); err != nil {
+				return fmt.Errorf("copying %q: %w", m.name, err)
+			}
+			target = filepath.Join(dst.host, m.name)
+		case err == nil && fi.IsDir():
+			target = filepath.Join(dst.host, m.name)
+		default:
+			if err := c.ensureDir(path.Dir("/" + dst.rel)); err != nil {
+				return fmt.Errorf("copying %q: %w", m.name, err)
+			}
+			target = dst.host
+		}
+	}
+	err = t.walk(m, excl, func(e entry) (func() error, error) {
+		if e.rel == "" && e.info.IsDir() {
+			return nil, nil // the destination dir itself keeps its metadata
+		}
+		return c.copyEntry(e, filepath.Join(target, filepath.FromSlash(e.rel)))
+	})
+	if err != nil {
+		return fmt.Errorf("copying %q: %w", m.name, err)
+	}
+	return nil
+}
+
+// ensureDir creates the missing directories of rel (already resolved inside
+// the root), mode 0755, owned by the chown owner or 0:0.
+func (c *copier) ensureDir(rel string) error {
+	return mkdirAllIn(c.root, rel, c.opts.dirOwner())
+}
+
+// copyEntry copies one source entry to target, whose parent exists.
+func (c *copier) copyEntry(e entry, target string) (func() error, error) {
+	st, ok := e.info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil, fmt.Errorf("copying %s: no stat information", e.host)
+	}
+	existing, lerr := os.Lstat(target)
+	if lerr != nil && !os.IsNotExist(lerr) {
+		return nil, fmt.Errorf("copying to %s: %w", c.show(target), lerr)
+	}
+	exists := lerr == nil
+	mode := e.info.Mode()
+	if mode.IsDir() {
+		if exists && !existing.IsDir() {
+			return nil, fmt.Errorf("cannot copy to non-directory: %s", c.show(target))
+		}
+		if !exists {
+			if err := os.Mkdir(target, 0o700); err != nil {
+				return nil, fmt.Errorf("creating directory: %w", err)
+			}
+		}
+		return func() error { return c.setMeta(target, st, false) }, nil
+	}
+	if exists {
+		if existing.IsDir() {
+			return nil, fmt.Errorf("cannot replace directory %s with a file", c.show(target))
+		}
+		if err := os.Remove(target); err != nil {
+			return nil, fmt.Errorf("replacing %s: %w", c.show(target), err)
+		}
+	}
+	switch {
+	case mode.IsRegular():
+		key := devIno{dev: uint64(st.Dev), ino: st.Ino}
+		if first, ok := c.links[key]; ok && st.Nlink > 1 {
+			if err := os.Link(first, target); err != nil {
+				return nil, fmt.Errorf("linking %s: %w", c.show(target), err)
+			}
+			return nil, nil
+		}
+		if err := copyFile(e.host, target); err != nil {
+			return nil, err
+		}
+		if st.Nlink > 1 {
+			c.links[key] = target
+		}
+	case mode&fs.ModeSymlink != 0:
+		link, err := os.Readlink(e.host)
+		if err != nil {
+			return nil, fmt.Errorf("reading symlink: %w", err)
+		}
+		if err := os.Symlink(link, target); err != nil {
+			return nil, fmt.Errorf("creating symlink: %w", err)
+		}
+		return nil, c.setMeta(target, st, true)
+	case mode&(fs.ModeDevice|fs.ModeNamedPipe) != 0:
+		if err := unix.Mknod(target, st.Mode, int(st.Rdev)); err != nil {
+			return nil, fmt.Errorf("creating device %s: %w", c.show(target), err)
+		}
+	default:
+		return nil, nil // sockets and other irregular files are not copied
+	}
+	return nil, c.setMeta(target, st, false)
+}
+
+// show names a destination path as seen from inside the root.
+func (c *copier) show(host string) string {
+	rel, err := filepath.Rel(c.root, host)
+	if err != nil {
+		return host
+	}
+	return "/" + filepath.ToSlash(rel)
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return fmt.Errorf("opening source file: %w", err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating file: %w", err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copying file contents: %w", err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("closing file: %w", err)
+	}
+	return nil
+}
+
+// setMeta sets owner, mode and times of target from the source stat st.
+func (c *copier) setMeta(target string, st *syscall.Stat_t, isLink bool) error {
+	own := Owner{}
+	switch {
+	case c.opts.Chown != nil:
+		own = *c.opts.Chown
+	case c.opts.KeepOwner:
+		own = Owner{UID: int(st.Uid), GID: int(st.Gid)}
+	}
+	if err := os.Lchown(target, own.UID, own.GID); err != nil {
+		return fmt.Errorf("setting owner of %s: %w", c.show(target), err)
+	}
+	if !isLink {
+		perm := st.Mode & 0o7777
+		if c.opts.Chmod != nil {
+			perm = uint32(*c.opts.Chmod)
+		}
+		// chmod(2) after chown(2): chown clears set-id bits.
+		if err := unix.Fchmodat(unix.AT_FDCWD, target, perm, 0); err != nil {
+			return fmt.Errorf("setting mode of %s: %w", c.show(target), err)
+		}
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(st.Atim.Nano()), unix.NsecToTimespec(st.Mtim.Nano())}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, target, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("setting times of %s: %w", c.show(target), err)
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+package fscopy
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// maxUserFileBytes bounds how much of /etc/passwd or /etc/group is read.
+const maxUserFileBytes = 10 << 20
+
+// ErrUnknownOwner is returned (wrapped) when a --chown user or group name is
+// not in the image's /etc/passwd or /etc/group.
+var ErrUnknownOwner = errors.New("unknown user or group")
+
+// ResolveOwner parses a --chown value "user[:group]", each part a name or a
+// number, the way BuildKit does: a numeric user alone gives gid = uid, a named
+// user alone gives that user's primary group from /etc/passwd, "root" is 0,
+// and an empty group ("user:") is the same as none. Names are looked up in
+// rootfs/etc/passwd and rootfs/etc/group, resolved inside rootfs. Unlike
+// BuildKit, which silently falls back to 0, an unknown name is an error
+// wrapping ErrUnknownOwner and naming the file consulted.
+func ResolveOwner(rootfs, spec string) (Owner, error) {
+	userPart, groupPart, _ := strings.Cut(spec, ":")
+	if userPart == "" {
+		return Owner{}, fmt.Errorf("parsing chown %q: empty user", spec)
+	}
+	var own Owner
+	if id, ok := parseID(userPart); ok {
+		own = Owner{UID: id, GID: id}
+	} else {
+		fields, err := lookup(rootfs, "/etc/passwd", userPart, 4)
+		if err != nil {
+			return Owner{}, err
+		}
+		uid, okU := parseID(fields[2])
+		gid, okG := parseID(fields[3])
+		if !okU || !okG {
+			return Owner{}, fmt.Errorf("resolving user %q: malformed entry in /etc/passwd", userPart)
+		}
+		own = Owner{UID: uid, GID: gid}
+	}
+	if groupPart == "" {
+		return own, nil
+	}
+	if id, ok := parseID(groupPart); ok {
+		own.GID = id
+		return own, nil
+	}
+	fields, err := lookup(rootfs, "/etc/group", groupPart, 3)
+	if err != nil {
+		return Owner{}, err
+	}
+	gid, ok := parseID(fields[2])
+	if !ok {
+		return Owner{}, fmt.Errorf("resolving group %q: malformed entry in /etc/group", groupPart)
+	}
+	own.GID = gid
+	return own, nil
+}
+
+// parseID parses a numeric id; "root" is 0 as in BuildKit.
+func parseID(s string) (int, bool) {
+	if s == "root" {
+		return 0, true
+	}
+	id, err := strconv.ParseUint(s, 10, 31)
+	if err != nil {
+		return 0, false
+	}
+	return int(id), true
+}
+
+// lookup returns the colon-separated fields (at least minFields) of the first
+// line of file (inside rootfs) whose first field is name.
+func lookup(rootfs, file, name string, minFields int) ([]string, error) {
+	kind := "user"
+	if file == "/etc/group" {
+		kind = "group"
+	}
+	r, err := resolveIn(rootfs, file, true, nil)
+	if err != nil {
+		return nil, fmt.Errorf("resolving %s %q: %w", kind, name, err)
+	}
+	f, err := os.OpenFile(r.host, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if os.IsNotExist(err) || isNotDir(err) {
+			return nil, fmt.Errorf("resolving %s %q: %s does not exist: %w", kind, name, file, ErrUnknownOwner)
+		}
+		return nil, fmt.Errorf("resolving %s %q: opening %s: %w", kind, name, file, err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("resolving %s %q: %s is not a regular file", kind, name, file)
+	}
+	sc := bufio.NewScanner(io.LimitReader(f, maxUserFileBytes))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Split(line, ":")
+		if fields[0] == name && len(fields) >= minFields {
+			return fields, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("resolving %s %q: reading %s: %w", kind, name, file, err)
+	}
+	return nil, fmt.Errorf("resolving %s %q: no such %s in %s: %w", kind, name, kind, file, ErrUnknownOwner)
+}

@@ -1,0 +1,12 @@
+// Package image owns hush's images: the local OCI-layout store (names,
+// blobs, index.json), resolving base images for FROM (store first, then a
+// registry), the output sinks (OCI layout, OCI archive, docker archive,
+// flattened rootfs), and the history view used by `hush history`.
+//
+// It must never run build steps, never read or hold build secrets, never
+// leave a half-written output under a final name (every sink writes to a
+// temporary name beside the destination and renames at the end), and never
+// rewrite index.json in place: changes happen under a file lock and land via
+// temp file + rename, so several goroutines and several hush processes can
+// share one store.
+package image

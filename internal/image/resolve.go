@@ -1,0 +1,79 @@
+package image
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Resolver finds base images for FROM: the local store first, then a
+// registry (pulled for linux/GOARCH unless Platform says otherwise). A
+// pulled image is stored under its normalized name and served from the
+// store, so its layers are read from local files.
+type Resolver struct {
+	Store    *Store
+	Keychain authn.Keychain // nil means authn.DefaultKeychain (the user's Docker credentials)
+	Insecure bool           // allow plain-HTTP registries
+	Platform *v1.Platform   // nil means linux/runtime.GOARCH
+}
+
+// Resolve returns the image ref names, pulling it if the store lacks it.
+// Image IDs are only looked up locally.
+func (r *Resolver) Resolve(ctx context.Context, ref string) (v1.Image, error) {
+	if r.Store == nil {
+		return nil, errors.New("resolving image: no store")
+	}
+	img, _, err := r.Store.Image(ref)
+	if err == nil {
+		return img, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("resolving image %q: %w", ref, err)
+	}
+	norm, nerr := NormalizeName(ref)
+	if nerr != nil {
+		return nil, fmt.Errorf("resolving image %q: %w", ref, err)
+	}
+	if err := r.pull(ctx, norm); err != nil {
+		return nil, fmt.Errorf("resolving image %q: %w", ref, err)
+	}
+	img, _, err = r.Store.Image(norm)
+	if err != nil {
+		return nil, fmt.Errorf("resolving image %q: %w", ref, err)
+	}
+	return img, nil
+}
+
+func (r *Resolver) pull(ctx context.Context, norm string) error {
+	var opts []name.Option
+	if r.Insecure {
+		opts = append(opts, name.Insecure)
+	}
+	nref, err := name.ParseReference(norm, opts...)
+	if err != nil {
+		return fmt.Errorf("parsing %s: %w", norm, err)
+	}
+	kc := r.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	platform := hostPlatform()
+	if r.Platform != nil {
+		platform = *r.Platform
+	}
+	img, err := remote.Image(nref, remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(platform))
+	if err != nil {
+		return fmt.Errorf("pulling %s: %w", norm, err)
+	}
+	// A digest name may be an index digest while img is the platform image
+	// in it; it still names img, like docker's RepoDigests.
+	if _, err := r.Store.put(img, []string{norm}, false); err != nil {
+		return fmt.Errorf("storing %s: %w", norm, err)
+	}
+	return nil
+}

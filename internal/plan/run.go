@@ -1,0 +1,202 @@
+package plan
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+)
+
+// applyArg declares build args in the stage, BuildKit's way: a --build-arg value wins,
+// then the default, then an inherited global ARG (kept out of history).
+func (s *State) applyArg(c *instructions.ArgCommand, st *Step) error {
+	var commit []string
+	for _, arg := range c.Args {
+		key, err := s.expand(arg.Key)
+		if err != nil {
+			return err
+		}
+		arg.Key = key
+		v, hasValue := s.plan.BuildArgs[key]
+		hasDefault := arg.Value != nil
+		if !hasDefault && !hasValue {
+			if g, ok := s.plan.meta.Get(key); ok {
+				arg.Value = &g
+			}
+		}
+		if hasValue {
+			arg.Value = &v
+			s.plan.markUsed(key)
+		} else if hasDefault {
+			d, err := s.expand(*arg.Value)
+			if err != nil {
+				return err
+			}
+			arg.Value = &d
+		}
+		if arg.Value != nil {
+			s.run.Set(key, *arg.Value)
+		}
+		s.args = append(s.args, arg)
+		str := key
+		if arg.Value != nil {
+			str += "=" + *arg.Value
+		}
+		commit = append(commit, str)
+	}
+	st.CreatedBy = "ARG " + strings.Join(commit, " ")
+	return nil
+}
+
+// applyRun resolves the argv, environment and mounts of a RUN.
+func (s *State) applyRun(c *instructions.RunCommand, st *Step) error {
+	st.Kind = Run
+	args := c.CmdLine
+	if len(c.Files) > 0 {
+		if len(args) != 1 || !c.PrependShell {
+			return fmt.Errorf("parsing produced an invalid run command: %v", args)
+		}
+		if hd := parser.MustParseHeredoc(args[0]); hd != nil {
+			f := c.Files[0]
+			data := f.Data
+			if f.Chomp {
+				data = parser.ChompHeredocContent(data)
+			}
+			if strings.HasPrefix(data, "#!") {
+				f.Data = data
+				st.Script = &f
+				args = []string{path.Join("/dev/pipes", f.Name)}
+			} else {
+				args = []string{data}
+			}
+		} else {
+			var b strings.Builder
+			b.WriteString(args[0])
+			for _, f := range c.Files {
+				b.WriteString("\n" + f.Data + f.Name)
+			}
+			args = []string{b.String()}
+		}
+	}
+	if c.PrependShell && st.Script == nil {
+		args = s.withShell(instructions.ShellDependantCmdLine{CmdLine: args, PrependShell: true})
+	}
+	st.Args = args
+	st.Env = s.run.List()
+	for _, k := range proxyArgs {
+		if v, ok := s.plan.BuildArgs[k]; ok {
+			if _, declared := s.run.Get(k); !declared {
+				st.Env = append(st.Env, k+"="+v)
+			}
+		}
+	}
+	st.Mounts = instructions.GetMounts(c)
+	st.Network = string(instructions.GetNetwork(c))
+	st.CreatedBy = "RUN " + runCommandString(args, s.args, s.run) + " # buildkit"
+	return nil
+}
+
+// runCommandString prefixes the command with "|N K=v" for the stage's build args, as
+// BuildKit's history does.
+func runCommandString(args []string, buildArgs []instructions.KeyValuePairOptional, env *Env) string {
+	var kvs []string
+	idx := map[string]int{}
+	for _, a := range buildArgs {
+		v, ok := env.Get(a.Key)
+		if !ok {
+			v = a.ValueString()
+		}
+		if i, seen := idx[a.Key]; seen {
+			kvs[i] = a.Key + "=" + v
+			continue
+		}
+		idx[a.Key] = len(kvs)
+		kvs = append(kvs, a.Key+"="+v)
+	}
+	if len(kvs) > 0 {
+		kvs = append([]string{fmt.Sprintf("|%d", len(kvs))}, kvs...)
+	}
+	return strings.Join(append(kvs, args...), " ")
+}
+
+func (s *State) applyCopy(st *Step, cs *CopySpec) error {
+	st.Kind, st.Copy = Copy, cs
+	if cs.Chmod != "" {
+		var m uint64
+		if _, err := fmt.Sscanf(cs.Chmod, "%o", &m); err != nil || m > 0o7777 || strings.Trim(cs.Chmod, "01234567") != "" {
+			return fmt.Errorf("invalid chmod parameter: '%v'. it should be octal string and between 0 and 07777", cs.Chmod)
+		}
+	}
+	if cs.From != "" {
+		cs.FromStage, _ = s.plan.ResolveFrom(s.stage, cs.From)
+		if cs.FromStage == s.stage {
+			return fmt.Errorf("circular dependency detected on stage: %s", s.stage)
+		}
+	}
+	msg := "COPY"
+	if cs.Add {
+		msg = "ADD"
+	}
+	if cs.Parents {
+		msg += " --parents"
+	}
+	if cs.Chown != "" {
+		msg += " --chown=" + cs.Chown
+	}
+	if cs.Chmod != "" {
+		msg += " --chmod=" + cs.Chmod
+	}
+	for _, src := range cs.Sources {
+		msg += " " + src
+	}
+	for _, c := range cs.Contents {
+		msg += " <<" + c.Path
+	}
+	st.CreatedBy = msg + " " + cs.Dest + " # buildkit"
+	return nil
+}
+
+func (s *State) applyExpose(c *instructions.ExposeCommand, st *Step) error {
+	var ports []string
+	for _, p := range c.Ports {
+		ps, err := s.lex.ProcessWords(p, s.run)
+		if err != nil {
+			return err
+		}
+		ports = append(ports, ps...)
+	}
+	if s.Config.ExposedPorts == nil {
+		s.Config.ExposedPorts = map[string]struct{}{}
+	}
+	var shown []string
+	for _, p := range ports {
+		if p == "" {
+			continue
+		}
+		if !strings.Contains(p, "/") {
+			p += "/tcp"
+		}
+		num, proto, _ := strings.Cut(p, "/")
+		if num == "" || strings.Trim(num, "0123456789-") != "" {
+			return fmt.Errorf("invalid containerPort: %s", num)
+		}
+		proto = strings.ToLower(proto)
+		if proto != "tcp" && proto != "udp" && proto != "sctp" {
+			return fmt.Errorf("invalid proto: %s", proto)
+		}
+		s.Config.ExposedPorts[num+"/"+proto] = struct{}{}
+		shown = append(shown, num+"/"+proto)
+	}
+	st.CreatedBy = fmt.Sprintf("EXPOSE map[%s]", strings.Join(exposeMap(shown), " "))
+	return nil
+}
+
+func exposeMap(ports []string) []string {
+	out := make([]string, 0, len(ports))
+	for _, p := range ports {
+		out = append(out, p+":{}")
+	}
+	return out
+}

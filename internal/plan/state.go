@@ -1,0 +1,246 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/hush-build/hush/internal/dockerfile"
+)
+
+// DefaultPath is the PATH BuildKit gives images that have none.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// State is a stage's image config and build-arg scope as its instructions apply.
+type State struct {
+	Config v1.Config
+	plan   *Plan
+	stage  *Stage
+	// run is the environment of the stage's processes and of expansion: the config Env
+	// plus ARG values, in BuildKit's order.
+	run    *Env
+	args   []instructions.KeyValuePairOptional
+	cmdSet bool
+	lex    *shell.Lex
+}
+
+// NewState starts stage st from its base image's config.
+func (p *Plan) NewState(st *Stage, base v1.Config) *State {
+	cfg := base
+	cfg.Env = slices.Clone(base.Env)
+	hasPath := false
+	for _, kv := range cfg.Env {
+		if strings.HasPrefix(kv, "PATH=") {
+			hasPath = true
+		}
+	}
+	if !hasPath {
+		cfg.Env = append(cfg.Env, "PATH="+DefaultPath)
+	}
+	cfg.OnBuild = nil
+	return &State{Config: cfg, plan: p, stage: st, run: NewEnv(cfg.Env), lex: shell.NewLex(p.File.EscapeToken)}
+}
+
+// OnBuild parses the ONBUILD triggers of a base image into commands to run first.
+func OnBuild(triggers []string) ([]instructions.Command, error) {
+	var out []instructions.Command
+	for _, t := range triggers {
+		res, err := parser.Parse(strings.NewReader(t))
+		if err != nil {
+			return nil, fmt.Errorf("parsing ONBUILD trigger %q: %w", t, err)
+		}
+		for _, n := range res.AST.Children {
+			c, err := instructions.ParseCommand(n)
+			if err != nil {
+				return nil, fmt.Errorf("parsing ONBUILD trigger %q: %w", t, err)
+			}
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func (s *State) expand(word string) (string, error) {
+	v, _, err := s.lex.ProcessWord(word, s.run)
+	return v, err
+}
+
+func (s *State) fail(c instructions.Command, err error) error {
+	return &dockerfile.SyntaxError{File: s.plan.File.Name, Line: dockerfile.Line(c), Err: err}
+}
+
+// Apply expands cmd against the state, applies its effect on the image config, and
+// returns the step that executes it.
+func (s *State) Apply(cmd instructions.Command) (*Step, error) {
+	if _, isArg := cmd.(*instructions.ArgCommand); !isArg {
+		if ex, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
+			if err := ex.Expand(s.expand); err != nil {
+				return nil, s.fail(cmd, err)
+			}
+		}
+	}
+	st := &Step{Kind: Meta, Line: dockerfile.Line(cmd), Name: displayName(cmd),
+		User: s.Config.User, Workdir: s.workdir()}
+	var err error
+	switch c := cmd.(type) {
+	case *instructions.EnvCommand:
+		msg := "ENV"
+		for _, kv := range c.Env {
+			msg += " " + kv.String()
+			s.Config.Env = setEnvList(s.Config.Env, kv.Key, kv.Value)
+			s.run.Set(kv.Key, kv.Value)
+		}
+		st.CreatedBy = msg
+	case *instructions.ArgCommand:
+		err = s.applyArg(c, st)
+	case *instructions.RunCommand:
+		err = s.applyRun(c, st)
+	case *instructions.CopyCommand:
+		err = s.applyCopy(st, &CopySpec{Sources: c.SourcePaths, Contents: c.SourceContents,
+			Dest: c.DestPath, From: c.From, Chown: c.Chown, Chmod: c.Chmod, Link: c.Link,
+			Parents: c.Parents, Excludes: c.ExcludePatterns})
+	case *instructions.AddCommand:
+		cs := &CopySpec{Add: true, Sources: c.SourcePaths, Contents: c.SourceContents,
+			Dest: c.DestPath, Chown: c.Chown, Chmod: c.Chmod, Link: c.Link,
+			Excludes: c.ExcludePatterns, Checksum: c.Checksum, Unpack: c.Unpack}
+		if c.KeepGitDir != nil {
+			cs.KeepGitDir = *c.KeepGitDir
+		}
+		err = s.applyCopy(st, cs)
+	case *instructions.WorkdirCommand:
+		wd := c.Path
+		if !path.IsAbs(wd) {
+			wd = path.Join(s.workdir(), wd)
+		}
+		wd = path.Clean(wd)
+		s.Config.WorkingDir = wd
+		st.Workdir, st.CreatedBy = wd, "WORKDIR "+wd
+		if wd != "/" {
+			st.Kind, st.Dir = Mkdir, wd
+		}
+	case *instructions.UserCommand:
+		s.Config.User = c.User
+		st.CreatedBy = "USER " + c.User
+	case *instructions.LabelCommand:
+		msg := "LABEL"
+		if s.Config.Labels == nil {
+			s.Config.Labels = map[string]string{}
+		}
+		for _, kv := range c.Labels {
+			s.Config.Labels[kv.Key] = kv.Value
+			msg += " " + kv.String()
+		}
+		st.CreatedBy = msg
+	case *instructions.MaintainerCommand:
+		st.CreatedBy = "MAINTAINER " + c.Maintainer
+	case *instructions.ExposeCommand:
+		err = s.applyExpose(c, st)
+	case *instructions.CmdCommand:
+		args := s.withShell(c.ShellDependantCmdLine)
+		s.Config.Cmd, s.cmdSet = args, true
+		s.Config.ArgsEscaped = true
+		st.CreatedBy = fmt.Sprintf("CMD %q", args)
+	case *instructions.EntrypointCommand:
+		args := s.withShell(c.ShellDependantCmdLine)
+		s.Config.Entrypoint = args
+		if !s.cmdSet {
+			s.Config.Cmd = nil
+		}
+		st.CreatedBy = fmt.Sprintf("ENTRYPOINT %q", args)
+	case *instructions.VolumeCommand:
+		if s.Config.Volumes == nil {
+			s.Config.Volumes = map[string]struct{}{}
+		}
+		for _, v := range c.Volumes {
+			if v == "" {
+				return nil, s.fail(c, errors.New("VOLUME specified can not be an empty string"))
+			}
+			s.Config.Volumes[v] = struct{}{}
+		}
+		st.CreatedBy = fmt.Sprintf("VOLUME %v", c.Volumes)
+	case *instructions.StopSignalCommand:
+		if !validSignal(c.Signal) {
+			return nil, s.fail(c, fmt.Errorf("invalid signal: %s", c.Signal))
+		}
+		s.Config.StopSignal = c.Signal
+		st.CreatedBy = "STOPSIGNAL " + c.Signal
+	case *instructions.ShellCommand:
+		s.Config.Shell = slices.Clone(c.Shell)
+		st.CreatedBy = fmt.Sprintf("SHELL %v", c.Shell)
+	case *instructions.HealthCheckCommand:
+		h := c.Health
+		s.Config.Healthcheck = &v1.HealthConfig{Test: h.Test, Interval: h.Interval,
+			Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+		st.CreatedBy = fmt.Sprintf("HEALTHCHECK %+v", *h)
+	case *instructions.OnbuildCommand:
+		s.Config.OnBuild = append(s.Config.OnBuild, c.Expression)
+		st.CreatedBy = "ONBUILD " + c.Expression
+	default:
+		return nil, s.fail(cmd, fmt.Errorf("unsupported instruction %s", strings.ToUpper(cmd.Name())))
+	}
+	if err != nil {
+		return nil, s.fail(cmd, err)
+	}
+	return st, nil
+}
+
+func (s *State) workdir() string {
+	if s.Config.WorkingDir == "" {
+		return "/"
+	}
+	return s.Config.WorkingDir
+}
+
+func (s *State) withShell(c instructions.ShellDependantCmdLine) []string {
+	if !c.PrependShell {
+		return slices.Clone(c.CmdLine)
+	}
+	sh := s.Config.Shell
+	if len(sh) == 0 {
+		sh = []string{"/bin/sh", "-c"}
+	}
+	return append(slices.Clone(sh), strings.Join(c.CmdLine, " "))
+}
+
+func displayName(c instructions.Command) string {
+	if st, ok := c.(fmt.Stringer); ok {
+		s := st.String()
+		if i := strings.IndexByte(s, ' '); i > 0 {
+			return strings.ToUpper(s[:i]) + s[i:]
+		}
+		return strings.ToUpper(s)
+	}
+	return strings.ToUpper(c.Name())
+}
+
+func validSignal(s string) bool {
+	s = strings.TrimPrefix(strings.ToUpper(s), "SIG")
+	if s == "" {
+		return false
+	}
+	if s[0] >= '0' && s[0] <= '9' {
+		for _, r := range s {
+			if r < '0' || r > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	switch s {
+	case "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV",
+		"USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN",
+		"TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS":
+		return true
+	}
+	return strings.HasPrefix(s, "RTMIN") || strings.HasPrefix(s, "RTMAX")
+}
+
+// Expand expands variables in word with the stage's current environment.
+func (s *State) Expand(word string) (string, error) { return s.expand(word) }
