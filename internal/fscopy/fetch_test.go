@@ -59,8 +59,8 @@ func TestFetchURL(t *testing.T) {
 	}{
 		{name: "dir dest names file from URL, not extracted", url: "/files/tool.tar.gz", dest: "/dl/", wantPath: "dl/tool.tar.gz", wantBody: string(gz), wantMode: 0o600, wantMtime: true},
 		{name: "file dest", url: "/files/tool.tar.gz", dest: "/opt/tool.tgz", wantPath: "opt/tool.tgz", wantBody: string(gz), wantMode: 0o600, wantMtime: true},
-		{name: "existing dir dest", url: "/files/tool.tar.gz", dst: map[string]string{"opt/": ""}, dest: "/opt", wantPath: "opt/tool.tar.gz", wantBody: string(gz), wantMode: 0o600},
-		{name: "relative dest", url: "/files/tool.tar.gz", dest: ".", workdir: "/w", wantPath: "w/tool.tar.gz", wantBody: string(gz), wantMode: 0o600},
+		{name: "existing dir dest", url: "/files/tool.tar.gz", dst: map[string]string{"opt/": ""}, dest: "/opt", wantPath: "opt/tool.tar.gz", wantBody: string(gz), wantMode: 0o600, wantMtime: true},
+		{name: "relative dest", url: "/files/tool.tar.gz", dest: ".", workdir: "/w", wantPath: "w/tool.tar.gz", wantBody: string(gz), wantMode: 0o600, wantMtime: true},
 		{name: "no name in URL", url: "/", dest: "/dl/", wantPath: "dl/__unnamed__", wantBody: "index", wantMode: 0o600},
 		{name: "chmod", url: "/", dest: "/x", opts: Options{Chmod: modePtr(0o755)}, wantPath: "x", wantBody: "index", wantMode: 0o755},
 		{name: "auth header sent", url: "/private/data.bin", headers: auth, dest: "/d/", wantPath: "d/data.bin", wantBody: "private", wantMode: 0o600},

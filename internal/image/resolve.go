@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -33,6 +34,9 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) (v1.Image, error) {
 		return img, nil
 	}
 	if !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("resolving image %q: %w", ref, err)
+	}
+	if looksLikeID(ref) {
 		return nil, fmt.Errorf("resolving image %q: %w", ref, err)
 	}
 	norm, nerr := NormalizeName(ref)
@@ -76,4 +80,12 @@ func (r *Resolver) pull(ctx context.Context, norm string) error {
 		return fmt.Errorf("storing %s: %w", norm, err)
 	}
 	return nil
+}
+
+// looksLikeID reports whether ref is an image ID rather than a name to pull.
+func looksLikeID(ref string) bool {
+	if strings.HasPrefix(ref, "sha256:") {
+		return true
+	}
+	return len(ref) == 64 && isHex(ref)
 }

@@ -72,6 +72,9 @@ func WriteOCILayout(img v1.Image, dir string, names []string) error {
 	if err := checkReplaceableDir(dir); err != nil {
 		return fmt.Errorf("writing OCI layout: %w", err)
 	}
+	if err := os.MkdirAll(filepath.Dir(filepath.Clean(dir)), 0o755); err != nil {
+		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
+	}
 	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dir)), "."+filepath.Base(dir)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
@@ -156,6 +159,9 @@ func replaceDir(tmp, dir string) error {
 // writeFileVia writes path through a temp file beside it: write fills the
 // file, which is synced and renamed over path only if write succeeds.
 func writeFileVia(path string, write func(io.Writer) error) error {
+	if err := os.MkdirAll(filepath.Dir(filepath.Clean(path)), 0o755); err != nil {
+		return err
+	}
 	f, err := os.CreateTemp(filepath.Dir(filepath.Clean(path)), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err

@@ -42,6 +42,11 @@ const (
 // A Store is safe for concurrent use by several goroutines and several hush
 // processes: index.json changes happen under an flock on index.json.lock and
 // land via temp file + rename; blobs land via temp file + rename.
+//
+// Remove deletes the blobs only the removed image used. A blob committed
+// with NewBlob but not yet referenced by a Put is not protected: if an rmi
+// of an image sharing that exact layer runs in between, the later Put fails
+// with a clear "blob not found" error rather than storing a broken image.
 type Store struct {
 	dir string
 }
@@ -122,7 +127,7 @@ func (s *Store) removeStaleTemps() {
 	}
 	for _, e := range ents {
 		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTempAge {
-			os.Remove(filepath.Join(s.tmpDir(), e.Name()))
+			os.RemoveAll(filepath.Join(s.tmpDir(), e.Name()))
 		}
 	}
 }

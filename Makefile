@@ -1,0 +1,37 @@
+# hush — see README.md. Targets need root (overlayfs mounts, OCI runtime).
+GO      ?= go
+BIN     := bin/hush
+PKGS    := runc crun busybox-static skopeo umoci
+export HUSH_ROOT ?= /var/lib/hush
+
+.PHONY: all build deps demo test bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/hush
+
+# Installs the Debian packages hush needs at run time and in tests.
+deps:
+	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; fi
+
+# Builds hush, imports a busybox base made from Debian's busybox-static, builds the example
+# Dockerfile and prints its history.
+demo: deps build
+	scripts/busybox-rootfs.sh bin/busybox-rootfs.tar
+	$(BIN) import bin/busybox-rootfs.tar busybox:latest
+	$(BIN) build --progress=plain -t hush-demo:latest examples/demo
+	$(BIN) history hush-demo:latest
+	$(BIN) images
+
+# Every test; the ones that need root, runc/crun or a docker engine say why when they skip.
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+bench: deps build
+	$(GO) run ./bench -hush $(BIN)
+
+clean:
+	rm -rf bin

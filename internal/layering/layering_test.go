@@ -1,0 +1,65 @@
+package layering
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/hush-build/hush/internal/"
+
+// rules lists, per package, internal packages it must not import; "*io" bans the standard
+// library's I/O packages for packages that must stay pure.
+var rules = map[string][]string{
+	"dockerfile":   {"plan", "build", "executor", "snapshot", "image", "cli", "*io"},
+	"plan":         {"build", "executor", "snapshot", "image", "cli", "fscopy", "buildcontext", "*io"},
+	"executor":     {"build", "image", "cli", "plan"},
+	"snapshot":     {"build", "image", "cli", "plan", "executor"},
+	"image":        {"build", "cli", "plan", "executor", "snapshot"},
+	"fscopy":       {"build", "cli", "plan", "executor", "image"},
+	"buildcontext": {"build", "cli", "plan", "executor", "image"},
+	"cache":        {"build", "cli", "plan", "executor", "image", "snapshot"},
+	"progress":     {"build", "cli", "plan", "executor", "image", "snapshot"},
+	"build":        {"cli"},
+}
+
+var ioPackages = []string{"os", "os/exec", "net", "net/http", "io/ioutil", "syscall"}
+
+func TestImportDirection(t *testing.T) {
+	for pkg, banned := range rules {
+		dir := filepath.Join("..", pkg)
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatalf("reading %s: %v", dir, err)
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(dir, name), nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatalf("parsing %s: %v", name, err)
+			}
+			for _, imp := range f.Imports {
+				path := strings.Trim(imp.Path.Value, `"`)
+				for _, b := range banned {
+					if b == "*io" {
+						for _, io := range ioPackages {
+							if path == io {
+								t.Errorf("%s/%s imports %s: package %s must do no I/O", pkg, name, path, pkg)
+							}
+						}
+						continue
+					}
+					if path == module+b || strings.HasPrefix(path, module+b+"/") {
+						t.Errorf("%s/%s imports %s: %s must not depend on %s", pkg, name, path, pkg, b)
+					}
+				}
+			}
+		}
+	}
+}
