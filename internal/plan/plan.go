@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
-	"sync"
 	"strings"
+	"sync"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
