@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -19,9 +18,6 @@ import (
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/snapshot"
 )
-
-// tailLines is how many output lines a failing RUN shows.
-const tailLines = 10
 
 func (r *run) runAction(res *stageResult, step *plan.Step) (*action, error) {
 	if len(step.Mounts) > 0 {
@@ -85,12 +81,8 @@ func (r *run) execRun(ctx context.Context, ws *snapshot.Workspace, step *plan.St
 	if runErr := r.b.Runtime.Run(ctx, c); runErr != nil {
 		var ee *executor.ExitError
 		if errors.As(runErr, &ee) {
-			tail := ps.Tail(tailLines)
-			msg := fmt.Sprintf("process %q did not complete successfully: exit code: %d", argsString(step.Args), ee.Code)
-			if len(tail) > 0 {
-				msg += "\n  last output:\n    " + strings.Join(tail, "\n    ")
-			}
-			return stubs, errors.New(msg)
+			// The progress display prints the step's last output lines with the error.
+			return stubs, fmt.Errorf("process %q did not complete successfully: %w", argsString(step.Args), ee)
 		}
 		return stubs, runErr
 	}

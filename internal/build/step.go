@@ -82,7 +82,7 @@ func (r *run) stepErr(step *plan.Step, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
-	return fmt.Errorf("%s:%d: %s: %w", r.plan.File.Name, step.Line, step.Name, err)
+	return fmt.Errorf("%s:%d: %w", r.plan.File.Name, step.Line, err)
 }
 
 func (r *run) apply(res *stageResult, step *plan.Step, key string, rec *cache.Record, l v1.Layer) {
