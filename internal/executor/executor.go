@@ -112,6 +112,12 @@ func (o *OCI) Run(ctx context.Context, c *Container) error {
 	cmd := exec.Command(o.binary, args...)
 	cmd.Stdout, cmd.Stderr = c.Stdout, c.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if o.name == "crun" {
+		// crun runs as PID 1 of its own PID namespace: if it dies (Pdeathsig when hush
+		// dies) the kernel kills every process of the step, which a plain `crun run` would
+		// leave running. runc reads /proc by its own PIDs and cannot run this way.
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWPID
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", o.name, err)
 	}
