@@ -8,6 +8,7 @@ bb=$(command -v busybox || true)
 [ -x /bin/busybox ] && bb=/bin/busybox
 file "$bb" 2>/dev/null | grep -q 'statically linked' || [ -n "$bb" ] || { echo "busybox-static is not installed (apt-get install busybox-static)" >&2; exit 1; }
 dir=$(mktemp -d)
+chmod 755 "$dir"
 trap 'rm -rf "$dir"' EXIT
 mkdir -p "$dir/bin" "$dir/etc" "$dir/tmp" "$dir/root" "$dir/home/app"
 cp "$bb" "$dir/bin/busybox"

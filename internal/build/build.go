@@ -20,6 +20,7 @@ import (
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/plan"
 	"github.com/hush-build/hush/internal/progress"
+	"github.com/hush-build/hush/internal/secret"
 	"github.com/hush-build/hush/internal/snapshot"
 )
 
@@ -33,6 +34,9 @@ type Options struct {
 	Labels     map[string]string
 	Network    string
 	Progress   *progress.Display
+	// Secrets and SSH are the --secret values and --ssh agents; either may be nil.
+	Secrets Secrets
+	SSH     map[string]SSHSource
 }
 
 // Builder holds the stores and runtime shared by builds.
@@ -45,6 +49,10 @@ type Builder struct {
 	// TmpDir holds mount points for read-only views; RunDir is a tmpfs for scripts.
 	TmpDir string
 	RunDir string
+	// CacheMountDir holds RUN --mount=type=cache directories.
+	CacheMountDir string
+	// Fingerprints keys the content fingerprints of rebuild-on-change secrets.
+	Fingerprints *secret.FingerprintKey
 }
 
 // Result is the built image.
@@ -87,6 +95,9 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if opts.Network == "" {
 		opts.Network = "host"
+	}
+	if err := checkRequired(opts); err != nil {
+		return nil, err
 	}
 	r := &run{b: b, opts: opts, plan: p, futures: map[*plan.Stage]*future{}, images: map[string]*stageResult{}, multi: len(p.Needed()) > 1}
 	for _, st := range p.Needed() {

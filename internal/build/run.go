@@ -19,10 +19,7 @@ import (
 	"github.com/hush-build/hush/internal/snapshot"
 )
 
-func (r *run) runAction(res *stageResult, step *plan.Step) (*action, error) {
-	if len(step.Mounts) > 0 {
-		return nil, fmt.Errorf("RUN --mount=type=%s is not supported yet", step.Mounts[0].Type)
-	}
+func (r *run) runAction(ctx context.Context, st *plan.Stage, res *stageResult, step *plan.Step) (*action, error) {
 	network := step.Network
 	if network == "" || network == "default" {
 		network = r.opts.Network
@@ -33,9 +30,12 @@ func (r *run) runAction(res *stageResult, step *plan.Step) (*action, error) {
 	if step.Script != nil {
 		k.Add("script", step.Script.Name).Add("script-data", step.Script.Data)
 	}
+	if err := r.addMountKeys(ctx, st, k, step); err != nil {
+		return nil, err
+	}
 	a := &action{key: k.Sum()}
 	a.execute = func(ctx context.Context, ws *snapshot.Workspace, ps *progress.Step) error {
-		stubs, err := r.execRun(ctx, ws, step, network, ps)
+		stubs, err := r.execRun(ctx, st, ws, step, network, ps)
 		if stubs != nil {
 			a.post = stubs.Remove
 		}
@@ -46,7 +46,7 @@ func (r *run) runAction(res *stageResult, step *plan.Step) (*action, error) {
 
 // execRun runs the step's process; the returned stubs are removed from the upper dir
 // once the rootfs is unmounted.
-func (r *run) execRun(ctx context.Context, ws *snapshot.Workspace, step *plan.Step, network string, ps *progress.Step) (*executor.Stubs, error) {
+func (r *run) execRun(ctx context.Context, st *plan.Stage, ws *snapshot.Workspace, step *plan.Step, network string, ps *progress.Step) (*executor.Stubs, error) {
 	user := step.User
 	if user == "" {
 		user = "0"
@@ -74,7 +74,14 @@ func (r *run) execRun(ctx context.Context, ws *snapshot.Workspace, step *plan.St
 		c.Mounts = append(c.Mounts, specs.Mount{Destination: step.Args[0], Type: "bind", Source: f,
 			Options: []string{"bind", "ro"}})
 	}
-	stubs := executor.FindStubs(ws.Merged, append(executor.Targets(c), step.Workdir))
+	sm, err := r.setupMounts(ctx, st, step, id)
+	if err != nil {
+		return nil, err
+	}
+	defer sm.close()
+	c.Mounts = append(c.Mounts, sm.mounts...)
+	c.Env = append(append([]string(nil), c.Env...), sm.env...)
+	stubs := executor.FindStubs(ws.Merged, append(append(executor.Targets(c), sm.targets...), step.Workdir))
 	if err := os.MkdirAll(filepath.Join(ws.Merged, step.Workdir), 0o755); err != nil {
 		return stubs, fmt.Errorf("creating working directory %s: %w", step.Workdir, err)
 	}

@@ -43,7 +43,7 @@ func (r *run) execStepIn(ctx context.Context, st *plan.Stage, state *plan.State,
 	var err error
 	switch step.Kind {
 	case plan.Run:
-		a, err = r.runAction(res, step)
+		a, err = r.runAction(ctx, st, res, step)
 	case plan.Copy:
 		a, err = r.copyAction(ctx, st, state, res, step)
 	case plan.Mkdir:

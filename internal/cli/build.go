@@ -20,6 +20,7 @@ import (
 	"github.com/hush-build/hush/internal/executor"
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/progress"
+	"github.com/hush-build/hush/internal/secret"
 	"github.com/hush-build/hush/internal/snapshot"
 )
 
@@ -38,6 +39,8 @@ type buildOptions struct {
 	runtime      string
 	quiet        bool
 	contextPath  string
+	secrets      []string
+	ssh          []string
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -65,6 +68,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.network, "network", "default", `Set the networking mode for the "RUN" instructions during build ("default" = host, "host", "none")`)
 	f.StringVar(&o.runtime, "runtime", "", `OCI runtime for RUN steps ("crun" or "runc"; default: crun when installed)`)
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
+	f.StringArrayVar(&o.secrets, "secret", nil, `Secret to expose to the build (format: "id=mysecret[,src=/local/secret|,env=VAR][,rebuild-on-change]")`)
 	return cmd
 }
 
@@ -146,6 +150,11 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 		return err
 	}
 	defer cleanup()
+	secrets, err := loadSecrets(o.secrets)
+	if err != nil {
+		return err
+	}
+	defer secrets.Wipe()
 	b, err := newBuilder(g.root, o.runtime)
 	if err != nil {
 		return err
@@ -155,7 +164,8 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 		return err
 	}
 	res, err := b.Build(ctx, build.Options{Context: bctx, Dockerfile: df, BuildArgs: args,
-		Target: o.target, NoCache: o.noCache, Labels: labels, Network: o.network, Progress: disp})
+		Target: o.target, NoCache: o.noCache, Labels: labels, Network: o.network, Progress: disp,
+		Secrets: secrets})
 	if err != nil {
 		disp.Close()
 		return err
@@ -194,6 +204,19 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 		}
 	}
 	return nil
+}
+
+// loadSecrets parses every --secret and reads the values into memory once.
+func loadSecrets(flags []string) (*secret.Store, error) {
+	var specs []secret.Spec
+	for _, f := range flags {
+		sp, err := secret.ParseSpec(f)
+		if err != nil {
+			return nil, fmt.Errorf("--secret %q: %w", f, err)
+		}
+		specs = append(specs, sp)
+	}
+	return secret.Load(specs, os.LookupEnv)
 }
 
 // loadInputs reads the Dockerfile and opens the build context.
@@ -272,8 +295,13 @@ func newBuilder(root, runtime string) (*build.Builder, error) {
 	if err != nil {
 		return nil, err
 	}
+	fp, err := secret.LoadFingerprintKey(filepath.Join(root, "keys", "fingerprint"))
+	if err != nil {
+		return nil, err
+	}
 	return &build.Builder{Images: store, Resolver: &image.Resolver{Store: store}, Snapshots: snaps,
-		Cache: c, Runtime: rt, TmpDir: filepath.Join(root, "tmp"), RunDir: runDir}, nil
+		Cache: c, Runtime: rt, TmpDir: filepath.Join(root, "tmp"), RunDir: runDir,
+		CacheMountDir: filepath.Join(root, "cachemounts"), Fingerprints: fp}, nil
 }
 
 // publish sends the image to its output, or to the store under its tags.

@@ -54,10 +54,12 @@ func Targets(c *Container) []string {
 // missing mount points, and parent dirs that were only copied up to hold them.
 func (s *Stubs) Remove(upper string) error {
 	sort.Slice(s.missing, func(i, j int) bool { return len(s.missing[i]) > len(s.missing[j]) })
+	touched := map[string]bool{}
 	for _, p := range s.missing {
 		if err := removeEmpty(filepath.Join(upper, p)); err != nil {
 			return err
 		}
+		touched[path.Dir(p)] = true
 	}
 	var dirs []string
 	for p := range s.existing {
@@ -72,6 +74,18 @@ func (s *Stubs) Remove(upper string) error {
 		}
 		if err := removeEmpty(full); err != nil {
 			return err
+		}
+	}
+	// A parent that stays in the layer for other reasons gets back the mtime it had
+	// before the runtime created (and hush removed) a stub in it.
+	for p := range touched {
+		old, ok := s.existing[p]
+		if !ok {
+			continue
+		}
+		full := filepath.Join(upper, p)
+		if fi, err := os.Lstat(full); err == nil && fi.IsDir() {
+			_ = os.Chtimes(full, old.ModTime(), old.ModTime())
 		}
 	}
 	return nil

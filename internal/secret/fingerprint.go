@@ -1,0 +1,53 @@
+package secret
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// FingerprintKey is the per-state-dir random key for keyed secret fingerprints. It is
+// kept with mode 0600 in the state dir and never exported with an image or cache.
+type FingerprintKey struct{ key []byte }
+
+// LoadFingerprintKey reads the key at path, creating 32 random bytes on first use.
+func LoadFingerprintKey(path string) (*FingerprintKey, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) == 32 {
+		return &FingerprintKey{key: b}, nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("reading fingerprint key: %w", err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("generating fingerprint key: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("writing fingerprint key: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, key, 0o600); err != nil {
+		return nil, fmt.Errorf("writing fingerprint key: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("writing fingerprint key: %w", err)
+	}
+	return &FingerprintKey{key: key}, nil
+}
+
+// Fingerprint is HMAC-SHA256(key, id || 0 || value), hex: it changes with the value but
+// cannot be tested against a guessed value without the key.
+func (k *FingerprintKey) Fingerprint(id string, value []byte) string {
+	m := hmac.New(sha256.New, k.key)
+	m.Write([]byte(id))
+	m.Write([]byte{0})
+	m.Write(value)
+	return "hmac-sha256:" + hex.EncodeToString(m.Sum(nil))
+}
