@@ -3,6 +3,8 @@ package build
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -110,7 +112,7 @@ func (r *run) copyAction(ctx context.Context, st *plan.Stage, state *plan.State,
 		k.Add("content", d)
 	}
 	for _, u := range urls {
-		d, err := r.urlDigest(ctx, u)
+		d, err := r.urlDigest(ctx, u, r.httpAuth(ctx, u))
 		if err != nil {
 			return fail(err)
 		}
@@ -132,7 +134,7 @@ func (r *run) copyAction(ctx context.Context, st *plan.Stage, state *plan.State,
 			}
 		}
 		for _, u := range urls {
-			if _, err := fscopy.FetchURL(ctx, u, nil, ws.Merged, cs.Dest, step.Workdir, o); err != nil {
+			if _, err := fscopy.FetchURL(ctx, u, r.httpAuth(ctx, u), ws.Merged, cs.Dest, step.Workdir, o); err != nil {
 				return err
 			}
 		}
@@ -142,14 +144,43 @@ func (r *run) copyAction(ctx context.Context, st *plan.Stage, state *plan.State,
 }
 
 // urlDigest downloads u once to learn its content digest for the cache key.
-func (r *run) urlDigest(ctx context.Context, u string) (string, error) {
+func (r *run) urlDigest(ctx context.Context, u string, h http.Header) (string, error) {
 	dir, rm, err := r.b.mountDir()
 	if err != nil {
 		return "", err
 	}
 	defer rm()
 	defer os.RemoveAll(dir)
-	return fscopy.FetchURL(ctx, u, nil, dir, "/download", "/", fscopy.Options{})
+	return fscopy.FetchURL(ctx, u, h, dir, "/download", "/", fscopy.Options{})
+}
+
+// httpAuth builds the Authorization header for ADD <url> from the secrets
+// HTTP_AUTH_HEADER_<host> (verbatim) and HTTP_AUTH_TOKEN_<host> ("Bearer " + token, which
+// wins when both are set), as BuildKit does.
+func (r *run) httpAuth(ctx context.Context, rawURL string) http.Header {
+	u, err := url.Parse(rawURL)
+	if err != nil || r.opts.Secrets == nil {
+		return nil
+	}
+	h := http.Header{}
+	for _, s := range []struct {
+		id     string
+		prefix string
+	}{{"HTTP_AUTH_HEADER_" + u.Hostname(), ""}, {"HTTP_AUTH_TOKEN_" + u.Hostname(), "Bearer "}} {
+		if !r.opts.Secrets.Has(s.id) {
+			continue
+		}
+		v, err := r.opts.Secrets.Get(ctx, s.id)
+		if err != nil {
+			continue
+		}
+		h.Set("Authorization", s.prefix+string(v))
+		clear(v)
+	}
+	if len(h) == 0 {
+		return nil
+	}
+	return h
 }
 
 // inlineFiles writes COPY <<EOF heredoc contents into a temp dir.

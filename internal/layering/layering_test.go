@@ -24,6 +24,7 @@ var rules = map[string][]string{
 	"cache":        {"build", "cli", "plan", "executor", "image", "snapshot"},
 	"progress":     {"build", "cli", "plan", "executor", "image", "snapshot"},
 	"build":        {"cli"},
+	"secret":       {"build", "cli", "plan", "executor", "image", "snapshot", "fscopy", "dockerfile"},
 }
 
 var ioPackages = []string{"os", "os/exec", "net", "net/http", "io/ioutil", "syscall"}
