@@ -22,6 +22,7 @@ import (
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/secret"
 	"github.com/hush-build/hush/internal/snapshot"
+	"github.com/hush-build/hush/internal/sshagent"
 )
 
 type buildOptions struct {
@@ -68,6 +69,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.network, "network", "default", `Set the networking mode for the "RUN" instructions during build ("default" = host, "host", "none")`)
 	f.StringVar(&o.runtime, "runtime", "", `OCI runtime for RUN steps ("crun" or "runc"; default: crun when installed)`)
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
+	f.StringArrayVar(&o.ssh, "ssh", nil, `SSH agent socket or keys to expose to the build (format: "default|<id>[=<socket>|<key>[,<key>]]")`)
 	f.StringArrayVar(&o.secrets, "secret", nil, `Secret to expose to the build (format: "id=mysecret[,src=/local/secret|,env=VAR][,rebuild-on-change]")`)
 	return cmd
 }
@@ -155,6 +157,11 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 		return err
 	}
 	defer secrets.Wipe()
+	agents, closeAgents, err := openAgents(o.ssh)
+	if err != nil {
+		return err
+	}
+	defer closeAgents()
 	b, err := newBuilder(g.root, o.runtime)
 	if err != nil {
 		return err
@@ -165,7 +172,7 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	}
 	res, err := b.Build(ctx, build.Options{Context: bctx, Dockerfile: df, BuildArgs: args,
 		Target: o.target, NoCache: o.noCache, Labels: labels, Network: o.network, Progress: disp,
-		Secrets: secrets})
+		Secrets: secrets, SSH: agents})
 	if err != nil {
 		disp.Close()
 		return err
@@ -217,6 +224,31 @@ func loadSecrets(flags []string) (*secret.Store, error) {
 		specs = append(specs, sp)
 	}
 	return secret.Load(specs, os.LookupEnv)
+}
+
+// openAgents opens every --ssh source (keys are loaded into memory only).
+func openAgents(flags []string) (map[string]build.SSHSource, func(), error) {
+	specs, err := sshagent.ParseSpecs(flags)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--ssh: %w", err)
+	}
+	out := map[string]build.SSHSource{}
+	var opened []*sshagent.Source
+	closeAll := func() {
+		for _, s := range opened {
+			s.Close()
+		}
+	}
+	for _, sp := range specs {
+		src, err := sshagent.Open(sp, os.Getenv)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("--ssh %s: %w", sp.ID, err)
+		}
+		opened = append(opened, src)
+		out[sp.ID] = src
+	}
+	return out, closeAll, nil
 }
 
 // loadInputs reads the Dockerfile and opens the build context.
