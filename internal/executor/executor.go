@@ -126,7 +126,14 @@ func (o *OCI) Run(ctx context.Context, c *Container) error {
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		o.kill(c.ID)
+		if cmd.SysProcAttr.Cloneflags&syscall.CLONE_NEWPID != 0 {
+			// crun is PID 1 of its own PID namespace: killing it kills every process of
+			// the step at once. `crun kill` would not do: the PID in its state file is one
+			// of that namespace, not of ours.
+			_ = cmd.Process.Kill()
+		} else {
+			o.kill(c.ID)
+		}
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
