@@ -1,0 +1,67 @@
+package executor
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestStubsRemove simulates what a runtime leaves in an overlay upper dir for missing mount
+// points, and checks that exactly those stubs go.
+func TestStubsRemove(t *testing.T) {
+	rootfs := t.TempDir() // the merged view before the step
+	upper := t.TempDir()  // what the step changed
+	mustMkdir(t, filepath.Join(rootfs, "etc"))
+	mustMkdir(t, filepath.Join(rootfs, "run"))
+	old := time.Unix(1000, 0)
+
+	// The runtime created stubs; the step also wrote /run/keep and a real /data/file.
+	mustMkdir(t, filepath.Join(upper, "proc"))
+	mustMkdir(t, filepath.Join(upper, "run", "secrets"))
+	mustWrite(t, filepath.Join(upper, "run", "secrets", "tok"), "")
+	mustWrite(t, filepath.Join(upper, "run", "keep"), "x")
+	mustMkdir(t, filepath.Join(upper, "etc"))
+	mustWrite(t, filepath.Join(upper, "etc", "hosts"), "")
+	mustMkdir(t, filepath.Join(upper, "data"))
+	mustWrite(t, filepath.Join(upper, "data", "file"), "kept")
+	// Copied-up dirs keep their lower mode, as overlay does.
+	os.Chmod(filepath.Join(upper, "etc"), 0o755)
+	os.Chmod(filepath.Join(rootfs, "etc"), 0o755)
+	os.Chmod(filepath.Join(upper, "run"), 0o755)
+	os.Chmod(filepath.Join(rootfs, "run"), 0o755)
+	os.Chtimes(filepath.Join(rootfs, "run"), old, old)
+	s := FindStubs(rootfs, []string{"/proc", "/run/secrets/tok", "/etc/hosts", "/data"})
+
+	if err := s.Remove(upper); err != nil {
+		t.Fatal(err)
+	}
+	for _, gone := range []string{"proc", "run/secrets", "etc"} {
+		if _, err := os.Lstat(filepath.Join(upper, gone)); err == nil {
+			t.Errorf("%s should have been removed", gone)
+		}
+	}
+	for _, kept := range []string{"run/keep", "data/file"} {
+		if _, err := os.Lstat(filepath.Join(upper, kept)); err != nil {
+			t.Errorf("%s should be kept: %v", kept, err)
+		}
+	}
+	fi, err := os.Stat(filepath.Join(upper, "run"))
+	if err != nil || !fi.ModTime().Equal(old) {
+		t.Errorf("/run mtime = %v, want restored %v", fi.ModTime(), old)
+	}
+}
+
+func mustMkdir(t *testing.T, p string) {
+	t.Helper()
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustWrite(t *testing.T, p, s string) {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
