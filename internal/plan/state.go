@@ -86,6 +86,19 @@ func (s *State) Apply(cmd instructions.Command) (*Step, error) {
 			}
 		}
 	}
+	if ex, ok := cmd.(instructions.SupportsSingleWordExpansionRaw); ok {
+		// Heredoc contents of COPY/ADD with an unquoted delimiter, as BuildKit expands
+		// them: variables only, quotes kept.
+		raw := shell.NewLex('\\')
+		raw.SkipProcessQuotes = true
+		err := ex.ExpandRaw(func(word string) (string, error) {
+			v, _, err := raw.ProcessWord(word, s.run)
+			return v, err
+		})
+		if err != nil {
+			return nil, s.fail(cmd, err)
+		}
+	}
 	st := &Step{Kind: Meta, Line: dockerfile.Line(cmd), Name: displayName(cmd),
 		User: s.Config.User, Workdir: s.workdir()}
 	var err error
