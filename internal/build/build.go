@@ -37,6 +37,8 @@ type Options struct {
 	// Secrets and SSH are the --secret values and --ssh agents; either may be nil.
 	Secrets Secrets
 	SSH     map[string]SSHSource
+	// KnownHosts is the known_hosts file ssh Git sources are checked against.
+	KnownHosts string
 }
 
 // Builder holds the stores and runtime shared by builds.

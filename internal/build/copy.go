@@ -12,6 +12,7 @@ import (
 
 	"github.com/hush-build/hush/internal/cache"
 	"github.com/hush-build/hush/internal/fscopy"
+	"github.com/hush-build/hush/internal/gitsource"
 	"github.com/hush-build/hush/internal/plan"
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/snapshot"
@@ -21,9 +22,6 @@ func isURL(s string) bool {
 	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 }
 
-func isGit(s string) bool {
-	return strings.HasPrefix(s, "git@") || strings.HasSuffix(strings.SplitN(s, "#", 2)[0], ".git") && isURL(s)
-}
 
 // copyAction prepares COPY/ADD: it opens the source (context, stage, image or inline
 // heredoc files), digests what will be copied for the cache key, and copies on execute.
@@ -41,6 +39,7 @@ func (r *run) copyAction(ctx context.Context, st *plan.Stage, state *plan.State,
 	var src fscopy.Source
 	identity := "context"
 	var locals, urls []string
+	var gits []gitsource.Ref
 	switch {
 	case len(cs.Contents) > 0:
 		dir, err := r.inlineFiles(state, cs)
@@ -77,9 +76,14 @@ func (r *run) copyAction(ctx context.Context, st *plan.Stage, state *plan.State,
 		c := r.opts.Context
 		src = fscopy.Source{Root: c.Dir(), Exclude: c.Excluded, MayIncludeUnder: c.MayIncludeUnder}
 		for _, s := range cs.Sources {
+			ref, git, err := gitsource.Parse(s)
+			if cs.Add && err != nil {
+				return fail(err)
+			}
 			switch {
-			case cs.Add && isGit(s):
-				return fail(fmt.Errorf("ADD of a Git repository (%s) is not supported yet", s))
+			case cs.Add && git:
+				ref.KeepGitDir = ref.KeepGitDir || cs.KeepGitDir
+				gits = append(gits, ref)
 			case cs.Add && isURL(s):
 				urls = append(urls, s)
 			default:
@@ -118,6 +122,17 @@ func (r *run) copyAction(ctx context.Context, st *plan.Stage, state *plan.State,
 		}
 		k.Add("url", u).Add("url-content", d)
 	}
+	var gitDirs []string
+	for _, g := range gits {
+		dir, commit, err := r.fetchGitSource(ctx, g)
+		if err != nil {
+			return fail(err)
+		}
+		cleanups = append(cleanups, func() { os.RemoveAll(filepath.Dir(dir)) })
+		gitDirs = append(gitDirs, dir)
+		k.Add("git", gitsource.Redact(g.Remote)).Add("git-commit", commit).Add("git-subdir", g.Subdir).
+			Add("git-keep", strconv.FormatBool(g.KeepGitDir))
+	}
 	a.key = k.Sum()
 	a.execute = func(ctx context.Context, ws *snapshot.Workspace, _ *progress.Step) error {
 		o := opts
@@ -133,6 +148,11 @@ func (r *run) copyAction(ctx context.Context, st *plan.Stage, state *plan.State,
 				return err
 			}
 		}
+		for _, dir := range gitDirs {
+			if err := fscopy.Copy(fscopy.Source{Root: dir}, []string{"/"}, ws.Merged, cs.Dest, step.Workdir, o); err != nil {
+				return err
+			}
+		}
 		for _, u := range urls {
 			if _, err := fscopy.FetchURL(ctx, u, r.httpAuth(ctx, u), ws.Merged, cs.Dest, step.Workdir, o); err != nil {
 				return err
@@ -141,6 +161,21 @@ func (r *run) copyAction(ctx context.Context, st *plan.Stage, state *plan.State,
 		return nil
 	}
 	return a, nil
+}
+
+// fetchGitSource fetches an ADD <git url> source into a temp dir.
+func (r *run) fetchGitSource(ctx context.Context, g gitsource.Ref) (string, string, error) {
+	parent, _, err := r.b.mountDir()
+	if err != nil {
+		return "", "", err
+	}
+	commit, err := FetchGit(ctx, g, filepath.Join(parent, "src"), GitAuth{Secrets: r.opts.Secrets,
+		SSH: r.opts.SSH, KnownHosts: r.opts.KnownHosts, RunDir: r.b.RunDir})
+	if err != nil {
+		os.RemoveAll(parent)
+		return "", "", err
+	}
+	return filepath.Join(parent, "src"), commit, nil
 }
 
 // urlDigest downloads u once to learn its content digest for the cache key.

@@ -18,6 +18,7 @@ import (
 	"github.com/hush-build/hush/internal/cache"
 	"github.com/hush-build/hush/internal/dockerfile"
 	"github.com/hush-build/hush/internal/executor"
+	"github.com/hush-build/hush/internal/gitsource"
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/secret"
@@ -42,6 +43,7 @@ type buildOptions struct {
 	contextPath  string
 	secrets      []string
 	ssh          []string
+	knownHosts   string
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -70,6 +72,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.runtime, "runtime", "", `OCI runtime for RUN steps ("crun" or "runc"; default: crun when installed)`)
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
 	f.StringArrayVar(&o.ssh, "ssh", nil, `SSH agent socket or keys to expose to the build (format: "default|<id>[=<socket>|<key>[,<key>]]")`)
+	f.StringVar(&o.knownHosts, "ssh-known-hosts", "", `known_hosts file that ssh Git sources are checked against (default: ~/.ssh/known_hosts)`)
 	f.StringArrayVar(&o.secrets, "secret", nil, `Secret to expose to the build (format: "id=mysecret[,src=/local/secret|,env=VAR][,rebuild-on-change]")`)
 	return cmd
 }
@@ -147,11 +150,6 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	if err := executor.PrepareNS(filepath.Join(g.root, "run")); err != nil {
 		return err
 	}
-	df, bctx, cleanup, err := o.loadInputs(stdin, g.root)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
 	secrets, err := loadSecrets(o.secrets)
 	if err != nil {
 		return err
@@ -162,6 +160,19 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 		return err
 	}
 	defer closeAgents()
+	if o.knownHosts == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			if _, err := os.Stat(filepath.Join(home, ".ssh", "known_hosts")); err == nil {
+				o.knownHosts = filepath.Join(home, ".ssh", "known_hosts")
+			}
+		}
+	}
+	git := build.GitAuth{Secrets: secrets, SSH: agents, KnownHosts: o.knownHosts, RunDir: filepath.Join(g.root, "run"), Stderr: stderr}
+	df, bctx, cleanup, err := o.loadInputs(ctx, stdin, g.root, git)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	b, err := newBuilder(g.root, o.runtime)
 	if err != nil {
 		return err
@@ -172,7 +183,7 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	}
 	res, err := b.Build(ctx, build.Options{Context: bctx, Dockerfile: df, BuildArgs: args,
 		Target: o.target, NoCache: o.noCache, Labels: labels, Network: o.network, Progress: disp,
-		Secrets: secrets, SSH: agents})
+		Secrets: secrets, SSH: agents, KnownHosts: o.knownHosts})
 	if err != nil {
 		disp.Close()
 		return err
@@ -252,12 +263,33 @@ func openAgents(flags []string) (map[string]build.SSHSource, func(), error) {
 }
 
 // loadInputs reads the Dockerfile and opens the build context.
-func (o *buildOptions) loadInputs(stdin io.Reader, root string) (*dockerfile.File, *buildcontext.Context, func(), error) {
+func (o *buildOptions) loadInputs(ctx context.Context, stdin io.Reader, root string, git build.GitAuth) (*dockerfile.File, *buildcontext.Context, func(), error) {
 	cleanup := func() {}
 	ctxDir := o.contextPath
 	dfPath := o.file
 	var dfData []byte
-	if ctxDir == "-" {
+	ref, isGit, err := gitsource.Parse(ctxDir)
+	if _, statErr := os.Stat(ctxDir); statErr == nil {
+		isGit, err = false, nil // an existing local path is never a Git shorthand
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("build context %s: %w", gitsource.Redact(ctxDir), err)
+	}
+	if isGit {
+		if ctxDir, cleanup, err = fetchContext(ctx, ref, root, git); err != nil {
+			return nil, nil, nil, err
+		}
+		if dfPath == "" {
+			dfPath = "Dockerfile"
+		}
+		if !filepath.IsAbs(dfPath) {
+			dfPath = filepath.Join(ctxDir, dfPath)
+		}
+		if dfData, err = os.ReadFile(dfPath); err != nil {
+			cleanup()
+			return nil, nil, nil, fmt.Errorf("reading Dockerfile from the Git context: %w", err)
+		}
+	} else if ctxDir == "-" {
 		data, err := io.ReadAll(stdin)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("reading Dockerfile from stdin: %w", err)
@@ -307,6 +339,23 @@ func (o *buildOptions) loadInputs(stdin io.Reader, root string) (*dockerfile.Fil
 		return nil, nil, nil, err
 	}
 	return df, bctx, cleanup, nil
+}
+
+// fetchContext fetches a Git build context into a temp dir under the state dir.
+func fetchContext(ctx context.Context, ref gitsource.Ref, root string, git build.GitAuth) (string, func(), error) {
+	if err := os.MkdirAll(filepath.Join(root, "tmp"), 0o700); err != nil {
+		return "", nil, err
+	}
+	parent, err := os.MkdirTemp(filepath.Join(root, "tmp"), "git-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup := func() { os.RemoveAll(parent) }
+	if _, err := build.FetchGit(ctx, ref, filepath.Join(parent, "src"), git); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("build context: %w", err)
+	}
+	return filepath.Join(parent, "src"), cleanup, nil
 }
 
 func newBuilder(root, runtime string) (*build.Builder, error) {

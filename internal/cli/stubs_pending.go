@@ -14,8 +14,3 @@ func pending(use, short string) *cobra.Command {
 }
 
 func newAuditCmd(*globals) *cobra.Command { return pending("audit", "Prove an image holds no secret") }
-func newLintCmd(*globals) *cobra.Command {
-	return pending("lint", "Check a Dockerfile for unsafe secret handling")
-}
-func newSecretCmd(*globals) *cobra.Command { return pending("secret", "Manage encrypted secret files") }
-func newPushCmd(*globals) *cobra.Command   { return pending("push", "Push an image to a registry") }
