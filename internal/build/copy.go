@@ -22,7 +22,6 @@ func isURL(s string) bool {
 	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 }
 
-
 // copyAction prepares COPY/ADD: it opens the source (context, stage, image or inline
 // heredoc files), digests what will be copied for the cache key, and copies on execute.
 func (r *run) copyAction(ctx context.Context, st *plan.Stage, state *plan.State, res *stageResult, step *plan.Step) (*action, error) {
