@@ -39,6 +39,8 @@ type Options struct {
 	SSH     map[string]SSHSource
 	// KnownHosts is the known_hosts file ssh Git sources are checked against.
 	KnownHosts string
+	// Mask lists the secret values masked in step output.
+	Mask [][]byte
 }
 
 // Builder holds the stores and runtime shared by builds.

@@ -16,6 +16,7 @@ import (
 	"github.com/hush-build/hush/internal/fscopy"
 	"github.com/hush-build/hush/internal/plan"
 	"github.com/hush-build/hush/internal/progress"
+	"github.com/hush-build/hush/internal/secret"
 	"github.com/hush-build/hush/internal/snapshot"
 )
 
@@ -59,8 +60,12 @@ func (r *run) execRun(ctx context.Context, st *plan.Stage, ws *snapshot.Workspac
 	c := &executor.Container{
 		ID: id, Rootfs: ws.Merged, Args: step.Args, Env: step.Env, Cwd: step.Workdir,
 		UID: uint32(owner.UID), GID: uint32(owner.GID), Network: network,
-		Stdout: ps, Stderr: ps,
 	}
+	// Step output is masked before the display sees it (TTY rows are truncated, which
+	// could split a secret).
+	out := secret.NewRedactor(ps, r.opts.Mask)
+	defer out.Close()
+	c.Stdout, c.Stderr = out, out
 	if step.Script != nil {
 		dir := filepath.Join(r.b.scriptDir(), id)
 		if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,20 +9,15 @@ import (
 	"path/filepath"
 	"strings"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/hush-build/hush/internal/build"
-	"github.com/hush-build/hush/internal/buildcontext"
-	"github.com/hush-build/hush/internal/cache"
-	"github.com/hush-build/hush/internal/dockerfile"
 	"github.com/hush-build/hush/internal/executor"
-	"github.com/hush-build/hush/internal/gitsource"
 	"github.com/hush-build/hush/internal/image"
+	"github.com/hush-build/hush/internal/lint"
 	"github.com/hush-build/hush/internal/progress"
+	"github.com/hush-build/hush/internal/registry"
 	"github.com/hush-build/hush/internal/secret"
-	"github.com/hush-build/hush/internal/snapshot"
-	"github.com/hush-build/hush/internal/sshagent"
 )
 
 type buildOptions struct {
@@ -44,6 +38,10 @@ type buildOptions struct {
 	secrets      []string
 	ssh          []string
 	knownHosts   string
+	push         bool
+	registry     registryFlags
+	secretFiles  []string
+	argFiles     []string
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -72,6 +70,10 @@ func newBuildCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.runtime, "runtime", "", `OCI runtime for RUN steps ("crun" or "runc"; default: crun when installed)`)
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
 	f.StringArrayVar(&o.ssh, "ssh", nil, `SSH agent socket or keys to expose to the build (format: "default|<id>[=<socket>|<key>[,<key>]]")`)
+	f.BoolVar(&o.push, "push", false, `Shorthand for "--output=type=registry" (push every -t name)`)
+	o.registry.register(f)
+	f.StringArrayVar(&o.secretFiles, "secret-env-file", nil, "Read secrets from an env file (KEY=value lines, plain or age-encrypted): each KEY becomes a secret id")
+	f.StringArrayVar(&o.argFiles, "build-arg-file", nil, "Read build args from an env file (plain or age-encrypted); build args persist in the image history")
 	f.StringVar(&o.knownHosts, "ssh-known-hosts", "", `known_hosts file that ssh Git sources are checked against (default: ~/.ssh/known_hosts)`)
 	f.StringArrayVar(&o.secrets, "secret", nil, `Secret to expose to the build (format: "id=mysecret[,src=/local/secret|,env=VAR][,rebuild-on-change]")`)
 	return cmd
@@ -86,6 +88,18 @@ func (o *buildOptions) validate() ([]output, map[string]string, map[string]strin
 			return nil, nil, nil, err
 		}
 		outs = append(outs, out)
+	}
+	if o.push {
+		if len(outs) == 0 {
+			outs = append(outs, output{Type: "image"})
+		}
+		if outs[0].Type != "image" {
+			return nil, nil, nil, fmt.Errorf("--push cannot be combined with --output type=%s", outs[0].Type)
+		}
+		outs[0].Push = true
+	}
+	if len(outs) == 1 && outs[0].Push && len(o.tags) == 0 && outs[0].Name == "" {
+		return nil, nil, nil, fmt.Errorf("--push: name the image with -t NAME (or --output type=registry,name=NAME)")
 	}
 	if len(outs) > 1 {
 		return nil, nil, nil, fmt.Errorf("--output: only one output is supported, got %d", len(outs))
@@ -132,7 +146,7 @@ func (o *buildOptions) validate() ([]output, map[string]string, map[string]strin
 	return outs, args, labels, nil
 }
 
-func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader, stdout, stderr io.Writer) error {
+func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	outs, args, labels, err := o.validate()
 	if err != nil {
 		return err
@@ -155,6 +169,37 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 		return err
 	}
 	defer secrets.Wipe()
+	for _, f := range o.secretFiles {
+		vars, err := secret.ReadEnvFile(f, os.LookupEnv)
+		if err != nil {
+			return fmt.Errorf("--secret-env-file: %w", err)
+		}
+		for _, v := range vars {
+			secrets.Add(v.Key, v.Value)
+			clear(v.Value)
+		}
+	}
+	for _, f := range o.argFiles {
+		vars, err := secret.ReadEnvFile(f, os.LookupEnv)
+		if err != nil {
+			return fmt.Errorf("--build-arg-file: %w", err)
+		}
+		for _, v := range vars {
+			if _, set := args[v.Key]; !set { // --build-arg wins over a file
+				args[v.Key] = string(v.Value)
+			}
+		}
+	}
+	mask := maskValues(secrets)
+	defer func() {
+		for _, v := range mask {
+			clear(v)
+		}
+	}()
+	red := secret.NewRedactor(stderr, mask)
+	defer red.Close()
+	stderr = red
+	defer func() { err = redactError(err, mask) }()
 	agents, closeAgents, err := openAgents(o.ssh)
 	if err != nil {
 		return err
@@ -173,17 +218,40 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 		return err
 	}
 	defer cleanup()
+	kc, err := o.registry.keychain(stderr)
+	if err != nil {
+		return err
+	}
+	regOpts, err := o.registry.options()
+	if err != nil {
+		return err
+	}
+	transport, err := registry.Transport(regOpts...)
+	if err != nil {
+		return err
+	}
 	b, err := newBuilder(g.root, o.runtime)
 	if err != nil {
 		return err
 	}
+	b.Resolver.Keychain, b.Resolver.Transport, b.Resolver.Insecure = kc, transport, o.registry.insecure
 	disp, err := progress.New(stderr, o.progress, progress.WithTerminal(os.Stderr))
 	if err != nil {
 		return err
 	}
+	if len(o.argFiles) > 0 {
+		disp.Warn("--build-arg-file: build args persist in the image history (docker history shows them); use --secret-env-file for credentials")
+	}
+	lintVals := secrets.Values()
+	for _, f := range lint.Check(df, lint.Options{Secrets: lintVals, BuildArgs: args, Context: bctx}) {
+		disp.Warn(f.String())
+	}
+	for _, v := range lintVals {
+		clear(v)
+	}
 	res, err := b.Build(ctx, build.Options{Context: bctx, Dockerfile: df, BuildArgs: args,
 		Target: o.target, NoCache: o.noCache, Labels: labels, Network: o.network, Progress: disp,
-		Secrets: secrets, SSH: agents, KnownHosts: o.knownHosts})
+		Secrets: secrets, SSH: agents, KnownHosts: o.knownHosts, Mask: mask})
 	if err != nil {
 		disp.Close()
 		return err
@@ -191,7 +259,9 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	for _, w := range res.Warnings {
 		disp.Warn(w)
 	}
-	id, digest, err := publish(b.Images, res.Image, outs, o.tags, disp)
+	id, digest, err := publish(ctx, b.Images, res.Image, outs, o.tags, disp, func(ctx context.Context, name string) error {
+		return registry.Push(ctx, res.Image, name, kc, regOpts...)
+	})
 	if cerr := disp.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -217,229 +287,10 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 			md["image.name"] = strings.Join(names, ",")
 		}
 		data, _ := json.MarshalIndent(md, "", "  ")
+		data = secret.Redact(data, mask)
 		if err := writeFileAtomic(o.metadataFile, data); err != nil {
 			return fmt.Errorf("--metadata-file: %w", err)
 		}
 	}
 	return nil
-}
-
-// loadSecrets parses every --secret and reads the values into memory once.
-func loadSecrets(flags []string) (*secret.Store, error) {
-	var specs []secret.Spec
-	for _, f := range flags {
-		sp, err := secret.ParseSpec(f)
-		if err != nil {
-			return nil, fmt.Errorf("--secret %q: %w", f, err)
-		}
-		specs = append(specs, sp)
-	}
-	return secret.Load(specs, os.LookupEnv)
-}
-
-// openAgents opens every --ssh source (keys are loaded into memory only).
-func openAgents(flags []string) (map[string]build.SSHSource, func(), error) {
-	specs, err := sshagent.ParseSpecs(flags)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--ssh: %w", err)
-	}
-	out := map[string]build.SSHSource{}
-	var opened []*sshagent.Source
-	closeAll := func() {
-		for _, s := range opened {
-			s.Close()
-		}
-	}
-	for _, sp := range specs {
-		src, err := sshagent.Open(sp, os.Getenv)
-		if err != nil {
-			closeAll()
-			return nil, nil, fmt.Errorf("--ssh %s: %w", sp.ID, err)
-		}
-		opened = append(opened, src)
-		out[sp.ID] = src
-	}
-	return out, closeAll, nil
-}
-
-// loadInputs reads the Dockerfile and opens the build context.
-func (o *buildOptions) loadInputs(ctx context.Context, stdin io.Reader, root string, git build.GitAuth) (*dockerfile.File, *buildcontext.Context, func(), error) {
-	cleanup := func() {}
-	ctxDir := o.contextPath
-	dfPath := o.file
-	var dfData []byte
-	ref, isGit, err := gitsource.Parse(ctxDir)
-	if _, statErr := os.Stat(ctxDir); statErr == nil {
-		isGit, err = false, nil // an existing local path is never a Git shorthand
-	}
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("build context %s: %w", gitsource.Redact(ctxDir), err)
-	}
-	if isGit {
-		if ctxDir, cleanup, err = fetchContext(ctx, ref, root, git); err != nil {
-			return nil, nil, nil, err
-		}
-		if dfPath == "" {
-			dfPath = "Dockerfile"
-		}
-		if !filepath.IsAbs(dfPath) {
-			dfPath = filepath.Join(ctxDir, dfPath)
-		}
-		if dfData, err = os.ReadFile(dfPath); err != nil {
-			cleanup()
-			return nil, nil, nil, fmt.Errorf("reading Dockerfile from the Git context: %w", err)
-		}
-	} else if ctxDir == "-" {
-		data, err := io.ReadAll(stdin)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("reading Dockerfile from stdin: %w", err)
-		}
-		dir, err := os.MkdirTemp(filepath.Join(root, "tmp"), "ctx-")
-		if err != nil {
-			if err := os.MkdirAll(filepath.Join(root, "tmp"), 0o700); err != nil {
-				return nil, nil, nil, err
-			}
-			if dir, err = os.MkdirTemp(filepath.Join(root, "tmp"), "ctx-"); err != nil {
-				return nil, nil, nil, err
-			}
-		}
-		cleanup = func() { os.RemoveAll(dir) }
-		ctxDir, dfData = dir, data
-		if dfPath == "" {
-			dfPath = "Dockerfile"
-		}
-	} else {
-		fi, err := os.Stat(ctxDir)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("build context %s: %w", ctxDir, err)
-		}
-		if !fi.IsDir() {
-			return nil, nil, nil, fmt.Errorf("build context %s: not a directory", ctxDir)
-		}
-		if dfPath == "" {
-			dfPath = filepath.Join(ctxDir, "Dockerfile")
-		}
-		if dfPath == "-" {
-			if dfData, err = io.ReadAll(stdin); err != nil {
-				return nil, nil, nil, fmt.Errorf("reading Dockerfile from stdin: %w", err)
-			}
-			dfPath = filepath.Join(ctxDir, "Dockerfile")
-		} else if dfData, err = os.ReadFile(dfPath); err != nil {
-			return nil, nil, nil, fmt.Errorf("reading Dockerfile: %w", err)
-		}
-	}
-	df, err := dockerfile.Parse(filepath.Base(dfPath), bytes.NewReader(dfData))
-	if err != nil {
-		cleanup()
-		return nil, nil, nil, err
-	}
-	bctx, err := buildcontext.Open(ctxDir, dfPath)
-	if err != nil {
-		cleanup()
-		return nil, nil, nil, err
-	}
-	return df, bctx, cleanup, nil
-}
-
-// fetchContext fetches a Git build context into a temp dir under the state dir.
-func fetchContext(ctx context.Context, ref gitsource.Ref, root string, git build.GitAuth) (string, func(), error) {
-	if err := os.MkdirAll(filepath.Join(root, "tmp"), 0o700); err != nil {
-		return "", nil, err
-	}
-	parent, err := os.MkdirTemp(filepath.Join(root, "tmp"), "git-")
-	if err != nil {
-		return "", nil, err
-	}
-	cleanup := func() { os.RemoveAll(parent) }
-	if _, err := build.FetchGit(ctx, ref, filepath.Join(parent, "src"), git); err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("build context: %w", err)
-	}
-	return filepath.Join(parent, "src"), cleanup, nil
-}
-
-func newBuilder(root, runtime string) (*build.Builder, error) {
-	store, err := image.OpenStore(filepath.Join(root, "store"))
-	if err != nil {
-		return nil, err
-	}
-	snaps, err := snapshot.Open(filepath.Join(root, "snapshots"))
-	if err != nil {
-		return nil, err
-	}
-	c, err := cache.Open(filepath.Join(root, "cache"))
-	if err != nil {
-		return nil, err
-	}
-	runDir := filepath.Join(root, "run")
-	rt, err := executor.New(runtime, runDir)
-	if err != nil {
-		return nil, err
-	}
-	fp, err := secret.LoadFingerprintKey(filepath.Join(root, "keys", "fingerprint"))
-	if err != nil {
-		return nil, err
-	}
-	return &build.Builder{Images: store, Resolver: &image.Resolver{Store: store}, Snapshots: snaps,
-		Cache: c, Runtime: rt, TmpDir: filepath.Join(root, "tmp"), RunDir: runDir,
-		CacheMountDir: filepath.Join(root, "cachemounts"), Fingerprints: fp}, nil
-}
-
-// publish sends the image to its output, or to the store under its tags.
-func publish(store *image.Store, img v1.Image, outs []output, tags []string, disp *progress.Display) (v1.Hash, v1.Hash, error) {
-	id, err := img.ConfigName()
-	if err != nil {
-		return v1.Hash{}, v1.Hash{}, fmt.Errorf("computing image ID: %w", err)
-	}
-	digest, err := img.Digest()
-	if err != nil {
-		return v1.Hash{}, v1.Hash{}, fmt.Errorf("computing image digest: %w", err)
-	}
-	out := output{Type: "image"}
-	if len(outs) == 1 {
-		out = outs[0]
-	}
-	var names []string
-	for _, t := range tags {
-		n, _ := image.NormalizeName(t)
-		names = append(names, n)
-	}
-	if out.Name != "" {
-		for _, n := range strings.Split(out.Name, ",") {
-			nn, err := image.NormalizeName(n)
-			if err != nil {
-				return id, digest, fmt.Errorf("--output name=%s: %w", n, err)
-			}
-			names = append(names, nn)
-		}
-	}
-	var step *progress.Step
-	switch out.Type {
-	case "image":
-		step = disp.Start("exporting to image store")
-		_, err = store.Put(img, names...)
-	case "oci":
-		step = disp.Start("exporting to oci image format " + out.Dest)
-		if out.Tar {
-			err = image.WriteOCIArchive(img, out.Dest, names)
-		} else {
-			err = image.WriteOCILayout(img, out.Dest, names)
-		}
-	case "docker":
-		step = disp.Start("exporting to docker image format " + out.Dest)
-		err = image.WriteDockerArchive(img, out.Dest, names)
-	case "local":
-		step = disp.Start("exporting to client directory " + out.Dest)
-		err = image.ExportRootfs(img, out.Dest)
-	}
-	step.Done(err)
-	return id, digest, err
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp-hush"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

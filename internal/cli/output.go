@@ -13,6 +13,7 @@ type output struct {
 	Dest string
 	Tar  bool // oci: write a tar archive instead of a layout dir
 	Name string
+	Push bool
 }
 
 // parseOutput reads buildx's --output grammar: CSV key=value pairs, or a bare path
@@ -39,6 +40,12 @@ func parseOutput(s string) (output, error) {
 			o.Dest = v
 		case "name":
 			o.Name = v
+		case "push":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return o, fmt.Errorf("--output %q: push=%s: want true or false", s, v)
+			}
+			o.Push = b
 		case "tar":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -46,7 +53,7 @@ func parseOutput(s string) (output, error) {
 			}
 			o.Tar, tarSet = b, true
 		default:
-			return o, fmt.Errorf("--output %q: unsupported key %q (supported: type, dest, name, tar)", s, k)
+			return o, fmt.Errorf("--output %q: unsupported key %q (supported: type, dest, name, tar, push)", s, k)
 		}
 	}
 	switch o.Type {
@@ -59,10 +66,16 @@ func parseOutput(s string) (output, error) {
 	case "docker", "local":
 	case "image":
 		return o, nil
+	case "registry":
+		if o.Name == "" {
+			return o, fmt.Errorf("--output %q: type=registry needs name=REF", s)
+		}
+		o.Type, o.Push = "image", true
+		return o, nil
 	case "":
 		return o, fmt.Errorf("--output %q: type is required (oci, docker, local, image)", s)
 	default:
-		return o, fmt.Errorf("--output %q: unsupported type %q (supported: oci, docker, local, image)", s, o.Type)
+		return o, fmt.Errorf("--output %q: unsupported type %q (supported: oci, docker, local, image, registry)", s, o.Type)
 	}
 	if o.Dest == "" {
 		return o, fmt.Errorf("--output %q: dest is required for type=%s", s, o.Type)

@@ -12,5 +12,3 @@ func pending(use, short string) *cobra.Command {
 	return &cobra.Command{Use: use, Short: short, Hidden: true,
 		RunE: func(*cobra.Command, []string) error { return errors.New(use + ": not implemented yet") }}
 }
-
-func newAuditCmd(*globals) *cobra.Command { return pending("audit", "Prove an image holds no secret") }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -21,6 +22,8 @@ type Resolver struct {
 	Keychain authn.Keychain // nil means authn.DefaultKeychain (the user's Docker credentials)
 	Insecure bool           // allow plain-HTTP registries
 	Platform *v1.Platform   // nil means linux/runtime.GOARCH
+	// Transport, when set, carries registry requests (custom CA roots).
+	Transport http.RoundTripper
 }
 
 // Resolve returns the image ref names, pulling it if the store lacks it.
@@ -70,7 +73,11 @@ func (r *Resolver) pull(ctx context.Context, norm string) error {
 	if r.Platform != nil {
 		platform = *r.Platform
 	}
-	img, err := remote.Image(nref, remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(platform))
+	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(platform)}
+	if r.Transport != nil {
+		ropts = append(ropts, remote.WithTransport(r.Transport))
+	}
+	img, err := remote.Image(nref, ropts...)
 	if err != nil {
 		return fmt.Errorf("pulling %s: %w", norm, err)
 	}

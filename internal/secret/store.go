@@ -8,6 +8,8 @@ import (
 	"os"
 	"sort"
 	"sync"
+
+	"github.com/hush-build/hush/internal/secretfile"
 )
 
 // MaxSize is the largest secret hush accepts. BuildKit's 500 KiB cap came from gRPC;
@@ -86,6 +88,14 @@ func read(sp Spec, lookupEnv func(string) (string, bool)) ([]byte, error) {
 		clear(b)
 		return nil, fmt.Errorf("secret %s: %s is larger than the %d MiB limit", sp.ID, src, MaxSize>>20)
 	}
+	// An age-encrypted file (armored or binary) is decrypted here, in memory.
+	if secretfile.IsEncrypted(b) {
+		pt, err := secretfile.Reveal(b, lookupEnv)
+		if err != nil {
+			return nil, fmt.Errorf("secret %s: %s: %w", sp.ID, src, err)
+		}
+		return pt, nil
+	}
 	return b, nil
 }
 
@@ -150,4 +160,15 @@ func (s *Store) Wipe() {
 		clear(e.value)
 		delete(s.entries, id)
 	}
+}
+
+// Add sets id to a copy of value (a later Add or Load of the same id wins), for secrets
+// that come from an env file rather than a --secret spec.
+func (s *Store) Add(id string, value []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.entries[id]; ok {
+		clear(old.value)
+	}
+	s.entries[id] = &entry{value: append([]byte(nil), value...)}
 }

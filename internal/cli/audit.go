@@ -1,0 +1,180 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/spf13/cobra"
+
+	"github.com/hush-build/hush/internal/audit"
+	"github.com/hush-build/hush/internal/image"
+	"github.com/hush-build/hush/internal/secret"
+)
+
+type auditOptions struct {
+	image    string
+	secrets  []string
+	envFiles []string
+	format   string
+	detect   bool
+}
+
+func newAuditCmd(g *globals) *cobra.Command {
+	var o auditOptions
+	cmd := &cobra.Command{
+		Use:   "audit IMAGE",
+		Short: "Prove an image holds no secret",
+		Long: `Search every layer (files deleted by later layers included), the config, the history and
+the annotations of IMAGE for each given secret value, raw and encoded (hex, base64 at any
+alignment, URL, JSON). With --detect, also look for well-known credential formats.
+
+IMAGE is a name or ID in hush's store, oci:DIR (an OCI layout), docker-archive:FILE.tar,
+or a registry reference (credentials from the Docker config).
+
+Exit status: 0 clean, 1 a secret or credential was found, 2 error.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.image = args[0]
+			err := runAudit(cmd.Context(), g, o, cmd.OutOrStdout())
+			var ee *ExitError
+			if err != nil && !errors.As(err, &ee) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "ERROR: %v\n", err)
+				return &ExitError{Code: 2}
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringArrayVar(&o.secrets, "secret", nil, "secret to search for, as for build: id=ID[,src=PATH|,env=VAR]")
+	cmd.Flags().StringArrayVar(&o.envFiles, "secret-env-file", nil, "file of KEY=value lines, each value a secret with id KEY")
+	cmd.Flags().StringVar(&o.format, "format", "text", "report format: text or json (docs/spec/audit-report.md)")
+	cmd.Flags().BoolVar(&o.detect, "detect", false, "also look for well-known credential formats (keys, tokens, credential files)")
+	return cmd
+}
+
+func runAudit(ctx context.Context, g *globals, o auditOptions, out io.Writer) error {
+	if o.format != "text" && o.format != "json" {
+		return fmt.Errorf("audit: unknown --format %q (text or json)", o.format)
+	}
+	values, err := auditSecrets(o)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	defer func() {
+		for _, v := range values {
+			clear(v)
+		}
+	}()
+	if len(values) == 0 && !o.detect {
+		return errors.New("audit: nothing to search for: give --secret, --secret-env-file or --detect")
+	}
+	opts := audit.Options{Detect: o.detect}
+	report, err := auditTarget(ctx, g, o.image, values, opts)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", o.image, err)
+	}
+	report.Target = o.image
+	if o.format == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(report); err != nil {
+			return fmt.Errorf("writing report: %w", err)
+		}
+	} else if err := report.WriteText(out); err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	if report.Leaked() {
+		return &ExitError{Code: 1}
+	}
+	return nil
+}
+
+// auditSecrets reads --secret-env-file files, then --secret specs (which win on equal ids).
+func auditSecrets(o auditOptions) (map[string][]byte, error) {
+	values := map[string][]byte{}
+	for _, f := range o.envFiles {
+		vars, err := secret.LoadEnvFile(f)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vars {
+			values[v.Key] = v.Value
+		}
+	}
+	var specs []secret.Spec
+	for _, s := range o.secrets {
+		sp, err := secret.ParseSpec(s)
+		if err != nil {
+			return nil, fmt.Errorf("parsing --secret: %w", err)
+		}
+		specs = append(specs, sp)
+	}
+	store, err := secret.Load(specs, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Wipe()
+	for id, v := range store.Values() {
+		values[id] = v
+	}
+	return values, nil
+}
+
+// auditTarget resolves ref (oci:DIR, docker-archive:FILE, store name or ID, registry
+// reference) and scans it.
+func auditTarget(ctx context.Context, g *globals, ref string, values map[string][]byte, opts audit.Options) (*audit.Report, error) {
+	switch {
+	case strings.HasPrefix(ref, "oci:"):
+		idx, err := layout.ImageIndexFromPath(strings.TrimPrefix(ref, "oci:"))
+		if err != nil {
+			return nil, fmt.Errorf("opening OCI layout: %w", err)
+		}
+		return audit.ScanIndex(ctx, idx, values, opts)
+	case strings.HasPrefix(ref, "docker-archive:"):
+		img, err := tarball.ImageFromPath(strings.TrimPrefix(ref, "docker-archive:"), nil)
+		if err != nil {
+			return nil, fmt.Errorf("opening docker archive: %w", err)
+		}
+		return audit.Scan(ctx, img, values, opts)
+	}
+	store, err := g.store()
+	if err != nil {
+		return nil, err
+	}
+	img, _, err := store.Image(ref)
+	if err == nil {
+		return audit.Scan(ctx, img, values, opts)
+	}
+	if !errors.Is(err, image.ErrNotFound) {
+		return nil, err
+	}
+	r, perr := name.ParseReference(ref)
+	if perr != nil {
+		return nil, err
+	}
+	desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	if err != nil {
+		return nil, fmt.Errorf("not in the store, and fetching from the registry: %w", err)
+	}
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return nil, err
+		}
+		return audit.ScanIndex(ctx, idx, values, opts)
+	}
+	rimg, err := desc.Image()
+	if err != nil {
+		return nil, err
+	}
+	return audit.Scan(ctx, rimg, values, opts)
+}

@@ -1,0 +1,253 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"golang.org/x/sys/unix"
+)
+
+// Generator spec prefixes for --registry-auth-generator.
+const (
+	// GeneratorImagePrefix runs a hush image as the generator (not supported yet).
+	GeneratorImagePrefix = "image:"
+	// GeneratorHelperPrefix uses a docker credential helper as the generator:
+	// "helper:ecr-login" asks docker-credential-ecr-login for every registry.
+	GeneratorHelperPrefix = "helper:"
+)
+
+// DefaultGeneratorDir is the tmpfs under which generators write their output.
+const DefaultGeneratorDir = "/dev/shm"
+
+// generatorOutput is the name of the file a generator is asked to write.
+const generatorOutput = "dockercfg"
+
+// ErrNotSupported is returned (wrapped) for generator kinds hush cannot run yet.
+var ErrNotSupported = errors.New("not supported yet")
+
+// ErrNotTmpfs is returned (wrapped) when a generator's output directory is not
+// on a tmpfs, where credentials would reach a persistent disk.
+var ErrNotTmpfs = errors.New("not a tmpfs")
+
+// Generator mints registry credentials with Codeship's dockercfg generator
+// contract: it runs Args with an output path appended as the last argument,
+// reads the dockercfg (legacy or config.json form) the command wrote there,
+// deletes it at once and keeps the credentials in memory. The path is in a
+// private directory on a tmpfs. It runs on first use, once (or again when
+// MaxAge has passed). A Generator is an authn.Keychain and is safe for
+// concurrent use.
+type Generator struct {
+	// Args is the command and its arguments; the output path is appended.
+	Args []string
+	// Env is the command's environment; nil means os.Environ().
+	Env []string
+	// Stdout and Stderr receive the command's output (its logs); nil discards.
+	Stdout, Stderr io.Writer
+	// Dir is the tmpfs directory for the output; "" means DefaultGeneratorDir.
+	Dir string
+	// MaxAge re-runs the command when its credentials are older; 0 means never.
+	MaxAge time.Duration
+
+	mu  sync.Mutex
+	kc  *Keychain
+	ran time.Time
+}
+
+var (
+	_ authn.Keychain        = (*Generator)(nil)
+	_ authn.ContextKeychain = (*Generator)(nil)
+)
+
+// ParseGenerator turns a --registry-auth-generator value into a keychain:
+// "helper:NAME" is the docker credential helper docker-credential-NAME,
+// "image:NAME" is a hush image (not supported yet), anything else a command
+// line split like a shell would (quotes and backslashes, no expansion).
+// env is the environment of the programs it runs (nil: os.Environ()), logs
+// receives their output and dir is the tmpfs for command output ("" for
+// DefaultGeneratorDir).
+func ParseGenerator(spec string, env []string, logs io.Writer, dir string) (authn.Keychain, error) {
+	spec = strings.TrimSpace(spec)
+	switch {
+	case spec == "":
+		return nil, errors.New("parsing registry auth generator: empty command")
+	case strings.HasPrefix(spec, GeneratorImagePrefix):
+		return nil, fmt.Errorf("registry auth generator %s: running an image as a generator is %w; run it as a local command", spec, ErrNotSupported)
+	case strings.HasPrefix(spec, GeneratorHelperPrefix):
+		name := strings.TrimPrefix(spec, GeneratorHelperPrefix)
+		if name == "" || strings.ContainsAny(name, `/\ `) {
+			return nil, fmt.Errorf("parsing registry auth generator %q: want helper:NAME for docker-credential-NAME", spec)
+		}
+		return &Keychain{Config: &Config{CredsStore: name}, Source: "credential helper " + HelperPrefix + name, Env: env, Stderr: logs}, nil
+	}
+	args, err := SplitCommand(spec)
+	if err != nil {
+		return nil, fmt.Errorf("parsing registry auth generator: %w", err)
+	}
+	return &Generator{Args: args, Env: env, Stdout: logs, Stderr: logs, Dir: dir}, nil
+}
+
+// Resolve implements authn.Keychain.
+func (g *Generator) Resolve(target authn.Resource) (authn.Authenticator, error) {
+	return g.ResolveContext(context.Background(), target)
+}
+
+// ResolveContext implements authn.ContextKeychain: it runs the command on
+// first use and answers from the dockercfg it wrote.
+func (g *Generator) ResolveContext(ctx context.Context, target authn.Resource) (authn.Authenticator, error) {
+	kc, err := g.keychain(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return kc.ResolveContext(ctx, target)
+}
+
+func (g *Generator) keychain(ctx context.Context) (*Keychain, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.kc != nil && (g.MaxAge <= 0 || time.Since(g.ran) < g.MaxAge) {
+		return g.kc, nil
+	}
+	cfg, err := g.Run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g.kc = &Keychain{Config: cfg, Source: g.source()}
+	g.ran = time.Now()
+	return g.kc, nil
+}
+
+func (g *Generator) source() string {
+	if len(g.Args) == 0 {
+		return "registry auth generator"
+	}
+	return "registry auth generator " + filepath.Base(g.Args[0])
+}
+
+// Run runs the command once and returns the credentials it wrote. The output
+// file and its private directory are removed before Run returns, on every path.
+func (g *Generator) Run(ctx context.Context) (*Config, error) {
+	if len(g.Args) == 0 {
+		return nil, errors.New("running registry auth generator: empty command")
+	}
+	dir := g.Dir
+	if dir == "" {
+		dir = DefaultGeneratorDir
+	}
+	if err := checkTmpfs(dir); err != nil {
+		return nil, fmt.Errorf("running %s: %w", g.source(), err)
+	}
+	priv, err := os.MkdirTemp(dir, "hush-regauth-")
+	if err != nil {
+		return nil, fmt.Errorf("running %s: %w", g.source(), err)
+	}
+	defer os.RemoveAll(priv)
+	out := filepath.Join(priv, generatorOutput)
+	args := append(append([]string{}, g.Args[1:]...), out)
+	cmd := exec.CommandContext(ctx, g.Args[0], args...)
+	cmd.Env = g.Env
+	cmd.Stdout, cmd.Stderr = g.Stdout, g.Stderr
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("running %s: %w", g.source(), exitError(err))
+	}
+	data, err := os.ReadFile(out)
+	os.RemoveAll(priv)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("running %s: it wrote no dockercfg to the path in its last argument", g.source())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s output: %w", g.source(), err)
+	}
+	defer clear(data)
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s output: %w", g.source(), err)
+	}
+	if cfg.Empty() {
+		return nil, fmt.Errorf("reading %s output: no credentials in it", g.source())
+	}
+	return cfg, nil
+}
+
+// checkTmpfs fails unless dir is on a tmpfs or ramfs.
+func checkTmpfs(dir string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return fmt.Errorf("checking output directory %s: %w", dir, err)
+	}
+	if st.Type != unix.TMPFS_MAGIC && st.Type != unix.RAMFS_MAGIC {
+		return fmt.Errorf("output directory %s: %w", dir, ErrNotTmpfs)
+	}
+	return nil
+}
+
+// SplitCommand splits a command line into words like a POSIX shell without
+// expansions: whitespace separates words, single quotes keep everything,
+// double quotes keep everything but \" \\ \$ and \`, a backslash outside quotes
+// escapes the next character.
+func SplitCommand(s string) ([]string, error) {
+	var (
+		words   []string
+		cur     strings.Builder
+		inWord  bool
+		quote   rune
+		escaped bool
+	)
+	for _, r := range s {
+		switch {
+		case escaped:
+			if quote == '"' && !strings.ContainsRune("\\\"$`", r) {
+				cur.WriteRune('\\')
+			}
+			cur.WriteRune(r)
+			escaped = false
+		case quote == '\'':
+			if r == '\'' {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case quote == '"':
+			switch r {
+			case '"':
+				quote = 0
+			case '\\':
+				escaped = true
+			default:
+				cur.WriteRune(r)
+			}
+		case r == '\\':
+			escaped, inWord = true, true
+		case r == '\'' || r == '"':
+			quote, inWord = r, true
+		case r == ' ' || r == '\t' || r == '\n':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quote != 0 || escaped {
+		return nil, errors.New("unterminated quote or escape in command")
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	if len(words) == 0 {
+		return nil, errors.New("empty command")
+	}
+	return words, nil
+}

@@ -1,0 +1,276 @@
+package secret
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// reference masks in one shot, by brute force: every byte covered by any occurrence of
+// any form is masked, each maximal covered run becoming one Mask.
+func reference(input []byte, values [][]byte) []byte {
+	covered := make([]bool, len(input))
+	for _, v := range values {
+		for _, f := range Forms(v) {
+			for i := 0; i+len(f.Bytes) <= len(input); i++ {
+				if bytes.Equal(input[i:i+len(f.Bytes)], f.Bytes) {
+					for j := i; j < i+len(f.Bytes); j++ {
+						covered[j] = true
+					}
+				}
+			}
+		}
+	}
+	var out []byte
+	for i := 0; i < len(input); i++ {
+		if !covered[i] {
+			out = append(out, input[i])
+			continue
+		}
+		out = append(out, Mask...)
+		for i+1 < len(input) && covered[i+1] {
+			i++
+		}
+	}
+	return out
+}
+
+// redactChunks writes input through a Redactor in chunks of the given sizes (cycled).
+func redactChunks(t testing.TB, input []byte, values [][]byte, sizes []int) []byte {
+	var buf bytes.Buffer
+	r := NewRedactor(&buf, values)
+	for i, k := 0, 0; i < len(input); k++ {
+		n := 1
+		if len(sizes) > 0 {
+			n = max(sizes[k%len(sizes)], 1)
+		}
+		n = min(n, len(input)-i)
+		if _, err := r.Write(input[i : i+n]); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		i += n
+	}
+	if err := r.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	return buf.Bytes()
+}
+
+func TestRedactor(t *testing.T) {
+	tok := "ghp_s3cretT0kenValue"
+	b64 := base64.StdEncoding.EncodeToString([]byte(tok))
+	tests := []struct {
+		name   string
+		values []string
+		input  string
+		want   string
+	}{
+		{"no secrets", nil, "hello\nworld\n", "hello\nworld\n"},
+		{"raw", []string{tok}, "token=" + tok + "\n", "token=****\n"},
+		{"twice", []string{tok}, tok + " and " + tok, "**** and ****"},
+		{"base64", []string{tok}, "Authorization: Basic " + b64 + "\n", "Authorization: Basic ****\n"},
+		{"base64 embedded", []string{tok}, base64.StdEncoding.EncodeToString([]byte("user:" + tok + ":x")), ""},
+		{"hex", []string{tok}, fmt.Sprintf("%x", tok), "****"},
+		{"json", []string{`pa"ss\word`}, `{"p":"pa\"ss\\word"}`, `{"p":"****"}`},
+		{"url", []string{"p@ss w/rd"}, "https://u:p%40ss+w%2Frd@host", "https://u:****@host"},
+		{"trailing newline trimmed", []string{"filetoken\n"}, "got filetoken!", "got ****!"},
+		{"overlapping values one run", []string{"abcdef", "defghi"}, "xabcdefghiy", "x****y"},
+		{"adjacent one run", []string{"abcd", "efgh"}, "abcdefgh", "****"},
+		{"self-overlap fully covered", []string{"aaaa"}, "aaaaaaa", "****"},
+		{"prefix only passes", []string{tok}, "ghp_s3cret!", "ghp_s3cret!"},
+		{"short value masked", []string{"pw"}, "pwd pw", "****d ****"},
+		{"multi-line key", []string{"-----BEGIN KEY-----\nMIIabc\n-----END KEY-----\n"},
+			"key:\n-----BEGIN KEY-----\nMIIabc\n-----END KEY-----\ndone\n", "key:\n****done\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var values [][]byte
+			for _, v := range tt.values {
+				values = append(values, []byte(v))
+			}
+			want := tt.want
+			if tt.name == "base64 embedded" {
+				// Whatever surrounds it, the core must be masked and the token's
+				// base64 must not survive.
+				got := redactChunks(t, []byte(tt.input), values, nil)
+				if !bytes.Contains(got, []byte(Mask)) {
+					t.Fatalf("embedded base64 not masked: %q", got)
+				}
+				return
+			}
+			for _, sizes := range [][]int{{1 << 20}, {1}, {2, 3}, {7}} {
+				got := redactChunks(t, []byte(tt.input), values, sizes)
+				if string(got) != want {
+					t.Errorf("chunks %v: got %q, want %q", sizes, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestRedactorPassesSafeTextAtOnce checks output that cannot begin a secret is not held
+// back, and that a possible beginning is.
+func TestRedactorPassesSafeTextAtOnce(t *testing.T) {
+	var buf bytes.Buffer
+	r := NewRedactor(&buf, [][]byte{[]byte("s3cret-value")})
+	r.Write([]byte("step 1 ok\n"))
+	if buf.String() != "step 1 ok\n" {
+		t.Fatalf("safe line held back: %q", buf.String())
+	}
+	r.Write([]byte("now s3cr"))
+	if buf.String() != "step 1 ok\nnow " {
+		t.Fatalf("got %q, want the possible secret prefix held back", buf.String())
+	}
+	r.Write([]byte("et-value done"))
+	if err := r.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if buf.String() != "step 1 ok\nnow **** done" {
+		t.Fatalf("got %q", buf.String())
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Write([]byte("x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Write after Close: %v, want ErrClosed", err)
+	}
+	if r.pending != nil || r.patterns != nil {
+		t.Error("Close kept buffers or patterns")
+	}
+}
+
+func TestRedactorHoldsAtMostLongestFormMinusOne(t *testing.T) {
+	v := []byte("0123456789abcdef")
+	longest := 0
+	for _, f := range Forms(v) {
+		longest = max(longest, len(f.Bytes))
+	}
+	var buf bytes.Buffer
+	r := NewRedactor(&buf, [][]byte{v})
+	// hex form "3031..." is long; feed its proper prefix.
+	hexForm := []byte(fmt.Sprintf("%x", v))
+	r.Write(append([]byte("x"), hexForm[:len(hexForm)-1]...))
+	if len(r.pending) > longest-1 {
+		t.Fatalf("held %d bytes, longest form is %d", len(r.pending), longest)
+	}
+	if len(r.pending) != len(hexForm)-1 {
+		t.Fatalf("held %d bytes, want the %d-byte prefix", len(r.pending), len(hexForm)-1)
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestRedactorWriterError(t *testing.T) {
+	r := NewRedactor(failWriter{}, [][]byte{[]byte("secretvalue")})
+	if _, err := r.Write([]byte("hello\n")); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("Write: %v, want the writer's error", err)
+	}
+	if _, err := r.Write([]byte("again")); err == nil {
+		t.Fatal("error is not sticky")
+	}
+}
+
+func TestRedactorConcurrent(t *testing.T) {
+	tok := []byte("concurrent-secret-42")
+	var buf bytes.Buffer
+	r := NewRedactor(&buf, [][]byte{tok})
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				// Whole lines per Write: lines stay intact, secrets masked.
+				r.Write([]byte("line " + string(tok) + " end\n"))
+			}
+		}()
+	}
+	wg.Wait()
+	r.Close()
+	if bytes.Contains(buf.Bytes(), tok) {
+		t.Fatal("secret leaked under concurrent writes")
+	}
+	if n := strings.Count(buf.String(), "line **** end\n"); n != 1600 {
+		t.Fatalf("%d intact masked lines, want 1600", n)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	vals := [][]byte{[]byte("hunter2-pass\n")}
+	got := Redact([]byte(`login failed for "hunter2-pass" (aHVudGVyMi1wYXNz)`), vals)
+	if want := `login failed for "****" (****)`; string(got) != want {
+		t.Fatalf("Redact = %q, want %q", got, want)
+	}
+	if string(Redact([]byte("nothing here"), nil)) != "nothing here" {
+		t.Fatal("Redact changed text without secrets")
+	}
+}
+
+func TestRedactorShortValues(t *testing.T) {
+	r := NewRedactor(&bytes.Buffer{}, [][]byte{[]byte("ab"), []byte("long-enough"), nil})
+	if r.ShortValues() != 1 {
+		t.Fatalf("ShortValues = %d, want 1", r.ShortValues())
+	}
+}
+
+// FuzzRedactor: whatever the input and however it is split into writes, the output equals
+// the one-shot reference (so non-secret text is kept byte for byte), and no value without
+// a '*' (which a Mask could complete) appears in it.
+func FuzzRedactor(f *testing.F) {
+	f.Add([]byte("xx hunter22 yy"), []byte("hunter22"), []byte("other-secret"), uint8(3), uint8(1))
+	f.Add([]byte("aaaaaaaaa"), []byte("aaaa"), []byte("aab"), uint8(1), uint8(2))
+	f.Add([]byte("abcdefghij"), []byte("abcdef"), []byte("defghi"), uint8(2), uint8(5))
+	f.Add([]byte("aHVudGVyMjI= 68756e74657232320a"), []byte("hunter22\n"), []byte("zz"), uint8(4), uint8(7))
+	f.Add([]byte("p%40ss+w p@ss w"), []byte("p@ss w"), []byte("\x00\xff"), uint8(1), uint8(1))
+	f.Fuzz(func(t *testing.T, input, v1, v2 []byte, s1, s2 uint8) {
+		if len(input) > 4096 || len(v1) > 64 || len(v2) > 64 {
+			return
+		}
+		values := [][]byte{v1, v2}
+		got := redactChunks(t, input, values, []int{int(s1%17) + 1, int(s2%5) + 1})
+		want := reference(input, values)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("split %d/%d: got %q, want %q", s1, s2, got, want)
+		}
+		for _, v := range values {
+			if len(v) > 0 && !bytes.Contains(v, []byte("*")) && bytes.Contains(got, v) {
+				t.Fatalf("value %q passed through: %q", v, got)
+			}
+		}
+	})
+}
+
+func BenchmarkRedactor(b *testing.B) {
+	values := [][]byte{[]byte("ghp_abcdefghijklmnopqrstuvwxyz0123456789"), []byte("AKIAIOSFODNN7EXAMPLE"),
+		[]byte("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n")}
+	line := []byte("#12 3.456 Compiling module github.com/example/project/internal/pkg (1/200) ok\n")
+	chunk := bytes.Repeat(line, 32<<10/len(line))
+	r := NewRedactor(&bytes.Buffer{}, values)
+	b.SetBytes(int64(len(chunk)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r.w = discard{}
+		r.Write(chunk)
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func BenchmarkRedactorLines(b *testing.B) {
+	values := [][]byte{[]byte("ghp_abcdefghijklmnopqrstuvwxyz0123456789"), []byte("AKIAIOSFODNN7EXAMPLE"),
+		[]byte("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n")}
+	line := []byte("#12 3.456 Compiling module github.com/example/project/internal/pkg (1/200) ok\n")
+	r := NewRedactor(discard{}, values)
+	b.SetBytes(int64(len(line)))
+	for i := 0; i < b.N; i++ {
+		r.Write(line)
+	}
+}
