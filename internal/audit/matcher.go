@@ -1,0 +1,108 @@
+package audit
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// MinSecretLen is the shortest secret value searched for; shorter values would match by
+// chance everywhere and are listed in Report.Skipped instead.
+const MinSecretLen = 4
+
+// patternInfo says what an automaton pattern stands for.
+type patternInfo struct {
+	secret string // secret id, for exact patterns
+	form   string // encoding name
+	rule   int    // detect rule index for anchors, -1 for exact patterns
+}
+
+// matcher is everything one run searches for, compiled once and shared read-only by
+// every layer's goroutine.
+type matcher struct {
+	ac      *automaton
+	pats    []patternInfo
+	rules   []rule
+	files   []fileRule
+	key     []byte
+	fps     map[string]string // secret id → keyed fingerprint
+	ids     []string
+	skipped []string
+}
+
+func newMatcher(secrets map[string][]byte, opts Options) (*matcher, error) {
+	m := &matcher{fps: map[string]string{}}
+	if opts.FingerprintKey != nil {
+		m.key = opts.FingerprintKey
+	} else {
+		m.key = make([]byte, 32)
+		if _, err := rand.Read(m.key); err != nil {
+			return nil, fmt.Errorf("generating fingerprint key: %w", err)
+		}
+	}
+	ids := make([]string, 0, len(secrets))
+	for id := range secrets {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var patterns [][]byte
+	for _, id := range ids {
+		v := secrets[id]
+		if len(v) < MinSecretLen {
+			m.skipped = append(m.skipped, id)
+			continue
+		}
+		m.ids = append(m.ids, id)
+		m.fps[id] = m.fingerprint(id, v)
+		for _, f := range matchForms(v) {
+			patterns = append(patterns, f.Bytes)
+			m.pats = append(m.pats, patternInfo{secret: id, form: f.Name, rule: -1})
+		}
+	}
+	if opts.Detect {
+		m.rules = detectRules()
+		m.files = fileRules()
+		for ri, r := range m.rules {
+			for _, a := range r.anchors {
+				patterns = append(patterns, []byte(a))
+				m.pats = append(m.pats, patternInfo{rule: ri})
+			}
+		}
+	}
+	ac, ok := newAutomaton(patterns)
+	if !ok {
+		return nil, errors.New("building matcher: too many secret patterns")
+	}
+	m.ac = ac
+	return m, nil
+}
+
+// fingerprint is HMAC-SHA256(run key, label || 0 || value), truncated to 64 bits: equal
+// within one report for equal values, and useless for guessing a value afterwards.
+func (m *matcher) fingerprint(label string, value []byte) string {
+	h := hmac.New(sha256.New, m.key)
+	h.Write([]byte(label))
+	h.Write([]byte{0})
+	h.Write(value)
+	return "hmac-sha256:" + hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// finding turns a raw hit into a finding at loc.
+func (m *matcher) finding(h rawHit, loc Location) Finding {
+	if h.rule >= 0 {
+		return Finding{Rule: m.rules[h.rule].name, Fingerprint: h.fp, Location: loc, Count: 1}
+	}
+	p := m.pats[h.pattern]
+	return Finding{Secret: p.secret, Encoding: p.form, Fingerprint: m.fps[p.secret], Location: loc, Count: 1}
+}
+
+// scanBytes searches an in-memory value (a config string, an annotation) from its start.
+func (m *matcher) scanBytes(b []byte) []rawHit {
+	s := &stream{m: m, buf: b, w: len(b), eof: true}
+	s.scan(0)
+	return s.hits
+}
