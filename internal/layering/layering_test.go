@@ -24,6 +24,13 @@ var rules = map[string][]string{
 	"cache":        {"build", "cli", "plan", "executor", "image", "snapshot"},
 	"progress":     {"build", "cli", "plan", "executor", "image", "snapshot"},
 	"build":        {"cli"},
+	"audit":        {"build", "cli", "executor", "snapshot", "plan"},
+	"lint":         {"build", "cli", "executor", "snapshot", "image"},
+	"secretfile":   {"build", "cli", "plan", "executor", "image", "snapshot", "secret"},
+	"jet":          {"build", "cli", "plan", "executor", "image", "snapshot", "secret"},
+	"registry":     {"build", "cli", "plan", "executor", "snapshot"},
+	"gitsource":    {"build", "cli", "plan", "executor", "image", "snapshot"},
+	"sshagent":     {"build", "cli", "plan", "executor", "image", "snapshot", "secret"},
 	"secret":       {"build", "cli", "plan", "executor", "image", "snapshot", "fscopy", "dockerfile"},
 }
 
