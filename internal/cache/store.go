@@ -87,3 +87,26 @@ func (s *Store) Remove(key string) error {
 	}
 	return err
 }
+
+// RemoveLayer deletes every record whose layer is the blob digest, so no later build
+// reuses it; it returns how many it removed.
+func (s *Store) RemoveLayer(digest string) (int, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return 0, fmt.Errorf("reading cache dir: %w", err)
+	}
+	n := 0
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		key := "sha256:" + strings.TrimSuffix(e.Name(), ".json")
+		if r, ok := s.Get(key); ok && r.Layer != nil && r.Layer.Digest == digest {
+			if err := s.Remove(key); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}

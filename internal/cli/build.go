@@ -39,6 +39,7 @@ type buildOptions struct {
 	ssh          []string
 	knownHosts   string
 	push         bool
+	audit        string
 	registry     registryFlags
 	secretFiles  []string
 	argFiles     []string
@@ -72,6 +73,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	f.StringArrayVar(&o.ssh, "ssh", nil, `SSH agent socket or keys to expose to the build (format: "default|<id>[=<socket>|<key>[,<key>]]")`)
 	f.BoolVar(&o.push, "push", false, `Shorthand for "--output=type=registry" (push every -t name)`)
 	o.registry.register(f)
+	f.StringVar(&o.audit, "audit", "fail", `After the build, search the image and hush's state for every secret value given ("fail": a leak fails the build and nothing is published; "warn"; "off")`)
 	f.StringArrayVar(&o.secretFiles, "secret-env-file", nil, "Read secrets from an env file (KEY=value lines, plain or age-encrypted): each KEY becomes a secret id")
 	f.StringArrayVar(&o.argFiles, "build-arg-file", nil, "Read build args from an env file (plain or age-encrypted); build args persist in the image history")
 	f.StringVar(&o.knownHosts, "ssh-known-hosts", "", `known_hosts file that ssh Git sources are checked against (default: ~/.ssh/known_hosts)`)
@@ -126,6 +128,11 @@ func (o *buildOptions) validate() ([]output, map[string]string, map[string]strin
 			return nil, nil, nil, fmt.Errorf("--label %q: want KEY=VALUE", l)
 		}
 		labels[k] = v
+	}
+	switch o.audit {
+	case "fail", "warn", "off":
+	default:
+		return nil, nil, nil, fmt.Errorf("--audit %q: want fail, warn or off", o.audit)
 	}
 	switch o.network {
 	case "default", "host", "none":
@@ -258,6 +265,19 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	}
 	for _, w := range res.Warnings {
 		disp.Warn(w)
+	}
+	vals, err := auditValues(secrets, o.ssh)
+	if err != nil {
+		disp.Close()
+		return err
+	}
+	err = selfAudit(ctx, o.audit, b, res.Image, g.root, vals, disp)
+	for _, v := range vals {
+		clear(v)
+	}
+	if err != nil {
+		disp.Close()
+		return err
 	}
 	id, digest, err := publish(ctx, b.Images, res.Image, outs, o.tags, disp, func(ctx context.Context, name string) error {
 		return registry.Push(ctx, res.Image, name, kc, regOpts...)

@@ -179,3 +179,32 @@ func removeIfExists(path string) error {
 }
 
 func newSHA256() hash.Hash { return sha256.New() }
+
+// RemoveBlobIfUnused deletes blob d unless an image in the store refers to it. Used to
+// purge a layer that leaked a secret from a build that published nothing.
+func (s *Store) RemoveBlobIfUnused(d v1.Hash) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	idx, err := s.readIndex()
+	if err != nil {
+		return err
+	}
+	for _, desc := range idx.Manifests {
+		_, man, err := s.readManifest(desc.Digest)
+		if err != nil {
+			return fmt.Errorf("checking references to %s: %w", d, err)
+		}
+		if desc.Digest == d || man.Config.Digest == d {
+			return nil
+		}
+		for _, l := range man.Layers {
+			if l.Digest == d {
+				return nil
+			}
+		}
+	}
+	return removeIfExists(s.blobPath(d))
+}

@@ -221,3 +221,16 @@ func renameNoReplace(oldpath, newpath string) error {
 	}
 	return nil
 }
+
+// Remove deletes the unpacked dir of diffID, if present (purging a layer that leaked a
+// secret). It must not be used while a build may still mount it.
+func (s *Store) Remove(diffID v1.Hash) error {
+	dir, ok := s.Dir(diffID)
+	if !ok {
+		return nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("removing layer %s: %w", diffID, err)
+	}
+	return nil
+}

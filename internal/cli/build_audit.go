@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/hush-build/hush/internal/audit"
+	"github.com/hush-build/hush/internal/build"
+	"github.com/hush-build/hush/internal/progress"
+	"github.com/hush-build/hush/internal/secret"
+	"github.com/hush-build/hush/internal/sshagent"
+)
+
+// auditValues is every value a build was given that must not be in its output: the
+// --secret values (Git and HTTP auth secrets among them) and the private key files given
+// to --ssh. The caller clears them.
+func auditValues(secrets *secret.Store, sshFlags []string) (map[string][]byte, error) {
+	vals := secrets.Values()
+	specs, err := sshagent.ParseSpecs(sshFlags)
+	if err != nil {
+		return nil, err
+	}
+	for _, sp := range specs {
+		for _, p := range sp.Paths {
+			fi, err := os.Stat(p)
+			if err != nil || !fi.Mode().IsRegular() {
+				continue // an agent socket: no key material to look for
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return nil, fmt.Errorf("--ssh %s: %w", sp.ID, err)
+			}
+			vals["ssh:"+sp.ID+":"+filepath.Base(p)] = b
+		}
+	}
+	return vals, nil
+}
+
+// selfAudit proves the built image, and the state dirs a build writes, hold none of the
+// build's secret values; with mode "fail" a leak fails the build before anything is
+// published.
+func selfAudit(ctx context.Context, mode string, b *build.Builder, img v1.Image, root string, vals map[string][]byte, disp *progress.Display) error {
+	if mode == "off" || len(vals) == 0 {
+		return nil
+	}
+	step := disp.Start(fmt.Sprintf("auditing image and build state for %d secret value(s)", len(vals)))
+	rep, err := audit.Scan(ctx, img, vals, audit.Options{})
+	if err != nil {
+		step.Done(err)
+		return err
+	}
+	findings := rep.Findings
+	for _, dir := range []string{"cache", "cachemounts", "tmp"} {
+		p := filepath.Join(root, dir)
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		drep, err := audit.ScanDir(ctx, p, vals, audit.Options{})
+		if err != nil {
+			step.Done(err)
+			return err
+		}
+		findings = append(findings, drep.Findings...)
+	}
+	if len(findings) == 0 {
+		step.Done(nil)
+		return nil
+	}
+	var lines []string
+	for _, f := range findings {
+		lines = append(lines, fmt.Sprintf("secret %s (%s) in %s", f.Secret, f.Encoding, f.Location))
+	}
+	err = fmt.Errorf("audit found %d secret leak(s); nothing was published:\n  %s", len(findings), strings.Join(lines, "\n  "))
+	if mode == "warn" {
+		step.Done(nil)
+		disp.Warn(strings.Replace(err.Error(), "; nothing was published", "", 1))
+		return nil
+	}
+	purged := purgeLeakedLayers(b, img, rep.Findings)
+	if purged > 0 {
+		err = fmt.Errorf("%w\n  (the %d leaking layer(s) were removed from hush's cache and layer store)", err, purged)
+	}
+	step.Done(err)
+	return err
+}
+
+// purgeLeakedLayers removes layers that hold a secret from the build cache, the layer
+// store and the unpacked snapshots (unless a stored image uses them), so a later build
+// cannot reuse them. It returns how many layers it purged.
+func purgeLeakedLayers(b *build.Builder, img v1.Image, findings []audit.Finding) int {
+	leaked := map[string]bool{}
+	for _, f := range findings {
+		if f.Location.Kind == audit.KindLayer && f.Location.Layer != "" {
+			leaked[f.Location.Layer] = true
+		}
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, l := range layers {
+		d, err := l.Digest()
+		if err != nil || !leaked[d.String()] {
+			continue
+		}
+		_, _ = b.Cache.RemoveLayer(d.String())
+		_ = b.Images.RemoveBlobIfUnused(d)
+		if diff, err := l.DiffID(); err == nil {
+			_ = b.Snapshots.Remove(diff)
+		}
+		n++
+	}
+	return n
+}
