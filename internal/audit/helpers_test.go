@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"testing"
 
@@ -95,4 +96,16 @@ func scan(t testing.TB, img v1.Image, secrets map[string][]byte, opts Options) *
 		t.Fatalf("Scan: %v", err)
 	}
 	return r
+}
+
+// jsonEscape is a JSON string's escaped body, as config JSON would hold the value.
+func jsonEscape(v []byte, html bool) []byte {
+	var buf bytes.Buffer
+	e := json.NewEncoder(&buf)
+	e.SetEscapeHTML(html)
+	if err := e.Encode(string(v)); err != nil {
+		return nil
+	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return b[1 : len(b)-1]
 }
