@@ -124,7 +124,7 @@ func jetOutputPath(in, dir string) string {
 }
 
 // readsDifferently reports a line that hush's env-file grammar does not take literally:
-// a quoted value (quotes are removed) or an unquoted one holding " #" (cut there).
+// a quoted value (quotes are removed).
 func readsDifferently(pt []byte) bool {
 	for _, line := range bytes.Split(pt, []byte("\n")) {
 		if bytes.HasPrefix(bytes.TrimSpace(line), []byte("#")) {
@@ -132,7 +132,7 @@ func readsDifferently(pt []byte) bool {
 		}
 		if _, v, ok := bytes.Cut(line, []byte("=")); ok {
 			v = bytes.TrimSpace(v)
-			if len(v) > 0 && (v[0] == '"' || v[0] == '\'') || bytes.Contains(v, []byte(" #")) || bytes.Contains(v, []byte("\t#")) {
+			if len(v) > 0 && (v[0] == '"' || v[0] == '\'') {
 				return true
 			}
 		}

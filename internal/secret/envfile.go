@@ -23,7 +23,8 @@ var ErrEnvFile = errors.New("invalid env file")
 //
 //   - blank lines and lines starting with # are skipped; an optional `export ` prefix is
 //     allowed; keys are [A-Za-z_][A-Za-z0-9_.-]*;
-//   - unquoted values are trimmed and end at ` #` (an inline comment);
+//   - unquoted values are trimmed and run to the end of the line (no inline comments, as
+//     in docker's --env-file, so a value holding " #" is kept whole);
 //   - 'single-quoted' values are literal; "double-quoted" values understand \n \r \t \" \\
 //     and \$; both may span lines; after the closing quote only a comment may follow;
 //   - there is no variable expansion.
@@ -166,13 +167,9 @@ func (p *envParser) next() (EnvVar, bool, error) {
 			return EnvVar{}, false, p.errf("%s: unexpected text after the closing quote", key)
 		}
 	default:
+		// Unquoted values run to the end of the line, as in docker's --env-file: a
+		// secret containing " #" is never cut short by an "inline comment".
 		raw := bytes.TrimRight(p.restOfLine(), "\r")
-		if i := bytes.Index(raw, []byte(" #")); i >= 0 {
-			raw = raw[:i]
-		}
-		if i := bytes.Index(raw, []byte("\t#")); i >= 0 {
-			raw = raw[:i]
-		}
 		val = bytes.Clone(bytes.TrimSpace(raw))
 	}
 	return EnvVar{Key: key, Value: val}, true, nil

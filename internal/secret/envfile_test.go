@@ -17,7 +17,7 @@ func TestParseEnvFile(t *testing.T) {
 		{name: "empty", in: "", want: []EnvVar{}},
 		{name: "comments and blanks", in: "# c\n\n  # indented\nA=1\n", want: []EnvVar{{"A", []byte("1")}}},
 		{name: "export and spaces", in: "export  TOKEN = abc  \n", want: []EnvVar{{"TOKEN", []byte("abc")}}},
-		{name: "inline comment", in: "A=x #note\nB=y#not-a-comment\n", want: []EnvVar{{"A", []byte("x")}, {"B", []byte("y#not-a-comment")}}},
+		{name: "no inline comments", in: "A=x #note\nB=y#not-a-comment\n", want: []EnvVar{{"A", []byte("x #note")}, {"B", []byte("y#not-a-comment")}}},
 		{name: "empty value", in: "A=\nB=''\n", want: []EnvVar{{"A", []byte{}}, {"B", nil}}},
 		{name: "crlf", in: "A=1\r\nB=\"2\"\r\n", want: []EnvVar{{"A", []byte("1")}, {"B", []byte("2")}}},
 		{name: "single quotes literal", in: `A='x\ny $Z "q"'`, want: []EnvVar{{"A", []byte(`x\ny $Z "q"`)}}},
