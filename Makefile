@@ -17,12 +17,14 @@ deps:
 	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; fi
 
 # Builds hush, imports a busybox base made from Debian's busybox-static, builds the example
-# Dockerfile and prints its history.
+# Dockerfile with a secret, prints its history and audits the image for the secret.
 demo: deps build
 	scripts/busybox-rootfs.sh bin/busybox-rootfs.tar
 	$(BIN) import bin/busybox-rootfs.tar busybox:latest
-	$(BIN) build --progress=plain -t hush-demo:latest examples/demo
-	$(BIN) history hush-demo:latest
+	DEMO_TOKEN=demo-token-$$(od -An -N8 -tx8 /dev/urandom | tr -d ' ') && export DEMO_TOKEN && \
+	$(BIN) build --progress=plain --secret id=token,env=DEMO_TOKEN -t hush-demo:latest examples/demo && \
+	$(BIN) history hush-demo:latest && \
+	$(BIN) audit hush-demo:latest --secret id=token,env=DEMO_TOKEN
 	$(BIN) images
 
 # Every test; the ones that need root, runc/crun or a docker engine say why when they skip.
