@@ -57,6 +57,8 @@ type Builder struct {
 	CacheMountDir string
 	// Fingerprints keys the content fingerprints of rebuild-on-change secrets.
 	Fingerprints *secret.FingerprintKey
+	// Sums caches context file sums across builds; nil disables it.
+	Sums *SumCache
 }
 
 // Result is the built image.
@@ -109,6 +111,9 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if b.Sums != nil {
+		defer b.Sums.Save()
+	}
 	var wg sync.WaitGroup
 	for st, f := range r.futures {
 		wg.Add(1)

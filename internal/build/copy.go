@@ -72,8 +72,7 @@ func (r *run) copyAction(ctx context.Context, st *plan.Stage, state *plan.State,
 		src, identity = fscopy.Source{Root: dir}, fr.key
 		locals = cs.Sources
 	default:
-		c := r.opts.Context
-		src = fscopy.Source{Root: c.Dir(), Exclude: c.Excluded, MayIncludeUnder: c.MayIncludeUnder}
+		src = r.contextSource()
 		for _, s := range cs.Sources {
 			ref, git, err := gitsource.Parse(s)
 			if cs.Add && err != nil {

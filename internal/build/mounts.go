@@ -156,7 +156,11 @@ func (r *run) bindIdentity(ctx context.Context, st *plan.Stage, m *instructions.
 
 func (r *run) contextSource() fscopy.Source {
 	c := r.opts.Context
-	return fscopy.Source{Root: c.Dir(), Exclude: c.Excluded, MayIncludeUnder: c.MayIncludeUnder}
+	src := fscopy.Source{Root: c.Dir(), Exclude: c.Excluded, MayIncludeUnder: c.MayIncludeUnder}
+	if r.b.Sums != nil {
+		src.Sums = r.b.Sums
+	}
+	return src
 }
 
 // setupMounts prepares every --mount of a RUN for container id.

@@ -41,7 +41,8 @@ func newBuilder(root, runtime string) (*build.Builder, error) {
 	}
 	return &build.Builder{Images: store, Resolver: &image.Resolver{Store: store}, Snapshots: snaps,
 		Cache: c, Runtime: rt, TmpDir: filepath.Join(root, "tmp"), RunDir: runDir,
-		CacheMountDir: filepath.Join(root, "cachemounts"), Fingerprints: fp}, nil
+		CacheMountDir: filepath.Join(root, "cachemounts"), Fingerprints: fp,
+		Sums: build.LoadSumCache(filepath.Join(root, "contentsums.json"))}, nil
 }
 
 // publish sends the image to its output, or to the store under its tags.

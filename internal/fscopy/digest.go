@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/moby/patternmatcher"
 )
@@ -64,7 +65,7 @@ func Digest(src Source, patterns []string, exclude ...string) (string, error) {
 			}
 		}
 	}
-	if err := hashContents(recs); err != nil {
+	if err := hashContents(recs, src.Sums); err != nil {
 		return "", err
 	}
 	h := sha256.New()
@@ -84,8 +85,20 @@ type record struct {
 	text string
 	file string
 	key  devIno
+	stat string // the file's identity and change stamps, for SumCache
 	sum  string
 }
+
+// SumCache remembers content sums of files by their stat identity (path, device, inode,
+// size, mtime and ctime), so an unchanged file is not read again.
+type SumCache interface {
+	Sum(stat string) (string, bool)
+	Put(stat, sum string)
+}
+
+// racyWindow: files changed this recently are not cached, as their timestamps could
+// still match a later write within the file system's granularity.
+const racyWindow = 2 * time.Second
 
 func entryRecord(e entry) (record, error) {
 	st, ok := e.info.Sys().(*syscall.Stat_t)
@@ -116,13 +129,18 @@ func entryRecord(e entry) (record, error) {
 	if typ == "file" {
 		r.file = e.host
 		r.key = devIno{dev: uint64(st.Dev), ino: st.Ino}
+		mtime := time.Unix(st.Mtim.Unix())
+		ctime := time.Unix(st.Ctim.Unix())
+		if time.Since(mtime) > racyWindow && time.Since(ctime) > racyWindow {
+			r.stat = fmt.Sprintf("%s\x00%d:%d:%d:%d:%d", e.host, st.Dev, st.Ino, st.Size, mtime.UnixNano(), ctime.UnixNano())
+		}
 	}
 	return r, nil
 }
 
-// hashContents fills in the content sums of recs, each inode read once,
-// across GOMAXPROCS workers.
-func hashContents(recs []record) error {
+// hashContents fills in the content sums of recs, each inode read once (or not at all
+// when cache knows it), across GOMAXPROCS workers.
+func hashContents(recs []record, cache SumCache) error {
 	var idx []int
 	first := map[devIno]int{}
 	for i, r := range recs {
@@ -131,6 +149,12 @@ func hashContents(recs []record) error {
 		}
 		if _, ok := first[r.key]; !ok {
 			first[r.key] = i
+			if cache != nil && r.stat != "" {
+				if sum, ok := cache.Sum(r.stat); ok {
+					recs[i].sum = sum
+					continue
+				}
+			}
 			idx = append(idx, i)
 		}
 	}
@@ -142,8 +166,9 @@ func hashContents(recs []record) error {
 		go func() {
 			defer wg.Done()
 			h := sha256.New()
+			buf := make([]byte, 64<<10)
 			for i := range work {
-				recs[i].sum, errs[i] = fileSum(h, recs[i].file)
+				recs[i].sum, errs[i] = fileSum(h, buf, recs[i].file)
 			}
 		}()
 	}
@@ -155,6 +180,13 @@ func hashContents(recs []record) error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("digesting file contents: %w", err)
 	}
+	if cache != nil {
+		for _, i := range idx {
+			if recs[i].stat != "" {
+				cache.Put(recs[i].stat, recs[i].sum)
+			}
+		}
+	}
 	for i := range recs {
 		if recs[i].file != "" {
 			recs[i].sum = recs[first[recs[i].key]].sum
@@ -163,14 +195,14 @@ func hashContents(recs []record) error {
 	return nil
 }
 
-func fileSum(h hash.Hash, name string) (string, error) {
+func fileSum(h hash.Hash, buf []byte, name string) (string, error) {
 	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
 	h.Reset()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := io.CopyBuffer(h, struct{ io.Reader }{f}, buf); err != nil {
 		return "", fmt.Errorf("reading %s: %w", name, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil

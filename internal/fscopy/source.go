@@ -29,6 +29,8 @@ type Source struct {
 	// paths Exclude lets through ("!" exceptions). When it returns false the
 	// directory is skipped unread. nil: every excluded directory is searched.
 	MayIncludeUnder func(dir string) bool
+	// Sums, when set, lets Digest skip reading files it has hashed before.
+	Sums SumCache
 }
 
 // tree is a Source opened for reading.
