@@ -1,9 +1,14 @@
 package cli
 
 import (
+	"path/filepath"
+
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/hush-build/hush/internal/image"
+	"github.com/hush-build/hush/internal/snapshot"
 
 	"github.com/spf13/cobra"
 )
@@ -30,6 +35,9 @@ func newLoadCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("loading %s: %w", input, err)
 			}
 			for _, n := range names {
+				if err := g.unpack(store, n); err != nil {
+					return err
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "Loaded image: %s\n", n)
 			}
 			return nil
@@ -62,8 +70,38 @@ func newImportCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("importing %s: %w", args[0], err)
 			}
+			if err := g.unpack(store, e.ID.String()); err != nil {
+				return err
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), e.ID.String())
 			return nil
 		},
 	}
+}
+
+// unpack prepares a loaded or imported image's layers as overlay lowers now, as docker
+// does at load time, so the first build on it does not pay for it.
+func (g *globals) unpack(store *image.Store, ref string) error {
+	img, _, err := store.Image(ref)
+	if err != nil {
+		return err
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return fmt.Errorf("reading layers of %s: %w", ref, err)
+	}
+	snaps, err := snapshot.Open(filepath.Join(g.root, "snapshots"))
+	if err != nil {
+		return err
+	}
+	for _, l := range layers {
+		d, err := l.DiffID()
+		if err != nil {
+			return fmt.Errorf("reading layer of %s: %w", ref, err)
+		}
+		if _, err := snaps.Ensure(d, l.Uncompressed); err != nil {
+			return fmt.Errorf("unpacking layer of %s: %w", ref, err)
+		}
+	}
+	return nil
 }
