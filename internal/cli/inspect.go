@@ -18,11 +18,7 @@ func newHistoryCmd(g *globals) *cobra.Command {
 		Short: "Show the history of an image (full created_by, like docker history --no-trunc)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := g.store()
-			if err != nil {
-				return err
-			}
-			img, _, err := store.Image(args[0])
+			img, err := g.image(args[0])
 			if err != nil {
 				return fmt.Errorf("history %s: %w", args[0], err)
 			}
@@ -63,11 +59,7 @@ func newInspectCmd(g *globals) *cobra.Command {
 		Short: "Print an image's config JSON",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := g.store()
-			if err != nil {
-				return err
-			}
-			img, _, err := store.Image(args[0])
+			img, err := g.image(args[0])
 			if err != nil {
 				return fmt.Errorf("inspect %s: %w", args[0], err)
 			}

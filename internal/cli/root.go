@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/hush-build/hush/internal/image"
@@ -39,6 +40,16 @@ func defaultRoot() string {
 
 func (g *globals) store() (*image.Store, error) {
 	return image.OpenStore(filepath.Join(g.root, "store"))
+}
+
+// image looks ref up in the local store.
+func (g *globals) image(ref string) (v1.Image, error) {
+	store, err := g.store()
+	if err != nil {
+		return nil, err
+	}
+	img, _, err := store.Image(ref)
+	return img, err
 }
 
 // NewRoot builds the hush command tree.
