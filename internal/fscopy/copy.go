@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/moby/patternmatcher"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
 
@@ -171,7 +172,14 @@ type copier struct {
 	root  string
 	opts  Options
 	links map[devIno]string // source inode -> first destination, for hard links
+	// files copies regular files' contents in parallel (creating a file through overlayfs
+	// is mostly waiting on the kernel); directory metadata is set once they are done.
+	files  *errgroup.Group
+	afters []func() error
 }
+
+// copyWorkers is how many files are copied at once.
+const copyWorkers = 8
 
 func (c *copier) copyMatch(t *tree, m match, destPath string, destIsDir bool, excl *patternmatcher.PatternMatcher) error {
 	dst, err := resolveIn(c.root, destPath, true, nil)
@@ -208,12 +216,30 @@ func (c *copier) copyMatch(t *tree, m match, destPath string, destIsDir bool, ex
 			target = dst.host
 		}
 	}
+	c.files = &errgroup.Group{}
+	c.files.SetLimit(copyWorkers)
+	c.afters = c.afters[:0]
 	err = t.walk(m, excl, func(e entry) (func() error, error) {
 		if e.rel == "" && e.info.IsDir() {
 			return nil, nil // the destination dir itself keeps its metadata
 		}
-		return c.copyEntry(e, filepath.Join(target, filepath.FromSlash(e.rel)))
+		after, err := c.copyEntry(e, filepath.Join(target, filepath.FromSlash(e.rel)))
+		if after == nil || err != nil {
+			return nil, err
+		}
+		// Directory metadata (mtime above all) is set after every file below it is
+		// written, children before parents.
+		return func() error { c.afters = append(c.afters, after); return nil }, nil
 	})
+	if werr := c.files.Wait(); err == nil {
+		err = werr
+	}
+	for _, after := range c.afters {
+		if err != nil {
+			break
+		}
+		err = after()
+	}
 	if err != nil {
 		return fmt.Errorf("copying %q: %w", m.name, err)
 	}
@@ -266,12 +292,20 @@ func (c *copier) copyEntry(e entry, target string) (func() error, error) {
 			}
 			return nil, nil
 		}
-		if err := copyFile(e.host, target); err != nil {
-			return nil, err
-		}
-		if st.Nlink > 1 {
+		if st.Nlink > 1 || c.files == nil {
+			if err := copyFile(e.host, target); err != nil {
+				return nil, err
+			}
 			c.links[key] = target
+			return nil, c.setMeta(target, st, false)
 		}
+		c.files.Go(func() error {
+			if err := copyFile(e.host, target); err != nil {
+				return err
+			}
+			return c.setMeta(target, st, false)
+		})
+		return nil, nil
 	case mode&fs.ModeSymlink != 0:
 		link, err := os.Readlink(e.host)
 		if err != nil {
