@@ -225,7 +225,11 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 		return err
 	}
 	defer cleanup()
-	kc, err := o.registry.keychain(stderr)
+	b, err := newBuilder(g.root, o.runtime)
+	if err != nil {
+		return err
+	}
+	kc, err := o.registry.keychain(stderr, imageGenerator(b))
 	if err != nil {
 		return err
 	}
@@ -234,10 +238,6 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 		return err
 	}
 	transport, err := registry.Transport(regOpts...)
-	if err != nil {
-		return err
-	}
-	b, err := newBuilder(g.root, o.runtime)
 	if err != nil {
 		return err
 	}

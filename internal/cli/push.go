@@ -1,10 +1,15 @@
 package cli
 
 import (
+	"path/filepath"
+	"strings"
+
 	"context"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/hush-build/hush/internal/executor"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
@@ -30,9 +35,14 @@ func (f *registryFlags) register(fs *pflag.FlagSet) {
 }
 
 // keychain returns the credentials the flags describe, then the user's docker config.
-// Generator and helper output goes to logs.
-func (f *registryFlags) keychain(logs io.Writer) (authn.Keychain, error) {
-	return registry.Credentials{AuthFile: f.authFile, Generator: f.generator, Logs: logs}.Keychain()
+// Generator and helper output goes to logs; runImage runs "image:NAME" generators.
+func (f *registryFlags) keychain(logs io.Writer, runImage registry.ImageRunner) (authn.Keychain, error) {
+	return registry.Credentials{AuthFile: f.authFile, Generator: f.generator, Logs: logs, RunImage: runImage}.Keychain()
+}
+
+// needsNamespace reports flags that run a hush image (an image generator).
+func (f *registryFlags) needsNamespace() bool {
+	return strings.HasPrefix(f.generator, registry.GeneratorImagePrefix)
 }
 
 // options returns how to reach registries (TLS roots, plain HTTP).
@@ -81,6 +91,27 @@ kept in memory and never printed.`,
 }
 
 func runPush(ctx context.Context, g *globals, o *pushOptions, stdout, stderr io.Writer) error {
+	var runImage registry.ImageRunner
+	if o.registry.needsNamespace() {
+		if !executor.InPrivateNS() {
+			code, err := executor.Reexec()
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return &ExitError{Code: code}
+			}
+			return nil
+		}
+		if err := executor.PrepareNS(filepath.Join(g.root, "run")); err != nil {
+			return err
+		}
+		b, err := newBuilder(g.root, "")
+		if err != nil {
+			return err
+		}
+		runImage = imageGenerator(b)
+	}
 	store, err := g.store()
 	if err != nil {
 		return err
@@ -93,7 +124,7 @@ func runPush(ctx context.Context, g *globals, o *pushOptions, stdout, stderr io.
 	if err != nil {
 		return fmt.Errorf("push: %w", err)
 	}
-	kc, err := o.registry.keychain(stderr)
+	kc, err := o.registry.keychain(stderr, runImage)
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,8 @@ type Credentials struct {
 	Logs io.Writer
 	// GeneratorDir is the tmpfs for generator output; "" means DefaultGeneratorDir.
 	GeneratorDir string
+	// RunImage runs "image:NAME" generators; nil: they are not supported.
+	RunImage ImageRunner
 }
 
 // Keychain builds the keychain c describes. It reads AuthFile and the user's
@@ -48,7 +50,7 @@ func (c Credentials) Keychain() (authn.Keychain, error) {
 		kcs = append(kcs, kc)
 	}
 	if c.Generator != "" {
-		kc, err := ParseGenerator(c.Generator, c.Env, c.Logs, c.GeneratorDir)
+		kc, err := ParseGenerator(c.Generator, c.Env, c.Logs, c.GeneratorDir, c.RunImage)
 		if err != nil {
 			return nil, err
 		}

@@ -31,6 +31,14 @@ const DefaultGeneratorDir = "/dev/shm"
 // generatorOutput is the name of the file a generator is asked to write.
 const generatorOutput = "dockercfg"
 
+// ImageRunner runs image (from hush's store) with args appended to its entrypoint (or
+// replacing its cmd), the host dir mounted read-write at ImageOutDir inside it.
+type ImageRunner func(ctx context.Context, image string, args []string, dir string, stdout, stderr io.Writer) error
+
+// ImageOutDir is where an image generator finds its tmpfs output dir; the output path it
+// is given is ImageOutDir + "/dockercfg".
+const ImageOutDir = "/hush-generator"
+
 // ErrNotSupported is returned (wrapped) for generator kinds hush cannot run yet.
 var ErrNotSupported = errors.New("not supported yet")
 
@@ -56,6 +64,9 @@ type Generator struct {
 	Dir string
 	// MaxAge re-runs the command when its credentials are older; 0 means never.
 	MaxAge time.Duration
+	// RunImage runs a hush image for an "image:NAME" generator: Args[1:] plus the output
+	// path as the last argument, with dir (the private tmpfs dir) mounted at ImageOutDir.
+	RunImage ImageRunner
 
 	mu  sync.Mutex
 	kc  *Keychain
@@ -74,13 +85,21 @@ var (
 // env is the environment of the programs it runs (nil: os.Environ()), logs
 // receives their output and dir is the tmpfs for command output ("" for
 // DefaultGeneratorDir).
-func ParseGenerator(spec string, env []string, logs io.Writer, dir string) (authn.Keychain, error) {
+func ParseGenerator(spec string, env []string, logs io.Writer, dir string, runImage ImageRunner) (authn.Keychain, error) {
 	spec = strings.TrimSpace(spec)
 	switch {
 	case spec == "":
 		return nil, errors.New("parsing registry auth generator: empty command")
 	case strings.HasPrefix(spec, GeneratorImagePrefix):
-		return nil, fmt.Errorf("registry auth generator %s: running an image as a generator is %w; run it as a local command", spec, ErrNotSupported)
+		if runImage == nil {
+			return nil, fmt.Errorf("registry auth generator %s: running an image as a generator is %w here; run it as a local command", spec, ErrNotSupported)
+		}
+		args, err := SplitCommand(strings.TrimPrefix(spec, GeneratorImagePrefix))
+		if err != nil || len(args) == 0 || args[0] == "" {
+			return nil, fmt.Errorf("parsing registry auth generator %q: want image:NAME [ARGS]", spec)
+		}
+		return &Generator{Args: append([]string{GeneratorImagePrefix + args[0]}, args[1:]...), Env: env,
+			Stdout: logs, Stderr: logs, Dir: dir, RunImage: runImage}, nil
 	case strings.HasPrefix(spec, GeneratorHelperPrefix):
 		name := strings.TrimPrefix(spec, GeneratorHelperPrefix)
 		if name == "" || strings.ContainsAny(name, `/\ `) {
@@ -129,6 +148,9 @@ func (g *Generator) source() string {
 	if len(g.Args) == 0 {
 		return "registry auth generator"
 	}
+	if strings.HasPrefix(g.Args[0], GeneratorImagePrefix) {
+		return "registry auth generator " + g.Args[0]
+	}
 	return "registry auth generator " + filepath.Base(g.Args[0])
 }
 
@@ -151,13 +173,20 @@ func (g *Generator) Run(ctx context.Context) (*Config, error) {
 	}
 	defer os.RemoveAll(priv)
 	out := filepath.Join(priv, generatorOutput)
-	args := append(append([]string{}, g.Args[1:]...), out)
-	cmd := exec.CommandContext(ctx, g.Args[0], args...)
-	cmd.Env = g.Env
-	cmd.Stdout, cmd.Stderr = g.Stdout, g.Stderr
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("running %s: %w", g.source(), exitError(err))
+	if name, ok := strings.CutPrefix(g.Args[0], GeneratorImagePrefix); ok && g.RunImage != nil {
+		args := append(append([]string{}, g.Args[1:]...), ImageOutDir+"/"+generatorOutput)
+		if err := g.RunImage(ctx, name, args, priv, g.Stdout, g.Stderr); err != nil {
+			return nil, fmt.Errorf("running %s: %w", g.source(), err)
+		}
+	} else {
+		args := append(append([]string{}, g.Args[1:]...), out)
+		cmd := exec.CommandContext(ctx, g.Args[0], args...)
+		cmd.Env = g.Env
+		cmd.Stdout, cmd.Stderr = g.Stdout, g.Stderr
+		cmd.WaitDelay = 5 * time.Second
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("running %s: %w", g.source(), exitError(err))
+		}
 	}
 	data, err := os.ReadFile(out)
 	os.RemoveAll(priv)

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hush-build/hush/internal/hushtest"
+	"github.com/hush-build/hush/internal/registry"
+	"github.com/hush-build/hush/internal/registry/registrytest"
+)
+
+// TestImageGenerator: a hush image is the credential generator (Codeship's
+// dockercfg_service): `hush build --push` and `hush push` run it with its output path on a
+// tmpfs as the last argument, use the dockercfg it wrote, and leave no file behind.
+func TestImageGenerator(t *testing.T) {
+	requireHush(t)
+	pass := "CANARY-imagegen-pass-31337"
+	srv := registrytest.Start(t, map[string]string{"ci": pass})
+	env := hushtest.NewEnv(t, hushBin)
+	auth := base64.StdEncoding.EncodeToString([]byte("ci:" + pass))
+	env.WriteFile("gen/gen.sh", "for last; do :; done\necho \"generator writes $last\"\n"+
+		"printf '{\"auths\":{\""+srv.Host+"\":{\"auth\":\""+auth+"\"}}}' > \"$last\"\n")
+	env.WriteFile("gen/Dockerfile", "FROM busybox\nCOPY gen.sh /gen.sh\nENTRYPOINT [\"/bin/sh\", \"/gen.sh\"]\n")
+	if _, e, code := env.Run("build", "-q", "--audit=off", "-t", "credgen:1", filepath.Join(env.Dir, "gen")); code != 0 {
+		t.Fatalf("building the generator image: %d\n%s", code, e)
+	}
+	env.WriteFile("app/Dockerfile", "FROM busybox\nRUN echo app > /app.txt\n")
+	ref := srv.Host + "/team/app:1"
+	_, log, code := env.Run("build", "--progress=plain", "--push", "-t", ref, "--registry-auth-generator", "image:credgen:1",
+		"--registry-ca", srv.CAFile, filepath.Join(env.Dir, "app"))
+	if code != 0 || !strings.Contains(log, "pushing "+ref) || !strings.Contains(log, "generator writes "+registry.ImageOutDir+"/dockercfg") {
+		t.Fatalf("build --push with an image generator: %d\n%s", code, log)
+	}
+	out, e, code := env.Run("push", "--registry-auth-generator", "image:credgen:1", "--registry-ca", srv.CAFile, ref, srv.Host+"/team/app:2")
+	if code != 0 || !strings.Contains(out, "pushed") {
+		t.Fatalf("hush push with an image generator: %d\n%s%s", code, out, e)
+	}
+	if strings.Contains(log+out+e, pass) {
+		t.Error("password in the output")
+	}
+	left, _ := filepath.Glob(filepath.Join(registry.DefaultGeneratorDir, "hush-regauth-*"))
+	if len(left) > 0 {
+		t.Errorf("generator output dirs left behind: %v", left)
+	}
+	if err := os.RemoveAll(filepath.Join(env.Dir, "gen")); err != nil {
+		t.Fatal(err)
+	}
+	os.Setenv("HUSH_TEST_PASS", pass)
+	defer os.Unsetenv("HUSH_TEST_PASS")
+	if o, e, code := env.Run("audit", "--secret", "id=pass,env=HUSH_TEST_PASS", ref); code != 0 {
+		t.Errorf("the pushed image holds the password? audit: %d\n%s%s", code, o, e)
+	}
+}
