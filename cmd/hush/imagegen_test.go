@@ -54,3 +54,51 @@ func TestImageGenerator(t *testing.T) {
 		t.Errorf("the pushed image holds the password? audit: %d\n%s%s", code, o, e)
 	}
 }
+
+// TestGeneratorDiskCache: with --registry-auth-cache the generator runs once while its
+// credentials are fresh, the cached copy is encrypted (the password is not on disk in any
+// encoding), and an expired entry makes it run again.
+func TestGeneratorDiskCache(t *testing.T) {
+	requireHush(t)
+	pass := "CANARY-gencache-pass-4711"
+	srv := registrytest.Start(t, map[string]string{"ci": pass})
+	env := hushtest.NewEnv(t, hushBin)
+	env.WriteFile("app/Dockerfile", "FROM busybox\nRUN echo app > /app.txt\n")
+	if _, e, code := env.Run("build", "-q", "-t", "app:1", filepath.Join(env.Dir, "app")); code != 0 {
+		t.Fatalf("build: %s", e)
+	}
+	count := filepath.Join(env.Dir, "count")
+	gen := env.WriteFile("gen.sh", "#!/bin/sh\nfor last; do :; done\necho x >> "+count+"\n"+
+		"printf '{\"auths\":{\""+srv.Host+"\":{\"auth\":\"%s\"}}}' \"$GEN_AUTH\" > \"$last\"\n")
+	if err := os.Chmod(gen, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	push := func(gen, ttl, tag string) {
+		t.Helper()
+		cmd := env.Command("push", "--registry-auth-generator", gen, "--registry-auth-cache", ttl, "--registry-ca", srv.CAFile,
+			"app:1", srv.Host+"/team/app:"+tag)
+		cmd.Env = append(cmd.Env, "GEN_AUTH="+base64.StdEncoding.EncodeToString([]byte("ci:"+pass)))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("push: %v\n%s", err, out)
+		}
+	}
+	runs := func() int {
+		b, _ := os.ReadFile(count)
+		return strings.Count(string(b), "x")
+	}
+	push(gen, "10m", "a")
+	push(gen, "10m", "b")
+	if n := runs(); n != 1 {
+		t.Errorf("generator ran %d times with a fresh cache, want 1", n)
+	}
+	hushtest.NoCanary(t, []byte(pass), env.Root)
+	gen2 := filepath.Join(env.Dir, "gen2.sh") // another generator: its own cache entry
+	if err := os.Link(gen, gen2); err != nil {
+		t.Fatal(err)
+	}
+	push(gen2, "1ms", "c") // stores an entry that expires at once
+	push(gen2, "1ms", "d")
+	if n := runs(); n != 3 {
+		t.Errorf("generator ran %d times, want 3 (expired entries are not used)", n)
+	}
+}

@@ -229,7 +229,7 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	if err != nil {
 		return err
 	}
-	kc, err := o.registry.keychain(stderr, imageGenerator(b))
+	kc, err := o.registry.keychain(g.root, stderr, imageGenerator(b))
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"path/filepath"
 	"strings"
+	"time"
 
 	"context"
 	"fmt"
@@ -25,6 +26,7 @@ type registryFlags struct {
 	generator string
 	caFile    string
 	insecure  bool
+	cacheTTL  time.Duration
 }
 
 func (f *registryFlags) register(fs *pflag.FlagSet) {
@@ -32,12 +34,17 @@ func (f *registryFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.generator, "registry-auth-generator", "", "mint registry credentials: 'COMMAND ARGS' writes a dockercfg to the path hush appends as its last argument (on tmpfs, deleted at once); 'helper:NAME' asks docker-credential-NAME")
 	fs.StringVar(&f.caFile, "registry-ca", "", "PEM CA certificates to trust for registry TLS, besides the system roots")
 	fs.BoolVar(&f.insecure, "insecure-registry", false, "allow plain-HTTP registries")
+	fs.DurationVar(&f.cacheTTL, "registry-auth-cache", 0, "keep generated credentials on disk, age-encrypted under the state dir, for this long (e.g. 30m); 0: memory only, for this command")
 }
 
 // keychain returns the credentials the flags describe, then the user's docker config.
 // Generator and helper output goes to logs; runImage runs "image:NAME" generators.
-func (f *registryFlags) keychain(logs io.Writer, runImage registry.ImageRunner) (authn.Keychain, error) {
-	return registry.Credentials{AuthFile: f.authFile, Generator: f.generator, Logs: logs, RunImage: runImage}.Keychain()
+func (f *registryFlags) keychain(root string, logs io.Writer, runImage registry.ImageRunner) (authn.Keychain, error) {
+	c := registry.Credentials{AuthFile: f.authFile, Generator: f.generator, Logs: logs, RunImage: runImage}
+	if f.cacheTTL > 0 {
+		c.Cache = &registry.DiskCache{Dir: filepath.Join(root, "regauth"), TTL: f.cacheTTL}
+	}
+	return c.Keychain()
 }
 
 // needsNamespace reports flags that run a hush image (an image generator).
@@ -124,7 +131,7 @@ func runPush(ctx context.Context, g *globals, o *pushOptions, stdout, stderr io.
 	if err != nil {
 		return fmt.Errorf("push: %w", err)
 	}
-	kc, err := o.registry.keychain(stderr, runImage)
+	kc, err := o.registry.keychain(g.root, stderr, runImage)
 	if err != nil {
 		return err
 	}

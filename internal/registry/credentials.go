@@ -36,6 +36,9 @@ type Credentials struct {
 	GeneratorDir string
 	// RunImage runs "image:NAME" generators; nil: they are not supported.
 	RunImage ImageRunner
+	// Cache keeps generated credentials on disk, encrypted, until they expire; nil:
+	// memory only.
+	Cache *DiskCache
 }
 
 // Keychain builds the keychain c describes. It reads AuthFile and the user's
@@ -50,7 +53,7 @@ func (c Credentials) Keychain() (authn.Keychain, error) {
 		kcs = append(kcs, kc)
 	}
 	if c.Generator != "" {
-		kc, err := ParseGenerator(c.Generator, c.Env, c.Logs, c.GeneratorDir, c.RunImage)
+		kc, err := ParseGenerator(c.Generator, c.Env, c.Logs, c.GeneratorDir, c.RunImage, c.Cache)
 		if err != nil {
 			return nil, err
 		}

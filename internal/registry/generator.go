@@ -67,6 +67,9 @@ type Generator struct {
 	// RunImage runs a hush image for an "image:NAME" generator: Args[1:] plus the output
 	// path as the last argument, with dir (the private tmpfs dir) mounted at ImageOutDir.
 	RunImage ImageRunner
+	// Cache, when set, keeps what the generator wrote on disk (encrypted) until it expires,
+	// so later hush commands reuse it; nil: memory only.
+	Cache *DiskCache
 
 	mu  sync.Mutex
 	kc  *Keychain
@@ -85,7 +88,7 @@ var (
 // env is the environment of the programs it runs (nil: os.Environ()), logs
 // receives their output and dir is the tmpfs for command output ("" for
 // DefaultGeneratorDir).
-func ParseGenerator(spec string, env []string, logs io.Writer, dir string, runImage ImageRunner) (authn.Keychain, error) {
+func ParseGenerator(spec string, env []string, logs io.Writer, dir string, runImage ImageRunner, cache *DiskCache) (authn.Keychain, error) {
 	spec = strings.TrimSpace(spec)
 	switch {
 	case spec == "":
@@ -99,7 +102,7 @@ func ParseGenerator(spec string, env []string, logs io.Writer, dir string, runIm
 			return nil, fmt.Errorf("parsing registry auth generator %q: want image:NAME [ARGS]", spec)
 		}
 		return &Generator{Args: append([]string{GeneratorImagePrefix + args[0]}, args[1:]...), Env: env,
-			Stdout: logs, Stderr: logs, Dir: dir, RunImage: runImage}, nil
+			Stdout: logs, Stderr: logs, Dir: dir, RunImage: runImage, Cache: cache}, nil
 	case strings.HasPrefix(spec, GeneratorHelperPrefix):
 		name := strings.TrimPrefix(spec, GeneratorHelperPrefix)
 		if name == "" || strings.ContainsAny(name, `/\ `) {
@@ -111,7 +114,7 @@ func ParseGenerator(spec string, env []string, logs io.Writer, dir string, runIm
 	if err != nil {
 		return nil, fmt.Errorf("parsing registry auth generator: %w", err)
 	}
-	return &Generator{Args: args, Env: env, Stdout: logs, Stderr: logs, Dir: dir}, nil
+	return &Generator{Args: args, Env: env, Stdout: logs, Stderr: logs, Dir: dir, Cache: cache}, nil
 }
 
 // Resolve implements authn.Keychain.
@@ -135,9 +138,18 @@ func (g *Generator) keychain(ctx context.Context) (*Keychain, error) {
 	if g.kc != nil && (g.MaxAge <= 0 || time.Since(g.ran) < g.MaxAge) {
 		return g.kc, nil
 	}
-	cfg, err := g.Run(ctx)
-	if err != nil {
-		return nil, err
+	var cfg *Config
+	if g.Cache != nil {
+		if data, ok := g.Cache.Load(strings.Join(g.Args, "\x00"), time.Now()); ok {
+			cfg, _ = ParseConfig(data)
+			clear(data)
+		}
+	}
+	if cfg == nil {
+		var err error
+		if cfg, err = g.Run(ctx); err != nil {
+			return nil, err
+		}
 	}
 	g.kc = &Keychain{Config: cfg, Source: g.source()}
 	g.ran = time.Now()
@@ -203,6 +215,11 @@ func (g *Generator) Run(ctx context.Context) (*Config, error) {
 	}
 	if cfg.Empty() {
 		return nil, fmt.Errorf("reading %s output: no credentials in it", g.source())
+	}
+	if g.Cache != nil {
+		if err := g.Cache.Store(strings.Join(g.Args, "\x00"), data, time.Now()); err != nil {
+			return nil, err
+		}
 	}
 	return cfg, nil
 }

@@ -67,7 +67,7 @@ func TestGenerator(t *testing.T) {
 	script, record := writeGenerator(t)
 	env := append(os.Environ(), "GEN_RECORD="+record, "GEN_REGISTRY=gen.example.com", "GEN_AUTH="+b64("genuser:"+secret))
 	var logs strings.Builder
-	kc, err := ParseGenerator(script+` "two words" 'it''s'`, env, &logsWriter{&logs}, "", nil)
+	kc, err := ParseGenerator(script+` "two words" 'it''s'`, env, &logsWriter{&logs}, "", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestParseGenerator(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
-			kc, err := ParseGenerator(tt.spec, env, nil, "", nil)
+			kc, err := ParseGenerator(tt.spec, env, nil, "", nil, nil)
 			switch {
 			case tt.wantErr != nil:
 				if !errors.Is(err, tt.wantErr) {
@@ -218,7 +218,7 @@ func TestParseGenerator(t *testing.T) {
 			}
 		})
 	}
-	kc, err := ParseGenerator("helper:test", env, nil, "", nil)
+	kc, err := ParseGenerator("helper:test", env, nil, "", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
