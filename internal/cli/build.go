@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hush-build/hush/internal/build"
-	"github.com/hush-build/hush/internal/executor"
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/lint"
 	"github.com/hush-build/hush/internal/progress"
@@ -158,17 +157,7 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	if err != nil {
 		return err
 	}
-	if !executor.InPrivateNS() {
-		code, err := executor.Reexec()
-		if err != nil {
-			return err
-		}
-		if code != 0 {
-			return &ExitError{Code: code}
-		}
-		return nil
-	}
-	if err := executor.PrepareNS(filepath.Join(g.root, "run")); err != nil {
+	if handled, err := g.enterNamespace(); handled || err != nil {
 		return err
 	}
 	secrets, err := loadSecrets(o.secrets)

@@ -10,8 +10,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/hush-build/hush/internal/executor"
-
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -100,17 +98,7 @@ kept in memory and never printed.`,
 func runPush(ctx context.Context, g *globals, o *pushOptions, stdout, stderr io.Writer) error {
 	var runImage registry.ImageRunner
 	if o.registry.needsNamespace() {
-		if !executor.InPrivateNS() {
-			code, err := executor.Reexec()
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return &ExitError{Code: code}
-			}
-			return nil
-		}
-		if err := executor.PrepareNS(filepath.Join(g.root, "run")); err != nil {
+		if handled, err := g.enterNamespace(); handled || err != nil {
 			return err
 		}
 		b, err := newBuilder(g.root, "")

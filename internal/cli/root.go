@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/hush-build/hush/internal/executor"
 	"github.com/hush-build/hush/internal/image"
 )
 
@@ -40,6 +41,23 @@ func defaultRoot() string {
 
 func (g *globals) store() (*image.Store, error) {
 	return image.OpenStore(filepath.Join(g.root, "store"))
+}
+
+// enterNamespace runs the current command again inside hush's private mount namespace
+// (see executor.Reexec). In the parent it returns handled=true with the child's outcome;
+// in the child it prepares the namespace and returns handled=false.
+func (g *globals) enterNamespace() (handled bool, err error) {
+	if !executor.InPrivateNS() {
+		code, err := executor.Reexec()
+		if err != nil {
+			return true, err
+		}
+		if code != 0 {
+			return true, &ExitError{Code: code}
+		}
+		return true, nil
+	}
+	return false, executor.PrepareNS(filepath.Join(g.root, "run"))
 }
 
 // image looks ref up in the local store.
