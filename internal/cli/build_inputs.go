@@ -112,6 +112,9 @@ func (o *buildOptions) loadInputs(ctx context.Context, stdin io.Reader, root str
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("reading Dockerfile from stdin: %w", err)
 		}
+		if isArchive(data) {
+			return nil, nil, nil, fmt.Errorf("build context \"-\": a tar archive on stdin is not supported yet; pass a directory or a Git URL (a Dockerfile on stdin works)")
+		}
 		dir, err := os.MkdirTemp(filepath.Join(root, "tmp"), "ctx-")
 		if err != nil {
 			if err := os.MkdirAll(filepath.Join(root, "tmp"), 0o700); err != nil {
@@ -174,4 +177,12 @@ func fetchContext(ctx context.Context, ref gitsource.Ref, root string, git build
 		return "", nil, fmt.Errorf("build context: %w", err)
 	}
 	return filepath.Join(parent, "src"), cleanup, nil
+}
+
+// isArchive reports a gzip stream or a tar archive (ustar magic at offset 257).
+func isArchive(b []byte) bool {
+	if len(b) > 2 && b[0] == 0x1f && b[1] == 0x8b {
+		return true
+	}
+	return len(b) > 262 && string(b[257:262]) == "ustar"
 }
