@@ -299,12 +299,7 @@ func (c *copier) copyEntry(e entry, target string) (func() error, error) {
 			c.links[key] = target
 			return nil, c.setMeta(target, st, false)
 		}
-		c.files.Go(func() error {
-			if err := copyFile(e.host, target); err != nil {
-				return err
-			}
-			return c.setMeta(target, st, false)
-		})
+		c.files.Go(func() error { return c.copyFileMeta(e.host, target, st) })
 		return nil, nil
 	case mode&fs.ModeSymlink != 0:
 		link, err := os.Readlink(e.host)
@@ -354,25 +349,71 @@ func copyFile(src, dst string) error {
 	return nil
 }
 
-// setMeta sets owner, mode and times of target from the source stat st.
-func (c *copier) setMeta(target string, st *syscall.Stat_t, isLink bool) error {
-	own := Owner{}
+// copyFileMeta is copyFile plus setMeta through the new file's descriptor, so the
+// destination path (through overlayfs, the slow part) is looked up once, not four times.
+func (c *copier) copyFileMeta(src, dst string, st *syscall.Stat_t) error {
+	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return fmt.Errorf("opening source file: %w", err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating file: %w", err)
+	}
+	err = func() error {
+		if _, err := io.Copy(out, in); err != nil {
+			return fmt.Errorf("copying file contents: %w", err)
+		}
+		own := c.owner(st)
+		fd := int(out.Fd())
+		if err := unix.Fchown(fd, own.UID, own.GID); err != nil {
+			return fmt.Errorf("setting owner of %s: %w", c.show(dst), err)
+		}
+		// chmod after chown: chown clears set-id bits.
+		if err := unix.Fchmod(fd, c.perm(st)); err != nil {
+			return fmt.Errorf("setting mode of %s: %w", c.show(dst), err)
+		}
+		ts := []unix.Timespec{unix.NsecToTimespec(st.Atim.Nano()), unix.NsecToTimespec(st.Mtim.Nano())}
+		if err := unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH); err != nil {
+			return fmt.Errorf("setting times of %s: %w", c.show(dst), err)
+		}
+		return nil
+	}()
+	if cerr := out.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("closing file: %w", cerr)
+	}
+	return err
+}
+
+// owner is who a copied entry belongs to.
+func (c *copier) owner(st *syscall.Stat_t) Owner {
 	switch {
 	case c.opts.Chown != nil:
-		own = *c.opts.Chown
+		return *c.opts.Chown
 	case c.opts.KeepOwner:
-		own = Owner{UID: int(st.Uid), GID: int(st.Gid)}
+		return Owner{UID: int(st.Uid), GID: int(st.Gid)}
 	}
+	return Owner{}
+}
+
+// perm is the permission (and set-id) bits a copied entry gets.
+func (c *copier) perm(st *syscall.Stat_t) uint32 {
+	if c.opts.Chmod != nil {
+		return uint32(*c.opts.Chmod)
+	}
+	return st.Mode & 0o7777
+}
+
+// setMeta sets owner, mode and times of target from the source stat st.
+func (c *copier) setMeta(target string, st *syscall.Stat_t, isLink bool) error {
+	own := c.owner(st)
 	if err := os.Lchown(target, own.UID, own.GID); err != nil {
 		return fmt.Errorf("setting owner of %s: %w", c.show(target), err)
 	}
 	if !isLink {
-		perm := st.Mode & 0o7777
-		if c.opts.Chmod != nil {
-			perm = uint32(*c.opts.Chmod)
-		}
 		// chmod(2) after chown(2): chown clears set-id bits.
-		if err := unix.Fchmodat(unix.AT_FDCWD, target, perm, 0); err != nil {
+		if err := unix.Fchmodat(unix.AT_FDCWD, target, c.perm(st), 0); err != nil {
 			return fmt.Errorf("setting mode of %s: %w", c.show(target), err)
 		}
 	}
