@@ -127,18 +127,24 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 		}()
 	}
 	wg.Wait()
+	// Report the failure that cancelled the build, not the stages it cancelled.
+	var firstErr error
 	for _, st := range p.Needed() {
-		if f := r.futures[st]; f.err != nil && !errors.Is(f.err, errDependency) {
-			return nil, f.err
+		err := r.futures[st].err
+		if err == nil || errors.Is(err, errDependency) {
+			continue
+		}
+		if !errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+		if firstErr == nil {
+			firstErr = err
 		}
 	}
-	if err := ctx.Err(); err != nil && r.futures[p.Target].err != nil {
-		return nil, r.futures[p.Target].err
+	if firstErr != nil {
+		return nil, firstErr
 	}
 	tf := r.futures[p.Target]
-	if tf.err != nil {
-		return nil, tf.err
-	}
 	img, err := assemble(tf.res, opts.Labels)
 	if err != nil {
 		return nil, err

@@ -2,8 +2,6 @@ package build
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -45,9 +43,7 @@ func FetchGit(ctx context.Context, ref gitsource.Ref, dest string, a GitAuth) (s
 			}
 		}
 	} else if src, ok := a.SSH["default"]; ok {
-		b := make([]byte, 6)
-		_, _ = rand.Read(b)
-		dir := filepath.Join(a.RunDir, "ssh", "git-"+hex.EncodeToString(b))
+		dir := filepath.Join(a.RunDir, "ssh", "git-"+newID())
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return "", fmt.Errorf("creating agent socket dir: %w", err)
 		}

@@ -18,7 +18,6 @@ import (
 	"github.com/hush-build/hush/internal/fscopy"
 	"github.com/hush-build/hush/internal/plan"
 	"github.com/hush-build/hush/internal/secret"
-	"github.com/hush-build/hush/internal/snapshot"
 )
 
 // Secrets is what a build needs from the secret store.
@@ -306,5 +305,3 @@ func (r *run) cacheDir(id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return filepath.Join(r.b.CacheMountDir, hex.EncodeToString(sum[:16]))
 }
-
-var _ = snapshot.MountReadOnly

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/hush-build/hush/internal/plan"
 )
@@ -143,5 +142,3 @@ func (r *run) fromSource(ctx context.Context, st *plan.Stage, from string, fromS
 	}
 	return res, nil
 }
-
-var _ = instructions.MountTypeBind

@@ -123,21 +123,7 @@ func (r *run) layerFromRecord(cl *cache.Layer) (v1.Layer, error) {
 }
 
 // lowers returns the unpacked dirs of layers, top-most first, unpacking as needed.
-func (r *run) lowers(layers []v1.Layer) ([]string, error) {
-	out := make([]string, len(layers))
-	for i, l := range layers {
-		d, err := l.DiffID()
-		if err != nil {
-			return nil, fmt.Errorf("reading layer diffID: %w", err)
-		}
-		dir, err := r.b.Snapshots.Ensure(d, l.Uncompressed)
-		if err != nil {
-			return nil, fmt.Errorf("unpacking layer %s: %w", d, err)
-		}
-		out[len(layers)-1-i] = dir
-	}
-	return out, nil
-}
+func (r *run) lowers(layers []v1.Layer) ([]string, error) { return Lowers(r.b.Snapshots, layers) }
 
 // executeInWorkspace mounts a fresh upper over res's layers, runs the action and turns the
 // upper into a layer.

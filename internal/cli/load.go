@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/hush-build/hush/internal/build"
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/snapshot"
 
@@ -94,14 +95,8 @@ func (g *globals) unpack(store *image.Store, ref string) error {
 	if err != nil {
 		return err
 	}
-	for _, l := range layers {
-		d, err := l.DiffID()
-		if err != nil {
-			return fmt.Errorf("reading layer of %s: %w", ref, err)
-		}
-		if _, err := snaps.Ensure(d, l.Uncompressed); err != nil {
-			return fmt.Errorf("unpacking layer of %s: %w", ref, err)
-		}
+	if _, err := build.Lowers(snaps, layers); err != nil {
+		return fmt.Errorf("unpacking %s: %w", ref, err)
 	}
 	return nil
 }
