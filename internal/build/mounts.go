@@ -36,7 +36,6 @@ type SSHSource interface {
 type stepMounts struct {
 	mounts  []specs.Mount
 	env     []string
-	targets []string
 	cleanup []func()
 }
 
@@ -198,7 +197,6 @@ func (r *run) setupMounts(ctx context.Context, st *plan.Stage, step *plan.Step, 
 
 func (sm *stepMounts) add(m specs.Mount) {
 	sm.mounts = append(sm.mounts, m)
-	sm.targets = append(sm.targets, m.Destination)
 }
 
 // secretMount puts a secret on the tmpfs (file) and/or into the step's environment.

@@ -86,7 +86,7 @@ func (r *run) execRun(ctx context.Context, st *plan.Stage, ws *snapshot.Workspac
 	defer sm.close()
 	c.Mounts = append(c.Mounts, sm.mounts...)
 	c.Env = append(append([]string(nil), c.Env...), sm.env...)
-	stubs := executor.FindStubs(ws.Merged, append(append(executor.Targets(c), sm.targets...), step.Workdir))
+	stubs := executor.FindStubs(ws.Merged, append(executor.Targets(c), step.Workdir)) // c.Mounts includes the --mount targets
 	if err := os.MkdirAll(filepath.Join(ws.Merged, step.Workdir), 0o755); err != nil {
 		return stubs, fmt.Errorf("creating working directory %s: %w", step.Workdir, err)
 	}

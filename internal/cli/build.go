@@ -186,12 +186,18 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 			}
 		}
 	}
-	mask := maskValues(secrets)
+	// One copy of every secret value of this build, for masking, lint and the audit;
+	// wiped when the build ends.
+	vals, err := secretValues(secrets, o.ssh)
+	if err != nil {
+		return err
+	}
 	defer func() {
-		for _, v := range mask {
+		for _, v := range vals {
 			clear(v)
 		}
 	}()
+	mask := maskValues(vals)
 	red := secret.NewRedactor(stderr, mask)
 	defer red.Close()
 	stderr = red
@@ -238,12 +244,8 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	if len(o.argFiles) > 0 {
 		disp.Warn("--build-arg-file: build args persist in the image history (docker history shows them); use --secret-env-file for credentials")
 	}
-	lintVals := secrets.Values()
-	for _, f := range lint.Check(df, lint.Options{Secrets: lintVals, BuildArgs: args, Context: bctx}) {
+	for _, f := range lint.Check(df, lint.Options{Secrets: vals, BuildArgs: args, Context: bctx}) {
 		disp.Warn(f.String())
-	}
-	for _, v := range lintVals {
-		clear(v)
 	}
 	res, err := b.Build(ctx, build.Options{Context: bctx, Dockerfile: df, BuildArgs: args,
 		Target: o.target, NoCache: o.noCache, Labels: labels, Network: o.network, Progress: disp,
@@ -255,16 +257,7 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	for _, w := range res.Warnings {
 		disp.Warn(w)
 	}
-	vals, err := auditValues(secrets, o.ssh)
-	if err != nil {
-		disp.Close()
-		return err
-	}
-	err = selfAudit(ctx, o.audit, b, res.Image, g.root, vals, disp)
-	for _, v := range vals {
-		clear(v)
-	}
-	if err != nil {
+	if err := selfAudit(ctx, o.audit, b, res.Image, g.root, vals, disp); err != nil {
 		disp.Close()
 		return err
 	}

@@ -16,10 +16,10 @@ import (
 	"github.com/hush-build/hush/internal/sshagent"
 )
 
-// auditValues is every value a build was given that must not be in its output: the
-// --secret values (Git and HTTP auth secrets among them) and the private key files given
-// to --ssh. The caller clears them.
-func auditValues(secrets *secret.Store, sshFlags []string) (map[string][]byte, error) {
+// secretValues is every value a build was given that must not be in its output or its
+// log: the --secret values (Git and HTTP auth secrets among them) and the private key
+// files given to --ssh. The caller clears them.
+func secretValues(secrets *secret.Store, sshFlags []string) (map[string][]byte, error) {
 	vals := secrets.Values()
 	specs, err := sshagent.ParseSpecs(sshFlags)
 	if err != nil {

@@ -43,11 +43,10 @@ func redactError(err error, mask [][]byte) error {
 	return errors.New(string(msg))
 }
 
-// maskValues lists every value output must never show: the --secret values (which
-// include Git and HTTP auth secrets).
-func maskValues(s *secret.Store) [][]byte {
+// maskValues lists the non-empty values of vals, which output must never show.
+func maskValues(vals map[string][]byte) [][]byte {
 	var out [][]byte
-	for _, v := range s.Values() {
+	for _, v := range vals {
 		if len(v) > 0 {
 			out = append(out, v)
 		}
