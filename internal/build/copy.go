@@ -113,12 +113,23 @@ func (r *run) copyAction(ctx context.Context, st *plan.Stage, state *plan.State,
 		}
 		k.Add("content", d)
 	}
-	for _, u := range urls {
-		d, err := r.urlDigest(ctx, u, r.httpAuth(ctx, u))
+	// Each URL is downloaded once: its digest keys the cache, and on a miss the same file
+	// is placed in the layer.
+	var downloads []*fscopy.Downloaded
+	if len(urls) > 0 {
+		dir, rm, err := r.b.mountDir()
 		if err != nil {
 			return fail(err)
 		}
-		k.Add("url", u).Add("url-content", d)
+		cleanups = append(cleanups, func() { os.RemoveAll(dir); rm() })
+		for _, u := range urls {
+			d, err := fscopy.Download(ctx, u, r.httpAuth(ctx, u), dir)
+			if err != nil {
+				return fail(err)
+			}
+			downloads = append(downloads, d)
+			k.Add("url", u).Add("url-content", d.Sum)
+		}
 	}
 	var gitDirs []string
 	for _, g := range gits {
@@ -151,8 +162,8 @@ func (r *run) copyAction(ctx context.Context, st *plan.Stage, state *plan.State,
 				return err
 			}
 		}
-		for _, u := range urls {
-			if _, err := fscopy.FetchURL(ctx, u, r.httpAuth(ctx, u), ws.Merged, cs.Dest, step.Workdir, o); err != nil {
+		for _, d := range downloads {
+			if err := d.Place(ws.Merged, cs.Dest, step.Workdir, o); err != nil {
 				return err
 			}
 		}
@@ -174,17 +185,6 @@ func (r *run) fetchGitSource(ctx context.Context, g gitsource.Ref) (string, stri
 		return "", "", err
 	}
 	return filepath.Join(parent, "src"), commit, nil
-}
-
-// urlDigest downloads u once to learn its content digest for the cache key.
-func (r *run) urlDigest(ctx context.Context, u string, h http.Header) (string, error) {
-	dir, rm, err := r.b.mountDir()
-	if err != nil {
-		return "", err
-	}
-	defer rm()
-	defer os.RemoveAll(dir)
-	return fscopy.FetchURL(ctx, u, h, dir, "/download", "/", fscopy.Options{})
 }
 
 // httpAuth builds the Authorization header for ADD <url> from the secrets

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,29 +26,51 @@ import (
 // extracted. headers (authentication) are sent as given and never appear in
 // errors; neither do the URL's user info and query.
 func FetchURL(ctx context.Context, rawURL string, headers http.Header, dstRoot, dest, workdir string, opts Options) (string, error) {
-	if err := opts.validate(); err != nil {
+	// Beside the root, not in it: nothing of the download may land in the layer.
+	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dstRoot)), ".hush-download-")
+	if err != nil {
+		return "", fmt.Errorf("fetching: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	d, err := Download(ctx, rawURL, headers, tmp)
+	if err != nil {
 		return "", err
 	}
+	if err := d.Place(dstRoot, dest, workdir, opts); err != nil {
+		return "", err
+	}
+	return d.Sum, nil
+}
+
+// Downloaded is a URL fetched once into a local file, to be placed (possibly later, after
+// a cache lookup on Sum) with Place.
+type Downloaded struct {
+	// Sum is the content digest, "sha256:<hex>".
+	Sum string
+	// Name is the file name ADD gives it below a directory dest.
+	Name    string
+	path    string
+	modTime *time.Time
+	shown   string
+}
+
+// Download fetches rawURL into a new file in dir. headers (authentication) are sent as
+// given and never appear in errors; neither do the URL's user info and query.
+func Download(ctx context.Context, rawURL string, headers http.Header, dir string) (*Downloaded, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return "", fmt.Errorf("fetching: invalid URL")
+		return nil, fmt.Errorf("fetching: invalid URL")
 	}
-	shown := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+	d := &Downloaded{Name: "__unnamed__", shown: (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("fetching %s: unsupported scheme %q", shown, u.Scheme)
+		return nil, fmt.Errorf("fetching %s: unsupported scheme %q", d.shown, u.Scheme)
 	}
-	root, err := openRoot(dstRoot)
-	if err != nil {
-		return "", err
-	}
-	name := "__unnamed__"
 	if base := path.Base(u.Path); base != "." && base != "/" && base != "" {
-		name = base
+		d.Name = base
 	}
-
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return "", fmt.Errorf("fetching %s: building request", shown)
+		return nil, fmt.Errorf("fetching %s: building request", d.shown)
 	}
 	for k, vs := range headers {
 		for _, v := range vs {
@@ -56,31 +79,67 @@ func FetchURL(ctx context.Context, rawURL string, headers http.Header, dstRoot, 
 	}
 	resp, err := (&http.Client{}).Do(req)
 	if err != nil {
-		return "", fmt.Errorf("fetching %s: %w", shown, redactURLError(err))
+		return nil, fmt.Errorf("fetching %s: %w", d.shown, redactURLError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return "", fmt.Errorf("fetching %s: unexpected status %s", shown, resp.Status)
+		return nil, fmt.Errorf("fetching %s: unexpected status %s", d.shown, resp.Status)
 	}
-
-	c := &copier{root: root, opts: opts}
-	target, err := c.fileTarget(dest, workdir, name)
+	f, err := os.CreateTemp(dir, "download-*")
 	if err != nil {
-		return "", fmt.Errorf("fetching %s: %w", shown, err)
+		return nil, fmt.Errorf("fetching %s: %w", d.shown, err)
 	}
-	sum, err := c.writeDownload(resp.Body, target)
-	if err != nil {
-		return "", fmt.Errorf("fetching %s: %w", shown, err)
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(f, h), resp.Body); err != nil {
+		return nil, fmt.Errorf("fetching %s: downloading: %w", d.shown, err)
 	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("fetching %s: %w", d.shown, err)
+	}
+	d.path, d.Sum = f.Name(), "sha256:"+hex.EncodeToString(h.Sum(nil))
 	if lm := resp.Header.Get("Last-Modified"); lm != "" {
 		if t, err := http.ParseTime(lm); err == nil {
-			ts := []unix.Timespec{unix.NsecToTimespec(t.UnixNano()), unix.NsecToTimespec(t.UnixNano())}
-			if err := unix.UtimesNanoAt(unix.AT_FDCWD, target, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-				return "", fmt.Errorf("fetching %s: setting times: %w", shown, err)
-			}
+			d.modTime = &t
 		}
 	}
-	return sum, nil
+	return d, nil
+}
+
+// Place writes the download into dest inside dstRoot, as ADD does: dest is relative to
+// workdir unless absolute; when dest ends in "/" or is an existing directory the file is
+// named Name below it, else it is dest itself. The file gets mode 0600 (or opts.Chmod),
+// the owner opts.Chown (else 0:0), the Last-Modified time if the server sent one, and is
+// never extracted.
+func (d *Downloaded) Place(dstRoot, dest, workdir string, opts Options) error {
+	if err := opts.validate(); err != nil {
+		return err
+	}
+	root, err := openRoot(dstRoot)
+	if err != nil {
+		return err
+	}
+	src, err := os.Open(d.path)
+	if err != nil {
+		return fmt.Errorf("fetching %s: %w", d.shown, err)
+	}
+	defer src.Close()
+	c := &copier{root: root, opts: opts}
+	target, err := c.fileTarget(dest, workdir, d.Name)
+	if err != nil {
+		return fmt.Errorf("fetching %s: %w", d.shown, err)
+	}
+	if _, err := c.writeDownload(src, target); err != nil {
+		return fmt.Errorf("fetching %s: %w", d.shown, err)
+	}
+	if d.modTime != nil {
+		t := *d.modTime
+		ts := []unix.Timespec{unix.NsecToTimespec(t.UnixNano()), unix.NsecToTimespec(t.UnixNano())}
+		if err := unix.UtimesNanoAt(unix.AT_FDCWD, target, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("fetching %s: setting times: %w", d.shown, err)
+		}
+	}
+	return nil
 }
 
 // redactURLError drops the URL (which may carry credentials) from a client
