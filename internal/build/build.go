@@ -39,8 +39,8 @@ type Options struct {
 	SSH     map[string]SSHSource
 	// KnownHosts is the known_hosts file ssh Git sources are checked against.
 	KnownHosts string
-	// Mask lists the secret values masked in step output.
-	Mask [][]byte
+	// Mask holds the secret values masked in step output (nil: none).
+	Mask *secret.Masks
 }
 
 // Builder holds the stores and runtime shared by builds.

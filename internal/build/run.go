@@ -16,7 +16,6 @@ import (
 	"github.com/hush-build/hush/internal/fscopy"
 	"github.com/hush-build/hush/internal/plan"
 	"github.com/hush-build/hush/internal/progress"
-	"github.com/hush-build/hush/internal/secret"
 	"github.com/hush-build/hush/internal/snapshot"
 )
 
@@ -63,7 +62,7 @@ func (r *run) execRun(ctx context.Context, st *plan.Stage, ws *snapshot.Workspac
 	}
 	// Step output is masked before the display sees it (TTY rows are truncated, which
 	// could split a secret).
-	out := secret.NewRedactor(ps, r.opts.Mask)
+	out := r.opts.Mask.Writer(ps)
 	defer out.Close()
 	c.Stdout, c.Stderr = out, out
 	if step.Script != nil {

@@ -198,7 +198,9 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 		}
 	}()
 	mask := maskValues(vals)
-	red := secret.NewRedactor(stderr, mask)
+	masks := secret.NewMasks(mask)
+	defer masks.Wipe()
+	red := masks.Writer(stderr)
 	defer red.Close()
 	stderr = red
 	defer func() { err = redactError(err, mask) }()
@@ -249,7 +251,7 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	}
 	res, err := b.Build(ctx, build.Options{Context: bctx, Dockerfile: df, BuildArgs: args,
 		Target: o.target, NoCache: o.noCache, Labels: labels, Network: o.network, Progress: disp,
-		Secrets: secrets, SSH: agents, KnownHosts: o.knownHosts, Mask: mask})
+		Secrets: secrets, SSH: agents, KnownHosts: o.knownHosts, Mask: masks})
 	if err != nil {
 		disp.Close()
 		return err

@@ -44,6 +44,7 @@ type Redactor struct {
 	mu       sync.Mutex
 	w        io.Writer
 	patterns [][]byte
+	shared   bool // patterns belong to a Masks; Close leaves them alone
 	short    int
 	pending  []byte // held-back tail: bytes that may begin an occurrence
 	// masked is how many leading bytes of pending a written Mask already covers; an
@@ -59,24 +60,56 @@ var _ io.WriteCloser = (*Redactor)(nil)
 // NewRedactor returns a Redactor writing to w that masks values and their Forms. It keeps
 // its own copies of the values' forms; the caller may wipe values afterwards.
 func NewRedactor(w io.Writer, values [][]byte) *Redactor {
-	r := &Redactor{w: w, masked: -1}
+	m := NewMasks(values)
+	return &Redactor{w: w, masked: -1, patterns: m.patterns, short: m.short}
+}
+
+// Masks is a set of values compiled once (every Form of every value) for the many
+// Redactors of one build, one per step.
+type Masks struct {
+	patterns [][]byte
+	short    int
+}
+
+// NewMasks compiles values; it keeps its own copies, so the caller may wipe values.
+func NewMasks(values [][]byte) *Masks {
+	m := &Masks{}
 	for _, v := range values {
 		if len(v) == 0 {
 			continue
 		}
 		if len(v) < MinMaskLen {
-			r.short++
+			m.short++
 		}
 		for _, f := range Forms(v) {
 			// No map: its string keys would be copies of secrets that cannot be zeroed.
-			if slices.ContainsFunc(r.patterns, func(p []byte) bool { return bytes.Equal(p, f.Bytes) }) {
+			if slices.ContainsFunc(m.patterns, func(p []byte) bool { return bytes.Equal(p, f.Bytes) }) {
 				clear(f.Bytes)
 				continue
 			}
-			r.patterns = append(r.patterns, f.Bytes)
+			m.patterns = append(m.patterns, f.Bytes)
 		}
 	}
-	return r
+	return m
+}
+
+// Writer returns a Redactor over w sharing m's patterns. A nil Masks masks nothing.
+func (m *Masks) Writer(w io.Writer) *Redactor {
+	if m == nil {
+		return &Redactor{w: w, masked: -1, shared: true}
+	}
+	return &Redactor{w: w, masked: -1, patterns: m.patterns, short: m.short, shared: true}
+}
+
+// Wipe zeroes the compiled patterns; Redactors from Writer must be closed first.
+func (m *Masks) Wipe() {
+	if m == nil {
+		return
+	}
+	for _, p := range m.patterns {
+		clear(p)
+	}
+	m.patterns = nil
 }
 
 // Redact returns text with every occurrence of values and their Forms masked, for whole
@@ -140,8 +173,10 @@ func (r *Redactor) Close() error {
 	r.closed = true
 	clear(r.pending[:cap(r.pending)])
 	clear(r.out[:cap(r.out)])
-	for _, p := range r.patterns {
-		clear(p)
+	if !r.shared {
+		for _, p := range r.patterns {
+			clear(p)
+		}
 	}
 	r.pending, r.out, r.patterns = nil, nil, nil
 	return err

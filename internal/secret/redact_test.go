@@ -274,3 +274,29 @@ func BenchmarkRedactorLines(b *testing.B) {
 		r.Write(line)
 	}
 }
+
+// TestMasksShared: Redactors from one Masks share its patterns; closing one leaves the
+// others (and later ones) masking.
+func TestMasksShared(t *testing.T) {
+	m := NewMasks([][]byte{[]byte("s3cret-value")})
+	defer m.Wipe()
+	for i := 0; i < 3; i++ {
+		var b bytes.Buffer
+		r := m.Writer(&b)
+		r.Write([]byte("a s3cret-"))
+		r.Write([]byte("value b"))
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := b.String(); got != "a "+Mask+" b" {
+			t.Fatalf("writer %d: %q", i, got)
+		}
+	}
+	var b bytes.Buffer
+	r := (*Masks)(nil).Writer(&b)
+	r.Write([]byte("plain"))
+	r.Close()
+	if b.String() != "plain" {
+		t.Fatalf("nil Masks: %q", b.String())
+	}
+}
