@@ -89,9 +89,8 @@ func selfAudit(ctx context.Context, mode string, b *build.Builder, img v1.Image,
 	return err
 }
 
-// purgeLeakedLayers removes layers that hold a secret from the build cache, the layer
-// store and the unpacked snapshots (unless a stored image uses them), so a later build
-// cannot reuse them. It returns how many layers it purged.
+// purgeLeakedLayers removes the image's layers that hold a secret from the build cache,
+// the layer store and the snapshots, so a later build cannot reuse them.
 func purgeLeakedLayers(b *build.Builder, img v1.Image, findings []audit.Finding) int {
 	leaked := map[string]bool{}
 	for _, f := range findings {
@@ -99,22 +98,5 @@ func purgeLeakedLayers(b *build.Builder, img v1.Image, findings []audit.Finding)
 			leaked[f.Location.Layer] = true
 		}
 	}
-	layers, err := img.Layers()
-	if err != nil {
-		return 0
-	}
-	n := 0
-	for _, l := range layers {
-		d, err := l.Digest()
-		if err != nil || !leaked[d.String()] {
-			continue
-		}
-		_, _ = b.Cache.RemoveLayer(d.String())
-		_ = b.Images.RemoveBlobIfUnused(d)
-		if diff, err := l.DiffID(); err == nil {
-			_ = b.Snapshots.Remove(diff)
-		}
-		n++
-	}
-	return n
+	return b.PurgeLayers(img, leaked)
 }
