@@ -145,7 +145,8 @@ func (p *envParser) next() (EnvVar, bool, error) {
 	}
 	p.skipSpace()
 	if c, ok := p.peek(); !ok || c != '=' {
-		return EnvVar{}, false, p.errf("%s: expected '=' after the name", key)
+		// No key name in the message: a line without "=" may be a raw secret.
+		return EnvVar{}, false, p.errf("expected NAME=value")
 	}
 	p.pos++
 	p.skipSpace()

@@ -28,7 +28,7 @@ func TestParseEnvFile(t *testing.T) {
 		{name: "duplicate keeps last", in: "A=1\nB=2\nA=3\n", want: []EnvVar{{"A", []byte("3")}, {"B", []byte("2")}}},
 		{name: "dotted and dashed keys", in: "a.b-c_1=v", want: []EnvVar{{"a.b-c_1", []byte("v")}}},
 		{name: "value with equals", in: "A=b=c", want: []EnvVar{{"A", []byte("b=c")}}},
-		{name: "no equals", in: "A\n", err: "line 1: A: expected '='"},
+		{name: "no equals", in: "A\n", err: "line 1: expected NAME=value"},
 		{name: "bad key", in: "1A=x\n", err: "line 1: expected a variable name"},
 		{name: "unterminated", in: "A=1\nB=\"abc\nmore\n", err: "line 2: B: unterminated \"-quoted"},
 		{name: "text after quote", in: "A='x' y\n", err: "line 1: A: unexpected text"},
@@ -75,5 +75,16 @@ func TestLoadEnvFile(t *testing.T) {
 	}
 	if _, err := LoadEnvFile(p + ".missing"); err == nil {
 		t.Fatal("missing file accepted")
+	}
+}
+
+// TestEnvFileErrorsDoNotEchoValues: a line that is not NAME=value (a raw token given by
+// mistake) is reported by line number only.
+func TestEnvFileErrorsDoNotEchoValues(t *testing.T) {
+	for _, in := range []string{"ghp_CANARYtoken1234567890\n", "A=1\nsecret.value-CANARY\n"} {
+		_, err := ParseEnvFile(strings.NewReader(in))
+		if err == nil || strings.Contains(err.Error(), "CANARY") {
+			t.Errorf("ParseEnvFile(%q) = %v; want an error without the value", in, err)
+		}
 	}
 }
