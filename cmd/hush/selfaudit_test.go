@@ -53,3 +53,28 @@ func TestBuildSelfAudit(t *testing.T) {
 		t.Error("canary in the build log")
 	}
 }
+
+// TestAuditMasksValuesInPlaces: a secret that leaked into a file name is reported, and the
+// report (text and JSON) names the place without showing the value.
+func TestAuditMasksValuesInPlaces(t *testing.T) {
+	requireHush(t)
+	env := hushtest.NewEnv(t, hushBin)
+	canary := "CANARYinName4242"
+	tok := env.WriteFile("tok", canary)
+	env.WriteFile("ctx/Dockerfile", "FROM busybox\nRUN --mount=type=secret,id=tok touch /$(cat /run/secrets/tok).txt\n")
+	if _, e, code := env.Run("build", "-q", "--audit=off", "--secret", "id=tok,src="+tok, "-t", "named", filepath.Join(env.Dir, "ctx")); code != 0 {
+		t.Fatalf("build: %s", e)
+	}
+	for _, format := range []string{"text", "json"} {
+		out, e, code := env.Run("audit", "--format", format, "--secret", "id=tok,src="+tok, "named")
+		if code != 1 {
+			t.Fatalf("%s: audit exit %d, want 1\n%s%s", format, code, out, e)
+		}
+		if strings.Contains(out+e, canary) {
+			t.Errorf("%s report shows the value:\n%s", format, out)
+		}
+		if !strings.Contains(out, "****") {
+			t.Errorf("%s report does not show the masked place:\n%s", format, out)
+		}
+	}
+}

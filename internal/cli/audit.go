@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -61,7 +62,7 @@ Exit status: 0 clean, 1 a secret or credential was found, 2 error.`,
 	return cmd
 }
 
-func runAudit(ctx context.Context, g *globals, o auditOptions, out io.Writer) error {
+func runAudit(ctx context.Context, g *globals, o auditOptions, out io.Writer) (err error) {
 	if o.format != "text" && o.format != "json" {
 		return fmt.Errorf("audit: unknown --format %q (text or json)", o.format)
 	}
@@ -69,7 +70,11 @@ func runAudit(ctx context.Context, g *globals, o auditOptions, out io.Writer) er
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
+	mask := maskValues(values)
 	defer func() {
+		// A finding's place (a file name, a label key) may itself hold the value: the
+		// report and errors are masked like all of hush's output.
+		err = redactError(err, mask)
 		for _, v := range values {
 			clear(v)
 		}
@@ -83,13 +88,19 @@ func runAudit(ctx context.Context, g *globals, o auditOptions, out io.Writer) er
 		return fmt.Errorf("audit %s: %w", o.image, err)
 	}
 	report.Target = o.image
+	var buf bytes.Buffer
 	if o.format == "json" {
-		enc := json.NewEncoder(out)
+		enc := json.NewEncoder(&buf)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(report); err != nil {
 			return fmt.Errorf("writing report: %w", err)
 		}
-	} else if err := report.WriteText(out); err != nil {
+	} else if err := report.WriteText(&buf); err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	text := secret.Redact(buf.Bytes(), mask)
+	clear(buf.Bytes())
+	if _, err := out.Write(text); err != nil {
 		return fmt.Errorf("writing report: %w", err)
 	}
 	if report.Leaked() {
@@ -102,11 +113,12 @@ func runAudit(ctx context.Context, g *globals, o auditOptions, out io.Writer) er
 func auditSecrets(o auditOptions) (map[string][]byte, error) {
 	values := map[string][]byte{}
 	for _, f := range o.envFiles {
-		vars, err := secret.LoadEnvFile(f)
+		vars, err := secret.ReadEnvFile(f, os.LookupEnv)
 		if err != nil {
 			return nil, err
 		}
 		for _, v := range vars {
+			clear(values[v.Key])
 			values[v.Key] = v.Value
 		}
 	}
@@ -124,6 +136,7 @@ func auditSecrets(o auditOptions) (map[string][]byte, error) {
 	}
 	defer store.Wipe()
 	for id, v := range store.Values() {
+		clear(values[id])
 		values[id] = v
 	}
 	return values, nil

@@ -1,12 +1,10 @@
 package secret
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 )
 
 // EnvVar is one KEY=value of an env file.
@@ -61,20 +59,6 @@ func ParseEnvFile(r io.Reader) ([]EnvVar, error) {
 		index[v.Key] = len(out)
 		out = append(out, v)
 	}
-}
-
-// LoadEnvFile parses the env file at path.
-func LoadEnvFile(path string) ([]EnvVar, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("opening env file: %w", err)
-	}
-	defer f.Close()
-	vars, err := ParseEnvFile(bufio.NewReader(f))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return vars, nil
 }
 
 type envParser struct {

@@ -64,16 +64,16 @@ func TestParseEnvFileErrorsHideValues(t *testing.T) {
 	}
 }
 
-func TestLoadEnvFile(t *testing.T) {
+func TestReadEnvFilePlain(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "secrets.env")
 	if err := os.WriteFile(p, []byte("TOKEN=abc\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got, err := LoadEnvFile(p)
+	got, err := ReadEnvFile(p, os.LookupEnv)
 	if err != nil || len(got) != 1 || string(got[0].Value) != "abc" {
 		t.Fatalf("got %q, %v", got, err)
 	}
-	if _, err := LoadEnvFile(p + ".missing"); err == nil {
+	if _, err := ReadEnvFile(p+".missing", os.LookupEnv); err == nil {
 		t.Fatal("missing file accepted")
 	}
 }
