@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -195,6 +196,10 @@ func (r *run) httpAuth(ctx context.Context, rawURL string) http.Header {
 	if err != nil || r.opts.Secrets == nil {
 		return nil
 	}
+	// Never over cleartext, except to this machine (tests, local mirrors).
+	if u.Scheme != "https" && !isLoopback(u.Hostname()) {
+		return nil
+	}
 	h := http.Header{}
 	for _, s := range []struct {
 		id     string
@@ -214,6 +219,15 @@ func (r *run) httpAuth(ctx context.Context, rawURL string) http.Header {
 		return nil
 	}
 	return h
+}
+
+// isLoopback reports a host name or address of this machine's loopback.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // inlineFiles writes COPY <<EOF heredoc contents into a temp dir.
