@@ -77,7 +77,16 @@ func Download(ctx context.Context, rawURL string, headers http.Header, dir strin
 			req.Header.Add(k, v)
 		}
 	}
-	resp, err := (&http.Client{}).Do(req)
+	client := &http.Client{CheckRedirect: func(next *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return fmt.Errorf("stopped after 10 redirects")
+		}
+		if via[0].URL.Scheme == "https" && next.URL.Scheme != "https" {
+			return fmt.Errorf("refusing a redirect from https to %s", next.URL.Scheme)
+		}
+		return nil
+	}}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s: %w", d.shown, redactURLError(err))
 	}
