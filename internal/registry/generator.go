@@ -185,20 +185,24 @@ func (g *Generator) Run(ctx context.Context) (*Config, error) {
 	}
 	defer os.RemoveAll(priv)
 	out := filepath.Join(priv, generatorOutput)
+	// The generator's own output is held back and shown only after the credentials it
+	// minted are masked in it (generators often print the token they fetched).
+	var logs logBuffer
+	defer logs.wipe()
 	if name, ok := strings.CutPrefix(g.Args[0], GeneratorImagePrefix); ok && g.RunImage != nil {
 		args := append(append([]string{}, g.Args[1:]...), ImageOutDir+"/"+generatorOutput)
-		if err := g.RunImage(ctx, name, args, priv, g.Stdout, g.Stderr); err != nil {
-			return nil, fmt.Errorf("running %s: %w", g.source(), err)
-		}
+		err = g.RunImage(ctx, name, args, priv, logs.out(), logs.err())
 	} else {
 		args := append(append([]string{}, g.Args[1:]...), out)
 		cmd := exec.CommandContext(ctx, g.Args[0], args...)
 		cmd.Env = g.Env
-		cmd.Stdout, cmd.Stderr = g.Stdout, g.Stderr
+		cmd.Stdout, cmd.Stderr = logs.out(), logs.err()
 		cmd.WaitDelay = 5 * time.Second
-		if err := cmd.Run(); err != nil {
-			return nil, fmt.Errorf("running %s: %w", g.source(), exitError(err))
-		}
+		err = exitError(cmd.Run())
+	}
+	if err != nil {
+		logs.emit(g.Stdout, g.Stderr, nil) // nothing to mask but what the caller already masks
+		return nil, fmt.Errorf("running %s: %w", g.source(), err)
 	}
 	data, err := os.ReadFile(out)
 	os.RemoveAll(priv)
@@ -213,6 +217,7 @@ func (g *Generator) Run(ctx context.Context) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s output: %w", g.source(), err)
 	}
+	logs.emit(g.Stdout, g.Stderr, cfg.values())
 	if cfg.Empty() {
 		return nil, fmt.Errorf("reading %s output: no credentials in it", g.source())
 	}

@@ -253,3 +253,27 @@ func TestSplitCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestGeneratorOutputIsMasked: a generator that prints the token it fetched shows it
+// masked, in any encoding docker uses.
+func TestGeneratorOutputIsMasked(t *testing.T) {
+	token := "gen-printed-token-" + time.Now().Format("150405.000000")
+	dir := t.TempDir()
+	script := filepath.Join(dir, "gen.sh")
+	body := "#!/bin/sh\nfor last; do :; done\necho \"fetched $TOK\"\necho \"auth $(printf 'u:%s' \"$TOK\" | base64)\" >&2\n" +
+		"printf '{\"auths\":{\"r.example.com\":{\"username\":\"u\",\"password\":\"%s\"}}}' \"$TOK\" > \"$last\"\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	kc, err := ParseGenerator(script, append(os.Environ(), "TOK="+token), &logsWriter{&logs}, "", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := authFor(t, kc, "r.example.com/app"); err != nil || got == nil || got.Password != token {
+		t.Fatalf("auth = %+v, %v", got, err)
+	}
+	if strings.Contains(logs.String(), token) || strings.Contains(logs.String(), b64("u:"+token)) || !strings.Contains(logs.String(), "fetched ****") {
+		t.Errorf("generator output not masked:\n%s", logs.String())
+	}
+}
