@@ -92,6 +92,12 @@ func TestGeneratorDiskCache(t *testing.T) {
 		t.Errorf("generator ran %d times with a fresh cache, want 1", n)
 	}
 	hushtest.NoCanary(t, []byte(pass), env.Root)
+	entries, _ := os.ReadDir(filepath.Join(env.Root, "regauth"))
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".age") {
+			t.Errorf("credential cache holds %s: only encrypted entries may be on disk (the key lives on a tmpfs)", e.Name())
+		}
+	}
 	gen2 := filepath.Join(env.Dir, "gen2.sh") // another generator: its own cache entry
 	if err := os.Link(gen, gen2); err != nil {
 		t.Fatal(err)

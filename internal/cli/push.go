@@ -32,7 +32,7 @@ func (f *registryFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.generator, "registry-auth-generator", "", "mint registry credentials: 'COMMAND ARGS' writes a dockercfg to the path hush appends as its last argument (on tmpfs, deleted at once); 'helper:NAME' asks docker-credential-NAME")
 	fs.StringVar(&f.caFile, "registry-ca", "", "PEM CA certificates to trust for registry TLS, besides the system roots")
 	fs.BoolVar(&f.insecure, "insecure-registry", false, "allow plain-HTTP registries")
-	fs.DurationVar(&f.cacheTTL, "registry-auth-cache", 0, "keep generated credentials on disk, age-encrypted under the state dir, for this long (e.g. 30m); 0: memory only, for this command")
+	fs.DurationVar(&f.cacheTTL, "registry-auth-cache", 0, "keep generated credentials on disk, age-encrypted under the state dir (the key stays on a tmpfs), for this long (e.g. 30m); 0: memory only, for this command")
 }
 
 // keychain returns the credentials the flags describe, then the user's docker config.
