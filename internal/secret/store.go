@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"sort"
 	"sync"
 
@@ -74,27 +72,14 @@ func read(sp Spec, lookupEnv func(string) (string, bool)) ([]byte, error) {
 		}
 		return []byte(v), nil
 	}
-	f, err := os.Open(src)
+	// Plain or age-encrypted (decrypted here, in memory); at most MaxSize bytes.
+	b, err := secretfile.OpenEnv(src, lookupEnv)
 	if err != nil {
 		return nil, fmt.Errorf("secret %s: %w", sp.ID, err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
-	if err != nil {
-		clear(b)
-		return nil, fmt.Errorf("secret %s: reading %s: %w", sp.ID, src, err)
 	}
 	if len(b) > MaxSize {
 		clear(b)
 		return nil, fmt.Errorf("secret %s: %s is larger than the %d MiB limit", sp.ID, src, MaxSize>>20)
-	}
-	// An age-encrypted file (armored or binary) is decrypted here, in memory.
-	if secretfile.IsEncrypted(b) {
-		pt, err := secretfile.Reveal(b, lookupEnv)
-		if err != nil {
-			return nil, fmt.Errorf("secret %s: %s: %w", sp.ID, src, err)
-		}
-		return pt, nil
 	}
 	return b, nil
 }

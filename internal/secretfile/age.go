@@ -80,13 +80,13 @@ func Decrypt(data []byte, identities ...age.Identity) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("decrypting: %w (%w)", ErrCorrupt, err)
 	}
-	// Read into one buffer sized for the whole file so no partial copies are left behind.
-	buf := bytes.NewBuffer(make([]byte, 0, len(data)))
-	if _, err := buf.ReadFrom(r); err != nil {
-		clear(buf.Bytes()[:buf.Cap()])
+	// The plaintext is smaller than the file: one buffer of the file's size holds it, and
+	// readAll zeroes any buffer it would outgrow.
+	pt, err := readAll(r, len(data)+1, len(data))
+	if err != nil {
 		return nil, fmt.Errorf("decrypting: %w (%w)", ErrCorrupt, err)
 	}
-	return buf.Bytes(), nil
+	return pt, nil
 }
 
 // WriteEncrypted encrypts plaintext to recipients and replaces path atomically: the

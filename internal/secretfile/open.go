@@ -2,7 +2,6 @@ package secretfile
 
 import (
 	"fmt"
-	"io"
 	"os"
 )
 
@@ -23,14 +22,13 @@ func OpenEnv(path string, lookupEnv func(string) (string, bool)) ([]byte, error)
 		return nil, fmt.Errorf("opening secret file: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		clear(data)
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+	hint := 0
+	if fi, err := f.Stat(); err == nil {
+		hint = int(min(fi.Size(), MaxFileSize)) + 1
 	}
-	if len(data) > MaxFileSize {
-		clear(data)
-		return nil, fmt.Errorf("reading %s: larger than the %d MiB limit", path, MaxFileSize>>20)
+	data, err := readAll(f, hint, MaxFileSize)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	pt, err := Reveal(data, lookupEnv)
 	if err != nil {
