@@ -104,11 +104,15 @@ func importJetFile(o importJetOptions, key *jet.Key, rs []age.Recipient, in stri
 	}
 	fmt.Fprintf(stderr, "%s (Jet v%d) -> %s\n", in, version, out)
 	if !json.Valid(pt) {
-		if _, err := secret.ParseEnvFile(bytes.NewReader(pt)); err != nil {
+		vars, err := secret.ParseEnvFile(bytes.NewReader(pt))
+		for _, v := range vars {
+			clear(v.Value)
+		}
+		if err != nil {
 			fmt.Fprintf(stderr, "warning: %s is not valid for --secret-env-file (%v); see docs/spec/secret-files.md\n", out, err)
 		} else if readsDifferently(pt) {
 			fmt.Fprintf(stderr, "warning: %s has values that --secret-env-file does not read literally "+
-				"(quotes are removed, an unquoted value ends at \" #\"); check them, see docs/spec/secret-files.md\n", out)
+				"(quotes are removed); check them, see docs/spec/secret-files.md\n", out)
 		}
 	}
 	return nil

@@ -1,6 +1,9 @@
 package sshagent
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +33,9 @@ type Source struct {
 	socket string
 	// keyring holds the keys loaded from files; nil when socket is used.
 	keyring agent.ExtendedAgent
+	// keys are the parsed private keys behind keyring, zeroed by Close (the keyring's
+	// RemoveAll only drops its references).
+	keys []any
 
 	mu     sync.Mutex
 	closed bool
@@ -84,47 +90,52 @@ func Open(spec Spec, env func(string) string) (*Source, error) {
 	if !ok {
 		return nil, fmt.Errorf("opening ssh agent %q: keyring does not support signature flags", id)
 	}
+	var keys []any
 	for _, p := range keyFiles {
-		if err := addKeyFile(kr, p); err != nil {
+		key, err := addKeyFile(kr, p)
+		if err != nil {
 			_ = kr.RemoveAll()
+			wipeKeys(keys)
 			return nil, fmt.Errorf("opening ssh agent %q: %w", id, err)
 		}
+		keys = append(keys, key)
 	}
-	return &Source{id: id, keyring: kr}, nil
+	return &Source{id: id, keyring: kr, keys: keys}, nil
 }
 
 // addKeyFile parses one private key file into kr. Errors name the file but
 // never carry its content.
-func addKeyFile(kr agent.Agent, path string) error {
+func addKeyFile(kr agent.Agent, path string) (any, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("opening key file: %w", err)
+		return nil, fmt.Errorf("opening key file: %w", err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileBytes+1))
 	defer clear(data)
 	if err != nil {
-		return fmt.Errorf("reading key file %s: %w", path, err)
+		return nil, fmt.Errorf("reading key file %s: %w", path, err)
 	}
 	if len(data) > maxKeyFileBytes {
-		return fmt.Errorf("reading key file %s: larger than %d bytes, not a private key", path, maxKeyFileBytes)
+		return nil, fmt.Errorf("reading key file %s: larger than %d bytes, not a private key", path, maxKeyFileBytes)
 	}
 	key, err := ssh.ParseRawPrivateKey(data)
 	if err != nil {
 		var missing *ssh.PassphraseMissingError
 		if errors.As(err, &missing) {
-			return fmt.Errorf("loading key file %s: %w", path, ErrPassphraseProtected)
+			return nil, fmt.Errorf("loading key file %s: %w", path, ErrPassphraseProtected)
 		}
 		if _, _, _, _, perr := ssh.ParseAuthorizedKey(data); perr == nil {
-			return fmt.Errorf("loading key file %s: this is a public key, pass the private key file", path)
+			return nil, fmt.Errorf("loading key file %s: this is a public key, pass the private key file", path)
 		}
 		// The ssh package's parse errors are fixed strings, not key material.
-		return fmt.Errorf("loading key file %s: %w", path, err)
+		return nil, fmt.Errorf("loading key file %s: %w", path, err)
 	}
 	if err := kr.Add(agent.AddedKey{PrivateKey: key, Comment: filepath.Base(path)}); err != nil {
-		return fmt.Errorf("loading key file %s: %w", path, err)
+		wipeKeys([]any{key})
+		return nil, fmt.Errorf("loading key file %s: %w", path, err)
 	}
-	return nil
+	return key, nil
 }
 
 // ID is the agent id that RUN --mount=type=ssh,id=... refers to.
@@ -144,7 +155,31 @@ func (s *Source) Close() error {
 			return fmt.Errorf("wiping keys of ssh agent %q: %w", s.id, err)
 		}
 	}
+	wipeKeys(s.keys)
+	s.keys = nil
 	return nil
+}
+
+// wipeKeys zeroes the secret parts of parsed private keys.
+func wipeKeys(keys []any) {
+	for _, k := range keys {
+		switch k := k.(type) {
+		case *ed25519.PrivateKey:
+			clear(*k)
+		case ed25519.PrivateKey:
+			clear(k)
+		case *rsa.PrivateKey:
+			clear(k.D.Bits())
+			for _, p := range k.Primes {
+				clear(p.Bits())
+			}
+			k.Precomputed = rsa.PrecomputedValues{}
+		case *ecdsa.PrivateKey:
+			if k.D != nil {
+				clear(k.D.Bits())
+			}
+		}
+	}
 }
 
 func (s *Source) isClosed() bool {
