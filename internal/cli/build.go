@@ -184,6 +184,7 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 			if _, set := args[v.Key]; !set { // --build-arg wins over a file
 				args[v.Key] = string(v.Value)
 			}
+			clear(v.Value)
 		}
 	}
 	// One copy of every secret value of this build, for masking, lint and the audit;
