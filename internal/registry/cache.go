@@ -48,9 +48,12 @@ func (c *DiskCache) identity() (*age.X25519Identity, error) {
 		return nil, fmt.Errorf("credential cache key: %w", err)
 	}
 	sum := sha256.Sum256([]byte(filepath.Clean(c.Dir)))
-	p := filepath.Join(keyDir, "hush-regauth-key-"+hex.EncodeToString(sum[:8]))
-	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating credential cache: %w", err)
+	keys := filepath.Join(keyDir, "hush-keys")
+	p := filepath.Join(keys, "regauth-"+hex.EncodeToString(sum[:8]))
+	for _, d := range []string{c.Dir, keys} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("creating credential cache: %w", err)
+		}
 	}
 	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
 		id, err := age.GenerateX25519Identity()
