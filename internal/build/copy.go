@@ -13,6 +13,7 @@ import (
 
 	"github.com/hush-build/hush/internal/cache"
 	"github.com/hush-build/hush/internal/fscopy"
+	"github.com/hush-build/hush/internal/fsroot"
 	"github.com/hush-build/hush/internal/gitsource"
 	"github.com/hush-build/hush/internal/plan"
 	"github.com/hush-build/hush/internal/progress"
@@ -266,8 +267,8 @@ func (r *run) mkdirAction(res *stageResult, step *plan.Step) (*action, error) {
 	return a, nil
 }
 
-// mkdirAs creates dir (and missing parents) inside rootfs, owned by user, without
-// following symlinks out of rootfs.
+// mkdirAs creates dir (and missing parents) inside rootfs, owned by user, resolving
+// symlinks inside rootfs as the kernel would in the container.
 func mkdirAs(rootfs, dir, user string) error {
 	owner := fscopy.Owner{}
 	if user != "" {
@@ -277,30 +278,13 @@ func mkdirAs(rootfs, dir, user string) error {
 		}
 		owner = o
 	}
-	root, err := os.OpenRoot(rootfs)
+	root, err := fsroot.Open(rootfs)
 	if err != nil {
 		return fmt.Errorf("opening rootfs: %w", err)
 	}
 	defer root.Close()
-	rel := strings.TrimPrefix(filepath.Clean("/"+dir), "/")
-	if rel == "" {
-		return nil
-	}
-	parts := strings.Split(rel, "/")
-	for i := range parts {
-		p := strings.Join(parts[:i+1], "/")
-		if fi, err := root.Stat(p); err == nil {
-			if !fi.IsDir() {
-				return fmt.Errorf("creating %s: %s is not a directory", dir, "/"+p)
-			}
-			continue
-		}
-		if err := root.Mkdir(p, 0o755); err != nil {
-			return fmt.Errorf("creating %s: %w", dir, err)
-		}
-		if err := root.Lchown(p, owner.UID, owner.GID); err != nil {
-			return fmt.Errorf("creating %s: %w", dir, err)
-		}
+	if _, err := root.MkdirAll(dir, 0o755, owner); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
 	}
 	return nil
 }

@@ -7,13 +7,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/hush-build/hush/internal/fscopy"
+	"github.com/hush-build/hush/internal/fsroot"
 	"github.com/hush-build/hush/internal/plan"
 	"github.com/hush-build/hush/internal/snapshot"
 )
@@ -197,19 +197,20 @@ func (r *run) contextView(src string) (string, string, error) {
 	return dir, host, nil
 }
 
-// scopedPath joins p onto root, refusing a result that symlinks out of root.
+// scopedPath resolves p inside root, symlinks followed inside it as in the container, and
+// returns the host path of what it names.
 func scopedPath(root, p string) (string, error) {
-	full := filepath.Join(root, p)
-	real, err := filepath.EvalSymlinks(full)
-	if err != nil {
-		return "", fmt.Errorf("source %s: %w", p, err)
-	}
-	rr, err := filepath.EvalSymlinks(root)
+	r, err := fsroot.Open(root)
 	if err != nil {
 		return "", err
 	}
-	if real != rr && !strings.HasPrefix(real, rr+string(filepath.Separator)) {
-		return "", fmt.Errorf("source %s: resolves outside its root", p)
+	defer r.Close()
+	rel, err := r.Resolve(p)
+	if err != nil {
+		return "", fmt.Errorf("source %s: %w", p, err)
 	}
-	return real, nil
+	if _, err := r.Lstat(rel); err != nil {
+		return "", fmt.Errorf("source %s: %w", p, err)
+	}
+	return filepath.Join(root, filepath.FromSlash(rel)), nil
 }

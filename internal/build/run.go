@@ -14,6 +14,7 @@ import (
 	"github.com/hush-build/hush/internal/cache"
 	"github.com/hush-build/hush/internal/executor"
 	"github.com/hush-build/hush/internal/fscopy"
+	"github.com/hush-build/hush/internal/fsroot"
 	"github.com/hush-build/hush/internal/plan"
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/snapshot"
@@ -85,8 +86,13 @@ func (r *run) execRun(ctx context.Context, st *plan.Stage, ws *snapshot.Workspac
 	defer sm.close()
 	c.Mounts = append(c.Mounts, sm.mounts...)
 	c.Env = append(append([]string(nil), c.Env...), sm.env...)
-	stubs := executor.FindStubs(ws.Merged, append(executor.Targets(c), step.Workdir)) // c.Mounts includes the --mount targets
-	if err := os.MkdirAll(filepath.Join(ws.Merged, step.Workdir), 0o755); err != nil {
+	rootfs, err := fsroot.Open(ws.Merged)
+	if err != nil {
+		return nil, err
+	}
+	defer rootfs.Close()
+	stubs := executor.FindStubs(rootfs, append(executor.Targets(c), step.Workdir)) // c.Mounts includes the --mount targets
+	if _, err := rootfs.MkdirAll(step.Workdir, 0o755, fsroot.Owner{}); err != nil {
 		return stubs, fmt.Errorf("creating working directory %s: %w", step.Workdir, err)
 	}
 	if runErr := r.b.Runtime.Run(ctx, c); runErr != nil {

@@ -3,32 +3,37 @@ package executor
 import (
 	"errors"
 	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"syscall"
+
+	"github.com/hush-build/hush/internal/fsroot"
 )
 
 // Stubs remembers, before a step runs, which mount points (and their parent dirs) are
 // missing from the rootfs, so that the empty files and dirs the runtime creates for them
-// can be taken out of the layer afterwards.
+// can be taken out of the layer afterwards. Paths are canonical inside the rootfs: every
+// symlink resolved there, as the runtime resolves a mount destination.
 type Stubs struct {
-	missing  []string               // paths that did not exist, slash-separated, absolute
-	existing map[string]fs.FileInfo // ancestors that existed
+	missing  []string               // root-relative paths that did not exist
+	existing map[string]fs.FileInfo // ancestors that existed, as directories
 }
 
-// FindStubs inspects rootfs (the merged view) for the given mount targets.
-func FindStubs(rootfs string, targets []string) *Stubs {
+// FindStubs inspects the mounted rootfs for the given mount targets.
+func FindStubs(rootfs *fsroot.Root, targets []string) *Stubs {
 	s := &Stubs{existing: map[string]fs.FileInfo{}}
 	seen := map[string]bool{}
 	for _, t := range targets {
-		for p := path.Clean("/" + t); p != "/"; p = path.Dir(p) {
+		canon, err := rootfs.Resolve(t)
+		if err != nil {
+			continue // a symlink loop: the runtime refuses the mount, nothing to undo
+		}
+		for p := canon; p != "" && p != "."; p = path.Dir(p) {
 			if seen[p] {
 				continue
 			}
 			seen[p] = true
-			fi, err := os.Lstat(filepath.Join(rootfs, p))
+			fi, err := rootfs.Lstat(p)
 			if err != nil {
 				s.missing = append(s.missing, p)
 			} else if fi.IsDir() {
@@ -51,12 +56,19 @@ func Targets(c *Container) []string {
 }
 
 // Remove deletes from upper (the overlay upperdir, not mounted) the stubs created for
-// missing mount points, and parent dirs that were only copied up to hold them.
+// missing mount points, and parent dirs that were only copied up to hold them. It never
+// passes through a symlink: one on the way means the step moved things since, and what
+// is there now is the step's own.
 func (s *Stubs) Remove(upper string) error {
+	root, err := fsroot.OpenNoSymlinks(upper)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	sort.Slice(s.missing, func(i, j int) bool { return len(s.missing[i]) > len(s.missing[j]) })
 	touched := map[string]bool{}
 	for _, p := range s.missing {
-		if err := removeEmpty(filepath.Join(upper, p)); err != nil {
+		if err := removeEmpty(root, p); err != nil {
 			return err
 		}
 		touched[path.Dir(p)] = true
@@ -67,12 +79,11 @@ func (s *Stubs) Remove(upper string) error {
 	}
 	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
 	for _, p := range dirs {
-		full := filepath.Join(upper, p)
-		fi, err := os.Lstat(full)
-		if err != nil || !fi.IsDir() || !sameOwnerMode(fi, s.existing[p]) || hasOpaque(full) {
+		fi, err := root.Lstat(p)
+		if err != nil || !fi.IsDir() || !sameOwnerMode(fi, s.existing[p]) || hasOpaque(root, p) {
 			continue
 		}
-		if err := removeEmpty(full); err != nil {
+		if err := removeEmpty(root, p); err != nil {
 			return err
 		}
 	}
@@ -83,35 +94,27 @@ func (s *Stubs) Remove(upper string) error {
 		if !ok {
 			continue
 		}
-		full := filepath.Join(upper, p)
-		if fi, err := os.Lstat(full); err == nil && fi.IsDir() {
-			_ = os.Chtimes(full, old.ModTime(), old.ModTime())
+		if fi, err := root.Lstat(p); err == nil && fi.IsDir() {
+			_ = root.Chtimes(p, old.ModTime(), old.ModTime())
 		}
 	}
 	return nil
 }
 
 // removeEmpty removes an empty dir or an empty regular file; anything else stays.
-func removeEmpty(p string) error {
-	fi, err := os.Lstat(p)
+func removeEmpty(root *fsroot.Root, p string) error {
+	fi, err := root.Lstat(p)
 	if err != nil {
+		return nil // gone, or behind a symlink the step planted
+	}
+	if !fi.IsDir() && !(fi.Mode().IsRegular() && fi.Size() == 0) {
 		return nil
 	}
-	switch {
-	case fi.IsDir():
-		err = os.Remove(p)
-		if errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) {
-			return nil
-		}
-	case fi.Mode().IsRegular() && fi.Size() == 0:
-		err = os.Remove(p)
-	default:
+	err = root.Remove(p)
+	if err == nil || errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) || errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
+	return err
 }
 
 func sameOwnerMode(a, b fs.FileInfo) bool {
@@ -120,8 +123,7 @@ func sameOwnerMode(a, b fs.FileInfo) bool {
 	return ok1 && ok2 && sa.Mode == sb.Mode && sa.Uid == sb.Uid && sa.Gid == sb.Gid
 }
 
-func hasOpaque(p string) bool {
-	buf := make([]byte, 8)
-	n, err := syscall.Getxattr(p, "trusted.overlay.opaque", buf)
-	return err == nil && n > 0 && buf[0] == 'y'
+func hasOpaque(root *fsroot.Root, p string) bool {
+	v, err := root.Lgetxattr(p, "trusted.overlay.opaque")
+	return err == nil && len(v) > 0 && v[0] == 'y'
 }

@@ -1,6 +1,8 @@
 package executor
 
 import (
+	"github.com/hush-build/hush/internal/fsroot"
+
 	"os"
 	"path/filepath"
 	"testing"
@@ -31,7 +33,12 @@ func TestStubsRemove(t *testing.T) {
 	os.Chmod(filepath.Join(upper, "run"), 0o755)
 	os.Chmod(filepath.Join(rootfs, "run"), 0o755)
 	os.Chtimes(filepath.Join(rootfs, "run"), old, old)
-	s := FindStubs(rootfs, []string{"/proc", "/run/secrets/tok", "/etc/hosts", "/data"})
+	root, err := fsroot.Open(rootfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	s := FindStubs(root, []string{"/proc", "/run/secrets/tok", "/etc/hosts", "/data"})
 
 	if err := s.Remove(upper); err != nil {
 		t.Fatal(err)
@@ -63,5 +70,42 @@ func mustWrite(t *testing.T, p, s string) {
 	t.Helper()
 	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStubsRemoveNeverFollowsPlantedSymlinks: the step replaced a stub's parent with a
+// symlink to a host directory holding files of the same names; none of them may go.
+func TestStubsRemoveNeverFollowsPlantedSymlinks(t *testing.T) {
+	rootfs, upper, outside := t.TempDir(), t.TempDir(), t.TempDir()
+	mustMkdir(t, filepath.Join(rootfs, "etc"))
+	old := time.Unix(1000, 0)
+	os.Chtimes(filepath.Join(rootfs, "etc"), old, old)
+	mustMkdir(t, filepath.Join(outside, "sub"))
+	mustWrite(t, filepath.Join(outside, "sub", "tok"), "")
+	mustWrite(t, filepath.Join(outside, "hosts"), "")
+	root, err := fsroot.Open(rootfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	s := FindStubs(root, []string{"/x/sub/tok", "/etc/hosts"})
+	// What the step left: /x and /etc replaced by links to the outside dir.
+	if err := os.Symlink(outside, filepath.Join(upper, "x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(upper, "etc")); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Stat(outside)
+	if err := s.Remove(upper); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"sub/tok", "hosts", "sub"} {
+		if _, err := os.Lstat(filepath.Join(outside, f)); err != nil {
+			t.Errorf("outside %s removed through a planted symlink: %v", f, err)
+		}
+	}
+	if after, _ := os.Stat(outside); !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("outside dir mtime changed through a planted symlink")
 	}
 }

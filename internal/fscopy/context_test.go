@@ -1,9 +1,7 @@
 package fscopy
 
 import (
-	"errors"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/hush-build/hush/internal/buildcontext"
@@ -72,53 +70,6 @@ func TestCopyFromBuildContext(t *testing.T) {
 			must(t, err)
 			if d1 != d2 {
 				t.Error("a change to ignored files changed the digest")
-			}
-		})
-	}
-}
-
-func TestResolveIn(t *testing.T) {
-	root := t.TempDir()
-	mkTree(t, root, map[string]string{
-		"a/b/":  "",
-		"abs":   "->/a/b",
-		"rel":   "->a/../a/b",
-		"up":    "->../../../..",
-		"loop1": "->loop2",
-		"loop2": "->loop1",
-		"file":  "x",
-	})
-	tests := []struct {
-		p           string
-		followFinal bool
-		want        string
-		wantErr     error
-	}{
-		{p: "/", want: ""},
-		{p: "a/b", want: "a/b"},
-		{p: "abs", followFinal: true, want: "a/b"},
-		{p: "abs", want: "abs"},
-		{p: "abs/c", want: "a/b/c"},
-		{p: "rel/c", want: "a/b/c"},
-		{p: "up/a", followFinal: true, want: "a"},
-		{p: "../../../a", want: "a"},
-		{p: "missing/../a", want: "a"},
-		{p: "file/x", want: "file/x"},
-		{p: "loop1", followFinal: true, wantErr: syscall.ELOOP},
-		{p: "loop1", want: "loop1"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.p, func(t *testing.T) {
-			got, err := resolveIn(root, tt.p, tt.followFinal, nil)
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("error = %v, want %v", err, tt.wantErr)
-				}
-				return
-			}
-			must(t, err)
-			if got.rel != tt.want || got.host != filepath.Join(root, tt.want) {
-				t.Errorf("resolveIn(%q) = %+v, want rel %q", tt.p, got, tt.want)
 			}
 		})
 	}

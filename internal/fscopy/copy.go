@@ -10,14 +10,16 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/hush-build/hush/internal/fsroot"
 	"github.com/moby/patternmatcher"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
 
 // Owner is a numeric owner for copied files.
-type Owner struct{ UID, GID int }
+type Owner = fsroot.Owner
 
 // Options are the COPY/ADD flags that change how files land.
 type Options struct {
@@ -80,6 +82,9 @@ func (o Options) dirOwner() Owner {
 // nothing is an error wrapping ErrNotFound, while wildcards may match nothing.
 // Unlike BuildKit, several sources make dest a directory even without a
 // trailing "/" (the documented rule, which BuildKit does not enforce).
+//
+// Every destination path is resolved by the kernel inside dstRoot (fsroot), so a
+// symlink a build step planted in the destination cannot lead a write outside it.
 func Copy(src Source, patterns []string, dstRoot, dest, workdir string, opts Options) error {
 	if len(patterns) == 0 {
 		return errors.New("copying: no source files were specified")
@@ -95,10 +100,7 @@ func Copy(src Source, patterns []string, dstRoot, dest, workdir string, opts Opt
 	if err != nil {
 		return err
 	}
-	root, err := openRoot(dstRoot)
-	if err != nil {
-		return err
-	}
+	defer t.close()
 	var matches []match
 	for _, p := range patterns {
 		ms, err := t.expand(p)
@@ -110,6 +112,11 @@ func Copy(src Source, patterns []string, dstRoot, dest, workdir string, opts Opt
 	if len(matches) == 0 {
 		return nil
 	}
+	root, err := openRoot(dstRoot)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	destPath, destIsDir := destination(dest, workdir)
 	if len(matches) > 1 {
 		destIsDir = true
@@ -135,20 +142,13 @@ func Copy(src Source, patterns []string, dstRoot, dest, workdir string, opts Opt
 	return nil
 }
 
-func openRoot(dstRoot string) (string, error) {
+func openRoot(dstRoot string) (*fsroot.Root, error) {
 	if dstRoot == "" {
-		return "", errors.New("opening destination: empty root")
+		return nil, errors.New("opening destination: empty root")
 	}
-	root, err := filepath.Abs(dstRoot)
+	root, err := fsroot.Open(dstRoot)
 	if err != nil {
-		return "", fmt.Errorf("opening destination %q: %w", dstRoot, err)
-	}
-	fi, err := os.Stat(root)
-	if err != nil {
-		return "", fmt.Errorf("opening destination: %w", err)
-	}
-	if !fi.IsDir() {
-		return "", fmt.Errorf("opening destination %q: not a directory", root)
+		return nil, fmt.Errorf("opening destination: %w", err)
 	}
 	return root, nil
 }
@@ -167,9 +167,9 @@ func destination(dest, workdir string) (string, bool) {
 
 type devIno struct{ dev, ino uint64 }
 
-// copier carries the state of one Copy call.
+// copier carries the state of one Copy call. Destination names are paths inside root.
 type copier struct {
-	root  string
+	root  *fsroot.Root
 	opts  Options
 	links map[devIno]string // source inode -> first destination, for hard links
 	// files copies regular files' contents in parallel (creating a file through overlayfs
@@ -182,39 +182,9 @@ type copier struct {
 const copyWorkers = 8
 
 func (c *copier) copyMatch(t *tree, m match, destPath string, destIsDir bool, excl *patternmatcher.PatternMatcher) error {
-	dst, err := resolveIn(c.root, destPath, true, nil)
+	target, err := c.matchTarget(m, destPath, destIsDir)
 	if err != nil {
 		return fmt.Errorf("copying %q: %w", m.name, err)
-	}
-	var target string
-	if m.info.IsDir() {
-		fi, err := os.Lstat(dst.host)
-		switch {
-		case err == nil && !fi.IsDir():
-			return fmt.Errorf("copying %q: cannot copy to non-directory: %s", m.name, destPath)
-		case err != nil && !os.IsNotExist(err):
-			return fmt.Errorf("copying %q: %w", m.name, err)
-		}
-		if err := c.ensureDir(dst.rel); err != nil {
-			return fmt.Errorf("copying %q: %w", m.name, err)
-		}
-		target = dst.host
-	} else {
-		fi, err := os.Lstat(dst.host)
-		switch {
-		case destIsDir:
-			if err := c.ensureDir(dst.rel); err != nil {
-				return fmt.Errorf("copying %q: %w", m.name, err)
-			}
-			target = filepath.Join(dst.host, m.name)
-		case err == nil && fi.IsDir():
-			target = filepath.Join(dst.host, m.name)
-		default:
-			if err := c.ensureDir(path.Dir("/" + dst.rel)); err != nil {
-				return fmt.Errorf("copying %q: %w", m.name, err)
-			}
-			target = dst.host
-		}
 	}
 	c.files = &errgroup.Group{}
 	c.files.SetLimit(copyWorkers)
@@ -223,7 +193,7 @@ func (c *copier) copyMatch(t *tree, m match, destPath string, destIsDir bool, ex
 		if e.rel == "" && e.info.IsDir() {
 			return nil, nil // the destination dir itself keeps its metadata
 		}
-		after, err := c.copyEntry(e, filepath.Join(target, filepath.FromSlash(e.rel)))
+		after, err := c.copyEntry(e, path.Join(target, e.rel))
 		if after == nil || err != nil {
 			return nil, err
 		}
@@ -246,10 +216,36 @@ func (c *copier) copyMatch(t *tree, m match, destPath string, destIsDir bool, ex
 	return nil
 }
 
-// ensureDir creates the missing directories of rel (already resolved inside
-// the root), mode 0755, owned by the chown owner or 0:0.
-func (c *copier) ensureDir(rel string) error {
-	return mkdirAllIn(c.root, rel, c.opts.dirOwner())
+// matchTarget is where match m lands for destPath, with its parent directories made.
+func (c *copier) matchTarget(m match, destPath string, destIsDir bool) (string, error) {
+	destPath, err := c.root.Resolve(destPath)
+	if err != nil {
+		return "", err
+	}
+	fi, err := c.root.Lstat(destPath)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	exists := err == nil
+	switch {
+	case m.info.IsDir():
+		if exists && !fi.IsDir() {
+			return "", fmt.Errorf("cannot copy to non-directory: %s", show(destPath))
+		}
+		return destPath, c.ensureDir(destPath)
+	case destIsDir:
+		return path.Join(destPath, m.name), c.ensureDir(destPath)
+	case exists && fi.IsDir():
+		return path.Join(destPath, m.name), nil
+	}
+	return destPath, c.ensureDir(path.Dir(destPath))
+}
+
+// ensureDir creates the missing directories of name inside the root, mode 0755, owned by
+// the chown owner or 0:0.
+func (c *copier) ensureDir(name string) error {
+	_, err := c.root.MkdirAll(name, 0o755, c.opts.dirOwner())
+	return err
 }
 
 // copyEntry copies one source entry to target, whose parent exists.
@@ -258,18 +254,18 @@ func (c *copier) copyEntry(e entry, target string) (func() error, error) {
 	if !ok {
 		return nil, fmt.Errorf("copying %s: no stat information", e.host)
 	}
-	existing, lerr := os.Lstat(target)
-	if lerr != nil && !os.IsNotExist(lerr) {
-		return nil, fmt.Errorf("copying to %s: %w", c.show(target), lerr)
+	existing, lerr := c.root.Lstat(target)
+	if lerr != nil && !errors.Is(lerr, fs.ErrNotExist) {
+		return nil, fmt.Errorf("copying to %s: %w", show(target), lerr)
 	}
 	exists := lerr == nil
 	mode := e.info.Mode()
 	if mode.IsDir() {
 		if exists && !existing.IsDir() {
-			return nil, fmt.Errorf("cannot copy to non-directory: %s", c.show(target))
+			return nil, fmt.Errorf("cannot copy to non-directory: %s", show(target))
 		}
 		if !exists {
-			if err := os.Mkdir(target, 0o700); err != nil {
+			if err := c.root.Mkdir(target, 0o700); err != nil {
 				return nil, fmt.Errorf("creating directory: %w", err)
 			}
 		}
@@ -277,87 +273,61 @@ func (c *copier) copyEntry(e entry, target string) (func() error, error) {
 	}
 	if exists {
 		if existing.IsDir() {
-			return nil, fmt.Errorf("cannot replace directory %s with a file", c.show(target))
+			return nil, fmt.Errorf("cannot replace directory %s with a file", show(target))
 		}
-		if err := os.Remove(target); err != nil {
-			return nil, fmt.Errorf("replacing %s: %w", c.show(target), err)
+		if err := c.root.Remove(target); err != nil {
+			return nil, fmt.Errorf("replacing %s: %w", show(target), err)
 		}
 	}
+	return nil, c.createEntry(e, target, st)
+}
+
+// createEntry makes the non-directory entry e at target (absent).
+func (c *copier) createEntry(e entry, target string, st *syscall.Stat_t) error {
+	mode := e.info.Mode()
 	switch {
 	case mode.IsRegular():
 		key := devIno{dev: uint64(st.Dev), ino: st.Ino}
 		if first, ok := c.links[key]; ok && st.Nlink > 1 {
-			if err := os.Link(first, target); err != nil {
-				return nil, fmt.Errorf("linking %s: %w", c.show(target), err)
+			if err := c.root.Link(first, target); err != nil {
+				return fmt.Errorf("linking %s: %w", show(target), err)
 			}
-			return nil, nil
+			return nil
 		}
 		if st.Nlink > 1 || c.files == nil {
-			if err := copyFile(e.host, target); err != nil {
-				return nil, err
-			}
 			c.links[key] = target
-			return nil, c.setMeta(target, st, false)
+			return c.copyFileMeta(e.host, target, st)
 		}
 		c.files.Go(func() error { return c.copyFileMeta(e.host, target, st) })
-		return nil, nil
+		return nil
 	case mode&fs.ModeSymlink != 0:
 		link, err := os.Readlink(e.host)
 		if err != nil {
-			return nil, fmt.Errorf("reading symlink: %w", err)
+			return fmt.Errorf("reading symlink: %w", err)
 		}
-		if err := os.Symlink(link, target); err != nil {
-			return nil, fmt.Errorf("creating symlink: %w", err)
+		if err := c.root.Symlink(link, target); err != nil {
+			return fmt.Errorf("creating symlink: %w", err)
 		}
-		return nil, c.setMeta(target, st, true)
+		return c.setMeta(target, st, true)
 	case mode&(fs.ModeDevice|fs.ModeNamedPipe) != 0:
-		if err := unix.Mknod(target, st.Mode, int(st.Rdev)); err != nil {
-			return nil, fmt.Errorf("creating device %s: %w", c.show(target), err)
+		if err := c.root.Mknod(target, st.Mode, st.Rdev); err != nil {
+			return fmt.Errorf("creating device %s: %w", show(target), err)
 		}
-	default:
-		return nil, nil // sockets and other irregular files are not copied
+		return c.setMeta(target, st, false)
 	}
-	return nil, c.setMeta(target, st, false)
+	return nil // sockets and other irregular files are not copied
 }
 
-// show names a destination path as seen from inside the root.
-func (c *copier) show(host string) string {
-	rel, err := filepath.Rel(c.root, host)
-	if err != nil {
-		return host
-	}
-	return "/" + filepath.ToSlash(rel)
-}
-
-func copyFile(src, dst string) error {
+// copyFileMeta copies the regular file src to target (absent) and sets owner, mode and
+// times through the new file's descriptor, so the destination path (through overlayfs, the
+// slow part) is looked up once, not four times.
+func (c *copier) copyFileMeta(src, target string, st *syscall.Stat_t) error {
 	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return fmt.Errorf("opening source file: %w", err)
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return fmt.Errorf("creating file: %w", err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("copying file contents: %w", err)
-	}
-	if err := out.Close(); err != nil {
-		return fmt.Errorf("closing file: %w", err)
-	}
-	return nil
-}
-
-// copyFileMeta is copyFile plus setMeta through the new file's descriptor, so the
-// destination path (through overlayfs, the slow part) is looked up once, not four times.
-func (c *copier) copyFileMeta(src, dst string, st *syscall.Stat_t) error {
-	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return fmt.Errorf("opening source file: %w", err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	out, err := c.root.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return fmt.Errorf("creating file: %w", err)
 	}
@@ -368,15 +338,15 @@ func (c *copier) copyFileMeta(src, dst string, st *syscall.Stat_t) error {
 		own := c.owner(st)
 		fd := int(out.Fd())
 		if err := unix.Fchown(fd, own.UID, own.GID); err != nil {
-			return fmt.Errorf("setting owner of %s: %w", c.show(dst), err)
+			return fmt.Errorf("setting owner of %s: %w", show(target), err)
 		}
 		// chmod after chown: chown clears set-id bits.
 		if err := unix.Fchmod(fd, c.perm(st)); err != nil {
-			return fmt.Errorf("setting mode of %s: %w", c.show(dst), err)
+			return fmt.Errorf("setting mode of %s: %w", show(target), err)
 		}
 		ts := []unix.Timespec{unix.NsecToTimespec(st.Atim.Nano()), unix.NsecToTimespec(st.Mtim.Nano())}
 		if err := unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH); err != nil {
-			return fmt.Errorf("setting times of %s: %w", c.show(dst), err)
+			return fmt.Errorf("setting times of %s: %w", show(target), err)
 		}
 		return nil
 	}()
@@ -408,18 +378,35 @@ func (c *copier) perm(st *syscall.Stat_t) uint32 {
 // setMeta sets owner, mode and times of target from the source stat st.
 func (c *copier) setMeta(target string, st *syscall.Stat_t, isLink bool) error {
 	own := c.owner(st)
-	if err := os.Lchown(target, own.UID, own.GID); err != nil {
-		return fmt.Errorf("setting owner of %s: %w", c.show(target), err)
+	if err := c.root.Lchown(target, own.UID, own.GID); err != nil {
+		return fmt.Errorf("setting owner: %w", err)
 	}
 	if !isLink {
 		// chmod(2) after chown(2): chown clears set-id bits.
-		if err := unix.Fchmodat(unix.AT_FDCWD, target, c.perm(st), 0); err != nil {
-			return fmt.Errorf("setting mode of %s: %w", c.show(target), err)
+		if err := c.root.Chmod(target, fileMode(c.perm(st))); err != nil {
+			return fmt.Errorf("setting mode: %w", err)
 		}
 	}
-	ts := []unix.Timespec{unix.NsecToTimespec(st.Atim.Nano()), unix.NsecToTimespec(st.Mtim.Nano())}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, target, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("setting times of %s: %w", c.show(target), err)
+	if err := c.root.Chtimes(target, time.Unix(0, st.Atim.Nano()), time.Unix(0, st.Mtim.Nano())); err != nil {
+		return fmt.Errorf("setting times: %w", err)
 	}
 	return nil
 }
+
+// fileMode turns raw permission and set-id bits into an os.FileMode.
+func fileMode(perm uint32) os.FileMode {
+	m := os.FileMode(perm & 0o777)
+	if perm&unix.S_ISUID != 0 {
+		m |= os.ModeSetuid
+	}
+	if perm&unix.S_ISGID != 0 {
+		m |= os.ModeSetgid
+	}
+	if perm&unix.S_ISVTX != 0 {
+		m |= os.ModeSticky
+	}
+	return m
+}
+
+// show names a destination path as seen from inside the root.
+func show(name string) string { return "/" + fsroot.Clean(name) }

@@ -37,6 +37,7 @@ func Digest(src Source, patterns []string, exclude ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	defer t.close()
 	var excl *patternmatcher.PatternMatcher
 	if len(exclude) > 0 {
 		if excl, err = patternmatcher.New(exclude); err != nil {

@@ -2,6 +2,7 @@ package fscopy
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -133,6 +134,7 @@ func (d *Downloaded) Place(dstRoot, dest, workdir string, opts Options) error {
 		return fmt.Errorf("fetching %s: %w", d.shown, err)
 	}
 	defer src.Close()
+	defer root.Close()
 	c := &copier{root: root, opts: opts}
 	target, err := c.fileTarget(dest, workdir, d.Name)
 	if err != nil {
@@ -143,8 +145,7 @@ func (d *Downloaded) Place(dstRoot, dest, workdir string, opts Options) error {
 	}
 	if d.modTime != nil {
 		t := *d.modTime
-		ts := []unix.Timespec{unix.NsecToTimespec(t.UnixNano()), unix.NsecToTimespec(t.UnixNano())}
-		if err := unix.UtimesNanoAt(unix.AT_FDCWD, target, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := c.root.Chtimes(target, t, t); err != nil {
 			return fmt.Errorf("fetching %s: setting times: %w", d.shown, err)
 		}
 	}
@@ -165,59 +166,60 @@ func redactURLError(err error) error {
 // parents are created.
 func (c *copier) fileTarget(dest, workdir, name string) (string, error) {
 	destPath, isDir := destination(dest, workdir)
-	dst, err := resolveIn(c.root, destPath, true, nil)
+	destPath, err := c.root.Resolve(destPath)
 	if err != nil {
 		return "", err
 	}
-	if fi, err := os.Lstat(dst.host); isDir || (err == nil && fi.IsDir()) {
-		if err := c.ensureDir(dst.rel); err != nil {
-			return "", err
-		}
-		return filepath.Join(dst.host, name), nil
+	if fi, err := c.root.Lstat(destPath); isDir || (err == nil && fi.IsDir()) {
+		return path.Join(destPath, name), c.ensureDir(destPath)
 	}
-	if err := c.ensureDir(path.Dir("/" + dst.rel)); err != nil {
-		return "", err
-	}
-	return dst.host, nil
+	return destPath, c.ensureDir(path.Dir(destPath))
 }
 
 // writeDownload streams body to a temporary file next to target (inside the
 // destination root, never a host temp dir), sets its metadata and renames it
 // over target.
 func (c *copier) writeDownload(body io.Reader, target string) (sum string, err error) {
-	if fi, err := os.Lstat(target); err == nil && fi.IsDir() {
-		return "", fmt.Errorf("cannot replace directory %s with a file", c.show(target))
+	if fi, err := c.root.Lstat(target); err == nil && fi.IsDir() {
+		return "", fmt.Errorf("cannot replace directory %s with a file", show(target))
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(target), ".hush-fetch-*")
+	tmpName := path.Join(path.Dir(target), ".hush-fetch-"+randomSuffix())
+	tmp, err := c.root.OpenFile(tmpName, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return "", fmt.Errorf("creating file: %w", err)
 	}
 	defer func() {
 		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			_ = c.root.Remove(tmpName)
 		}
 	}()
 	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(tmp, h), body); err != nil {
-		return "", fmt.Errorf("downloading: %w", err)
+	_, err = io.Copy(io.MultiWriter(tmp, h), body)
+	if err == nil {
+		own := c.opts.dirOwner()
+		err = tmp.Chown(own.UID, own.GID)
 	}
-	if err := tmp.Close(); err != nil {
+	if err == nil {
+		mode := os.FileMode(0o600)
+		if c.opts.Chmod != nil {
+			mode = fileMode(uint32(*c.opts.Chmod))
+		}
+		err = tmp.Chmod(mode)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return "", fmt.Errorf("writing file: %w", err)
 	}
-	own := c.opts.dirOwner()
-	if err := os.Lchown(tmp.Name(), own.UID, own.GID); err != nil {
-		return "", fmt.Errorf("setting owner: %w", err)
-	}
-	mode := uint32(0o600)
-	if c.opts.Chmod != nil {
-		mode = uint32(*c.opts.Chmod)
-	}
-	if err := unix.Fchmodat(unix.AT_FDCWD, tmp.Name(), mode, 0); err != nil {
-		return "", fmt.Errorf("setting mode: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), target); err != nil {
+	if err := c.root.Rename(tmpName, target); err != nil {
 		return "", fmt.Errorf("placing file: %w", err)
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func randomSuffix() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

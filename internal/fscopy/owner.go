@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/hush-build/hush/internal/fsroot"
 )
 
 // maxUserFileBytes bounds how much of /etc/passwd or /etc/group is read.
@@ -77,19 +79,20 @@ func parseID(s string) (int, bool) {
 }
 
 // lookup returns the colon-separated fields (at least minFields) of the first
-// line of file (inside rootfs) whose first field is name.
+// line of file (inside rootfs, symlinks resolved in it) whose first field is name.
 func lookup(rootfs, file, name string, minFields int) ([]string, error) {
 	kind := "user"
 	if file == "/etc/group" {
 		kind = "group"
 	}
-	r, err := resolveIn(rootfs, file, true, nil)
+	root, err := fsroot.Open(rootfs)
 	if err != nil {
 		return nil, fmt.Errorf("resolving %s %q: %w", kind, name, err)
 	}
-	f, err := os.OpenFile(r.host, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	defer root.Close()
+	f, err := root.OpenFile(file, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		if os.IsNotExist(err) || isNotDir(err) {
+		if os.IsNotExist(err) || errors.Is(err, syscall.ENOTDIR) {
 			return nil, fmt.Errorf("resolving %s %q: %s does not exist: %w", kind, name, file, ErrUnknownOwner)
 		}
 		return nil, fmt.Errorf("resolving %s %q: opening %s: %w", kind, name, file, err)

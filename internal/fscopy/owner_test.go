@@ -14,16 +14,16 @@ func TestResolveOwner(t *testing.T) {
 		want    Owner
 		wantErr []string
 	}{
-		{spec: "0", want: Owner{0, 0}},
-		{spec: "1000", want: Owner{1000, 1000}},
-		{spec: "1000:50", want: Owner{1000, 50}},
-		{spec: "1000:", want: Owner{1000, 1000}},
-		{spec: "root", want: Owner{0, 0}},
-		{spec: "app", want: Owner{1001, 1002}},
-		{spec: "app:staff", want: Owner{1001, 50}},
-		{spec: "app:77", want: Owner{1001, 77}},
-		{spec: "5:staff", want: Owner{5, 50}},
-		{spec: "daemon:root", want: Owner{1, 0}},
+		{spec: "0", want: Owner{UID: 0, GID: 0}},
+		{spec: "1000", want: Owner{UID: 1000, GID: 1000}},
+		{spec: "1000:50", want: Owner{UID: 1000, GID: 50}},
+		{spec: "1000:", want: Owner{UID: 1000, GID: 1000}},
+		{spec: "root", want: Owner{UID: 0, GID: 0}},
+		{spec: "app", want: Owner{UID: 1001, GID: 1002}},
+		{spec: "app:staff", want: Owner{UID: 1001, GID: 50}},
+		{spec: "app:77", want: Owner{UID: 1001, GID: 77}},
+		{spec: "5:staff", want: Owner{UID: 5, GID: 50}},
+		{spec: "daemon:root", want: Owner{UID: 1, GID: 0}},
 		{spec: "nobody", wantErr: []string{`"nobody"`, "/etc/passwd"}},
 		{spec: "app:nogroup", wantErr: []string{`"nogroup"`, "/etc/group"}},
 		{spec: "# a comment line", wantErr: []string{"/etc/passwd"}},
@@ -83,7 +83,7 @@ func TestResolveOwnerStaysInRootfs(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got != (Owner{9, 9}) {
+			if err != nil || got != (Owner{UID: 9, GID: 9}) {
 				t.Errorf("ResolveOwner = %v, %v; want {9 9}", got, err)
 			}
 		})

@@ -8,7 +8,9 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 
+	"github.com/hush-build/hush/internal/fsroot"
 	"github.com/moby/patternmatcher"
 )
 
@@ -33,10 +35,12 @@ type Source struct {
 	Sums SumCache
 }
 
-// tree is a Source opened for reading.
+// tree is a Source opened for reading. Paths are resolved inside it by fsroot; reads then
+// use host paths built from those resolved (symlink-free) paths.
 type tree struct {
 	Source
 	root string // absolute, cleaned
+	fs   *fsroot.Root
 }
 
 func openTree(src Source) (*tree, error) {
@@ -54,7 +58,23 @@ func openTree(src Source) (*tree, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("opening source %q: not a directory", root)
 	}
-	return &tree{Source: src, root: root}, nil
+	fsr, err := fsroot.Open(root)
+	if err != nil {
+		return nil, fmt.Errorf("opening source: %w", err)
+	}
+	return &tree{Source: src, root: root, fs: fsr}, nil
+}
+
+func (t *tree) close() error { return t.fs.Close() }
+
+// resolve follows p inside the source root, checking every component met is visible,
+// and returns its root-relative and host paths.
+func (t *tree) resolve(p string) (string, string, error) {
+	rel, err := t.fs.ResolveVisit(p, true, t.visitVisible)
+	if err != nil {
+		return "", "", err
+	}
+	return rel, filepath.Join(t.root, filepath.FromSlash(rel)), nil
 }
 
 // visible reports whether rel, which exists with Lstat info fi, can be seen.
@@ -121,18 +141,18 @@ func (t *tree) expand(pattern string) ([]match, error) {
 		}
 		return []match{m}, nil
 	}
-	base, err := resolveIn(t.root, literal, true, t.visitVisible)
+	baseRel, baseHost, err := t.resolve(literal)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	if fi, err := os.Lstat(base.host); err != nil || !fi.IsDir() {
+	if fi, err := os.Lstat(baseHost); err != nil || !fi.IsDir() {
 		return nil, nil
 	}
 	var rels []string
-	if err := t.globDir(base.rel, wild, &rels); err != nil {
+	if err := t.globDir(baseRel, wild, &rels); err != nil {
 		return nil, fmt.Errorf("expanding source %q: %w", pattern, err)
 	}
 	out := make([]match, 0, len(rels))
@@ -149,21 +169,21 @@ func (t *tree) expand(pattern string) ([]match, error) {
 // resolveMatch follows p (root-relative) to what it names, requiring every
 // component met on the way to be visible.
 func (t *tree) resolveMatch(p string) (match, error) {
-	r, err := resolveIn(t.root, p, true, t.visitVisible)
+	rel, host, err := t.resolve(p)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return match{}, fmt.Errorf("%q: %w", path.Clean("/"+p), ErrNotFound)
 		}
 		return match{}, err
 	}
-	fi, err := os.Lstat(r.host)
+	fi, err := os.Lstat(host)
 	if err != nil {
-		if os.IsNotExist(err) || isNotDir(err) {
+		if os.IsNotExist(err) || errors.Is(err, syscall.ENOTDIR) {
 			return match{}, fmt.Errorf("%q: %w", path.Clean("/"+p), ErrNotFound)
 		}
 		return match{}, fmt.Errorf("reading %q: %w", p, err)
 	}
-	return match{name: path.Base(path.Clean("/" + p)), host: r.host, rel: r.rel, info: fi}, nil
+	return match{name: path.Base(path.Clean("/" + p)), host: host, rel: rel, info: fi}, nil
 }
 
 // globDir appends to out the root-relative paths below dir whose components

@@ -1,6 +1,9 @@
 package image
 
 import (
+	"github.com/hush-build/hush/internal/fsroot"
+	extract "github.com/hush-build/hush/internal/untar"
+
 	"archive/tar"
 	"bufio"
 	"bytes"
@@ -294,8 +297,8 @@ func hostPlatform() v1.Platform {
 	return v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
 }
 
-// extractLayout unpacks the regular files of an OCI archive into dir,
-// refusing names that climb out of it.
+// extractLayout unpacks an OCI archive into dir with hush's one extractor (every name
+// resolved inside dir).
 func extractLayout(p, dir string) error {
 	f, err := os.Open(p)
 	if err != nil {
@@ -305,40 +308,13 @@ func extractLayout(p, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	root, err := os.OpenRoot(dir)
+	root, err := fsroot.Open(dir)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	tr := tar.NewReader(f)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading OCI archive: %w", err)
-		}
-		if hdr.Typeflag != tar.TypeReg {
-			continue
-		}
-		n, ok := cleanEntry(hdr.Name)
-		if !ok || n == "." {
-			return fmt.Errorf("reading OCI archive: unsafe name %q", hdr.Name)
-		}
-		if err := root.MkdirAll(path.Dir(n), 0o755); err != nil {
-			return fmt.Errorf("extracting %s: %w", n, err)
-		}
-		w, err := root.OpenFile(n, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-		if err != nil {
-			return fmt.Errorf("extracting %s: %w", n, err)
-		}
-		if _, err := io.Copy(w, tr); err != nil {
-			w.Close()
-			return fmt.Errorf("extracting %s: %w", n, err)
-		}
-		if err := w.Close(); err != nil {
-			return fmt.Errorf("extracting %s: %w", n, err)
-		}
+	if err := extract.Extract(f, root, extract.Options{ForHost: true}); err != nil {
+		return fmt.Errorf("reading OCI archive: %w", err)
 	}
+	return nil
 }

@@ -1,19 +1,17 @@
 package image
 
 import (
-	"archive/tar"
+	"github.com/hush-build/hush/internal/fsroot"
+	extract "github.com/hush-build/hush/internal/untar"
+
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
-	"strings"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"golang.org/x/sys/unix"
 )
 
 // ExportRootfs writes img's final filesystem (layers applied in order,
@@ -82,215 +80,21 @@ func moveInto(tmp, dir string) error {
 	return nil
 }
 
-type dirTimes struct {
-	name  string
-	mtime time.Time
-}
-
-// untar extracts a flattened filesystem tar into dir through an os.Root, so
-// no entry (or symlink planted by an earlier entry) can write outside dir.
+// untar extracts a flattened filesystem tar into dir with hush's one extractor, in its
+// host mode: every name is resolved inside dir, and no device node, set-id bit or file
+// capability from the image lands on the host.
 func untar(r io.Reader, dir string) error {
-	root, err := os.OpenRoot(dir)
+	root, err := fsroot.Open(dir)
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", dir, err)
 	}
 	defer root.Close()
-	tr := tar.NewReader(r)
-	var links []*tar.Header
-	var dirs []dirTimes
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			// mutate.Extract ends the tar before reporting a failure:
-			// read on to see it.
-			if _, err := io.Copy(io.Discard, r); err != nil {
-				return fmt.Errorf("reading layers: %w", err)
-			}
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("reading layers: %w", err)
-		}
-		name, ok := cleanEntry(hdr.Name)
-		if !ok {
-			return fmt.Errorf("unsafe path %q in layer", hdr.Name)
-		}
-		if name == "." {
-			if hdr.Typeflag == tar.TypeDir {
-				dirs = append(dirs, dirTimes{".", hdr.ModTime})
-			}
-			continue
-		}
-		if err := root.MkdirAll(path.Dir(name), 0o755); err != nil {
-			return fmt.Errorf("creating parent of %s: %w", name, err)
-		}
-		switch hdr.Typeflag {
-		case tar.TypeLink:
-			links = append(links, hdr)
-			continue
-		case tar.TypeDir:
-			err = makeDir(root, name, hdr)
-			dirs = append(dirs, dirTimes{name, hdr.ModTime})
-		case tar.TypeReg:
-			err = writeRegular(root, name, hdr, tr)
-		case tar.TypeSymlink:
-			err = makeSymlink(root, name, hdr)
-		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-			err = makeNode(root, name, hdr)
-		default:
-			continue // sockets, PAX globals and the like carry no file
-		}
-		if err != nil {
-			return err
-		}
-	}
-	for _, hdr := range links {
-		if err := makeHardlink(root, hdr); err != nil {
-			return err
-		}
-	}
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if err := root.Chtimes(dirs[i].name, dirs[i].mtime, dirs[i].mtime); err != nil {
-			return fmt.Errorf("setting times of %s: %w", dirs[i].name, err)
-		}
-	}
-	return nil
-}
-
-// cleanEntry makes a tar name relative to the root; ok is false for names
-// that climb out of it.
-func cleanEntry(n string) (string, bool) {
-	c := path.Clean("/" + n)
-	if strings.Contains(n, "\x00") {
-		return "", false
-	}
-	if c == "/" {
-		return ".", true
-	}
-	return strings.TrimPrefix(c, "/"), true
-}
-
-func makeDir(root *os.Root, name string, hdr *tar.Header) error {
-	if fi, err := root.Lstat(name); err == nil && !fi.IsDir() {
-		if err := root.Remove(name); err != nil {
-			return fmt.Errorf("replacing %s: %w", name, err)
-		}
-	}
-	if err := root.Mkdir(name, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("creating directory %s: %w", name, err)
-	}
-	return setMeta(root, name, hdr)
-}
-
-func writeRegular(root *os.Root, name string, hdr *tar.Header, r io.Reader) error {
-	if err := removeExisting(root, name); err != nil {
+	if err := extract.Extract(r, root, extract.Options{ForHost: true}); err != nil {
 		return err
 	}
-	f, err := root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", name, err)
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	if err := setXattrs(f, hdr); err != nil {
-		f.Close()
-		return fmt.Errorf("setting xattrs of %s: %w", name, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", name, err)
-	}
-	if err := setMeta(root, name, hdr); err != nil {
-		return err
-	}
-	return root.Chtimes(name, hdr.ModTime, hdr.ModTime)
-}
-
-func makeSymlink(root *os.Root, name string, hdr *tar.Header) error {
-	if err := removeExisting(root, name); err != nil {
-		return err
-	}
-	if err := root.Symlink(hdr.Linkname, name); err != nil {
-		return fmt.Errorf("creating symlink %s: %w", name, err)
-	}
-	if err := root.Lchown(name, hdr.Uid, hdr.Gid); err != nil && os.Geteuid() == 0 {
-		return fmt.Errorf("chowning %s: %w", name, err)
-	}
-	return nil
-}
-
-func makeHardlink(root *os.Root, hdr *tar.Header) error {
-	name, ok := cleanEntry(hdr.Name)
-	target, tok := cleanEntry(hdr.Linkname)
-	if !ok || !tok || target == "." {
-		return fmt.Errorf("unsafe hardlink %q -> %q in layer", hdr.Name, hdr.Linkname)
-	}
-	if err := removeExisting(root, name); err != nil {
-		return err
-	}
-	if err := root.Link(target, name); err != nil {
-		return fmt.Errorf("linking %s to %s: %w", name, target, err)
-	}
-	return nil
-}
-
-// makeNode creates a device or fifo with mknodat on a parent opened
-// through the root, so the node cannot land outside it.
-func makeNode(root *os.Root, name string, hdr *tar.Header) error {
-	if err := removeExisting(root, name); err != nil {
-		return err
-	}
-	parent, err := root.Open(path.Dir(name))
-	if err != nil {
-		return fmt.Errorf("opening parent of %s: %w", name, err)
-	}
-	defer parent.Close()
-	mode := uint32(hdr.Mode & 0o7777)
-	switch hdr.Typeflag {
-	case tar.TypeChar:
-		mode |= unix.S_IFCHR
-	case tar.TypeBlock:
-		mode |= unix.S_IFBLK
-	default:
-		mode |= unix.S_IFIFO
-	}
-	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
-	if err := unix.Mknodat(int(parent.Fd()), path.Base(name), mode, int(dev)); err != nil {
-		return fmt.Errorf("creating node %s: %w", name, err)
-	}
-	return setMeta(root, name, hdr)
-}
-
-func removeExisting(root *os.Root, name string) error {
-	if err := root.RemoveAll(name); err != nil {
-		return fmt.Errorf("replacing %s: %w", name, err)
-	}
-	return nil
-}
-
-// setMeta applies owner then mode (chown clears setuid bits, so order matters).
-func setMeta(root *os.Root, name string, hdr *tar.Header) error {
-	if err := root.Lchown(name, hdr.Uid, hdr.Gid); err != nil && os.Geteuid() == 0 {
-		return fmt.Errorf("chowning %s: %w", name, err)
-	}
-	if err := root.Chmod(name, hdr.FileInfo().Mode()&(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky)); err != nil {
-		return fmt.Errorf("setting mode of %s: %w", name, err)
-	}
-	return nil
-}
-
-// setXattrs applies SCHILY.xattr.* PAX records (file capabilities and the
-// like) to an open file.
-func setXattrs(f *os.File, hdr *tar.Header) error {
-	for k, v := range hdr.PAXRecords {
-		attr, ok := strings.CutPrefix(k, "SCHILY.xattr.")
-		if !ok {
-			continue
-		}
-		if err := unix.Fsetxattr(int(f.Fd()), attr, []byte(v), 0); err != nil && !errors.Is(err, unix.ENOTSUP) {
-			return err
-		}
+	// mutate.Extract ends the tar before reporting a failure: read on to see it.
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return fmt.Errorf("reading layers: %w", err)
 	}
 	return nil
 }

@@ -32,6 +32,8 @@ var rules = map[string][]string{
 	"gitsource":    {"build", "cli", "plan", "executor", "image", "snapshot"},
 	"sshagent":     {"build", "cli", "plan", "executor", "image", "snapshot", "secret"},
 	"secret":       {"build", "cli", "plan", "executor", "image", "snapshot", "fscopy", "dockerfile"},
+	"fsroot":       {"build", "cli", "plan", "executor", "image", "snapshot", "fscopy", "untar", "secret", "audit"},
+	"untar":        {"build", "cli", "plan", "executor", "image", "snapshot", "fscopy", "secret", "audit"},
 }
 
 var ioPackages = []string{"os", "os/exec", "net", "net/http", "io/ioutil", "syscall"}

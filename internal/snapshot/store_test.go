@@ -1,6 +1,8 @@
 package snapshot
 
 import (
+	"github.com/hush-build/hush/internal/untar"
+
 	"errors"
 	"io"
 	"os"
@@ -75,7 +77,7 @@ func TestEnsureErrors(t *testing.T) {
 	needRoot(t)
 	s := openStore(t)
 	good := makeTar(t, tarEntry{name: "a", body: "a"})
-	evil := makeTar(t, tarEntry{name: "../a", body: "a"})
+	evil := makeTar(t, tarEntry{name: "a/.wh.."})
 	tests := []struct {
 		name    string
 		id      v1.Hash
@@ -84,7 +86,7 @@ func TestEnsureErrors(t *testing.T) {
 		wantMsg string
 	}{
 		{"content does not match diffID", diffIDOf(makeTar(t)), opener(good), ErrDiffIDMismatch, "does not match"},
-		{"traversal in layer", diffIDOf(evil), opener(evil), ErrUnsafeEntry, `"../a"`},
+		{"whiteout of dotdot in layer", diffIDOf(evil), opener(evil), untar.ErrUnsafeEntry, `"a/.wh.."`},
 		{"open fails", diffIDOf(good), func() (io.ReadCloser, error) { return nil, os.ErrPermission }, os.ErrPermission, "opening layer"},
 		{"diffID with path", v1.Hash{Algorithm: "sha256", Hex: "../../etc"}, opener(good), ErrInvalidDiffID, "invalid diffID"},
 		{"non-sha256 diffID", v1.Hash{Algorithm: "md5", Hex: strings.Repeat("a", 64)}, opener(good), ErrInvalidDiffID, "invalid diffID"},

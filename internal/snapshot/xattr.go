@@ -4,24 +4,22 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hush-build/hush/internal/untar"
 )
 
+// The OCI layer-tar conventions, shared with the extractor that reads layers back.
 const (
-	opaqueXattr     = "trusted.overlay.opaque"
-	userOpaqueXattr = "user.overlay.opaque"
-	paxXattrPrefix  = "SCHILY.xattr."
-	whiteoutPrefix  = ".wh."
-	opaqueMarker    = ".wh..wh..opq"
+	opaqueXattr     = untar.OpaqueXattr
+	userOpaqueXattr = untar.UserOpaqueXattr
+	paxXattrPrefix  = untar.PAXXattrPrefix
+	whiteoutPrefix  = untar.WhiteoutPrefix
+	opaqueMarker    = untar.OpaqueMarker
 )
 
-// isOverlayXattr reports whether name is private to overlayfs and must never
-// travel inside a layer tar, in either direction.
-func isOverlayXattr(name string) bool {
-	return strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.")
-}
+func isOverlayXattr(name string) bool { return untar.IsOverlayXattr(name) }
 
 // listXattrs returns all xattrs of path (not following a final symlink).
 func listXattrs(path string) (map[string]string, error) {

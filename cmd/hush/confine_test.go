@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hush-build/hush/internal/hushtest"
+)
+
+// victimDir makes a host directory a hostile Dockerfile aims its symlinks at, holding the
+// empty files and dirs hush's mount-point stub handling would remove, and returns it with
+// a listing to compare against afterwards.
+func victimDir(t *testing.T) (string, func() string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "victim")
+	for _, d := range []string{"sub/deeper", "created"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"resolv.conf", "hosts", "sub/deeper/s", "sub/tok"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func() string {
+		var b strings.Builder
+		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				b.WriteString(p + " error " + err.Error() + "\n")
+				return nil
+			}
+			var st unix.Stat_t
+			if err := unix.Lstat(p, &st); err == nil {
+				b.WriteString(strings.TrimPrefix(p, dir) + " " + os.FileMode(st.Mode).String() +
+					" " + strings.Repeat("*", int(st.Nlink)) + " " + unixTime(st.Mtim) + "\n")
+			}
+			return nil
+		})
+		return b.String()
+	}
+	return dir, list
+}
+
+func unixTime(ts unix.Timespec) string { return fmt.Sprint(ts.Sec, ".", ts.Nsec) }
+
+// TestStepsStayInRootfs plants symlinks to a host directory from RUN steps and then makes
+// hush create a working directory, set up and remove mount-point stubs, restore parent
+// mtimes and copy files through them. The host directory must not change.
+func TestStepsStayInRootfs(t *testing.T) {
+	requireHush(t)
+	tests := []struct {
+		name       string
+		dockerfile string
+	}{
+		{"working dir through a symlink", `FROM busybox
+WORKDIR /w/created
+RUN rm -rf /w && ln -s VICTIM /w
+RUN true
+`},
+		{"image working dir through a symlink", `FROM busybox AS base
+WORKDIR /w/created
+RUN rm -rf /w && ln -s VICTIM /w
+FROM base
+RUN true
+`},
+		{"stubs removed through a symlink the step planted", `FROM busybox
+RUN --mount=type=tmpfs,target=/x/sub/deeper/s mv /x /x.old && ln -s VICTIM /x
+`},
+		{"secret stub through a symlink the step planted", `FROM busybox
+RUN --mount=type=secret,id=tok,target=/x/sub/tok mv /x /x.old && ln -s VICTIM /x
+`},
+		{"network stubs through /etc planted by the step", `FROM busybox
+RUN mv /etc /etc.old && ln -s VICTIM /etc
+`},
+		{"copy destination through a symlink", `FROM busybox
+RUN ln -s VICTIM /dst
+COPY f /dst/sub/
+COPY f /dst/created/f2
+`},
+		{"chown lookup through a symlinked /etc", `FROM busybox
+RUN mv /etc /etc.old && ln -s VICTIM /etc
+COPY --chown=nobody f /f
+`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := hushtest.NewEnv(t, hushBin)
+			victim, list := victimDir(t)
+			before := list()
+			e.WriteFile("ctx/Dockerfile", strings.ReplaceAll(tt.dockerfile, "VICTIM", victim))
+			e.WriteFile("ctx/f", "copied")
+			cmd := e.Command("build", "--progress=plain", "--secret", "id=tok,env=TOK", "-t", "confined", "ctx")
+			cmd.Env = append(cmd.Env, "TOK=confinement-canary-token")
+			out, _ := cmd.CombinedOutput()
+			if after := list(); after != before {
+				t.Fatalf("the build changed host directory %s\n--- before\n%s--- after\n%s--- build output\n%s", victim, before, after, out)
+			}
+		})
+	}
+}
