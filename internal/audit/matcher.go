@@ -8,11 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-)
 
-// MinSecretLen is the shortest secret value searched for; shorter values would match by
-// chance everywhere and are listed in Report.Skipped instead.
-const MinSecretLen = 4
+	"github.com/hush-build/hush/internal/secret"
+)
 
 // patternInfo says what an automaton pattern stands for.
 type patternInfo struct {
@@ -52,7 +50,7 @@ func newMatcher(secrets map[string][]byte, opts Options) (*matcher, error) {
 	var patterns [][]byte
 	for _, id := range ids {
 		v := secrets[id]
-		if len(v) < MinSecretLen {
+		if secret.Short(v) { // it would match by chance everywhere
 			m.skipped = append(m.skipped, id)
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -37,6 +38,14 @@ func (r *Report) validate() error {
 	}
 	if r.Target == "" || r.Secrets == nil || r.Findings == nil {
 		return errors.New("target, secrets and findings are required")
+	}
+	if !slices.IsSorted(r.Skipped) {
+		return errors.New("skipped is not sorted")
+	}
+	for _, id := range r.Skipped {
+		if slices.Contains(r.Secrets, id) {
+			return fmt.Errorf("secret %q is both searched for and skipped", id)
+		}
 	}
 	for i, f := range r.Findings {
 		if (f.Secret == "") == (f.Rule == "") {

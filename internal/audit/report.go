@@ -20,7 +20,8 @@ type Report struct {
 	Target string `json:"target"`
 	// Digest is the scanned manifest's (or index's) digest; empty for directories.
 	Digest string `json:"digest,omitempty"`
-	// Secrets are the ids searched for; Skipped those too short to search for.
+	// Secrets are the ids searched for; Skipped those too short to search for
+	// (secret.Short), which would match by chance everywhere.
 	Secrets  []string  `json:"secrets"`
 	Skipped  []string  `json:"skipped,omitempty"`
 	Detect   bool      `json:"detect"`
@@ -157,16 +158,17 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, wn := range r.Warnings {
 		fmt.Fprintf(&b, "warning: %s\n", wn)
 	}
-	for _, id := range r.Skipped {
-		fmt.Fprintf(&b, "warning: secret %q is shorter than %d bytes and was not searched for\n", id, MinSecretLen)
-	}
 	d := time.Duration(r.Stats.DurationMS) * time.Millisecond
 	verdict := "clean"
 	if r.Leaked() {
 		verdict = fmt.Sprintf("%d finding(s)", len(r.Findings))
 	}
-	fmt.Fprintf(&b, "audit %s: %s; %d secret(s)%s, %d layer(s), %d file(s), %.1f MiB in %s\n",
-		r.Target, verdict, len(r.Secrets), map[bool]string{true: " + detect", false: ""}[r.Detect],
+	skipped := ""
+	if len(r.Skipped) > 0 {
+		skipped = fmt.Sprintf(" (%d more too short to search for)", len(r.Skipped))
+	}
+	fmt.Fprintf(&b, "audit %s: %s; %d secret(s)%s%s, %d layer(s), %d file(s), %.1f MiB in %s\n",
+		r.Target, verdict, len(r.Secrets), skipped, map[bool]string{true: " + detect", false: ""}[r.Detect],
 		r.Stats.Layers, r.Stats.Files, float64(r.Stats.Bytes)/(1<<20), d.Round(time.Millisecond))
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -2,10 +2,13 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -270,5 +273,47 @@ func TestScanCounts(t *testing.T) {
 	}
 	if r.Findings[0].Fingerprint != r.Findings[2].Fingerprint {
 		t.Errorf("same value, different fingerprints")
+	}
+}
+
+// TestScanSkipsShortSecrets: values under secret.MinSearchable bytes (white space aside)
+// are listed as skipped, not searched for and so not "found" in ordinary text that
+// happens to hold their bytes, in an image and in a directory; the long secret next to
+// them is still found.
+func TestScanSkipsShortSecrets(t *testing.T) {
+	text := []byte("about a cab; pin: abc. abcde, pin1\nthe end " + canary + "\n")
+	secrets := map[string][]byte{"tok": []byte(canary), "three": []byte("abc"), "five": []byte("abcde"),
+		"newline": []byte("pin1\n\n"), "seven": []byte("about a")}
+	img := imageOf(t, func(c *v1.ConfigFile) { c.Config.Env = []string{"A=abc", "B=abcde"} },
+		layerOf(t, "gzip", file{name: "etc/motd", content: text}))
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "motd"), text, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dr, err := ScanDir(context.Background(), dir, secrets, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]*Report{"image": scan(t, img, secrets, Options{}), "dir": dr} {
+		if got := strings.Join(r.Skipped, ","); got != "five,newline,three" {
+			t.Errorf("%s: skipped %q, want five,newline,three", name, got)
+		}
+		if got := strings.Join(r.Secrets, ","); got != "seven,tok" {
+			t.Errorf("%s: searched %q, want seven,tok", name, got)
+		}
+		found := map[string]bool{}
+		for _, f := range r.Findings {
+			found[f.Secret] = true
+		}
+		if len(found) != 2 || !found["tok"] || !found["seven"] {
+			t.Errorf("%s: findings for %v, want tok and seven only", name, found)
+		}
+		var text bytes.Buffer
+		if err := r.WriteText(&text); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(text.String(), "2 secret(s) (3 more too short to search for)") {
+			t.Errorf("%s: text report does not count the skipped secrets:\n%s", name, text.String())
+		}
 	}
 }

@@ -42,11 +42,14 @@ alignment, URL, JSON). With --detect, also look for well-known credential format
 IMAGE is a name or ID in hush's store, oci:DIR (an OCI layout), docker-archive:FILE.tar,
 or a registry reference (credentials from the Docker config).
 
-Exit status: 0 clean, 1 a secret or credential was found, 2 error.`,
+A secret shorter than 6 bytes (white space at its ends aside) is not searched for: it would
+match ordinary text. Each such id is named in a warning on stderr.
+
+Exit status: 0 clean, 1 a secret or credential was found, 2 error or nothing to search for.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.image = args[0]
-			err := runAudit(cmd.Context(), g, o, cmd.OutOrStdout())
+			err := runAudit(cmd.Context(), g, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			var ee *ExitError
 			if err != nil && !errors.As(err, &ee) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "ERROR: %v\n", err)
@@ -62,7 +65,7 @@ Exit status: 0 clean, 1 a secret or credential was found, 2 error.`,
 	return cmd
 }
 
-func runAudit(ctx context.Context, g *globals, o auditOptions, out io.Writer) (err error) {
+func runAudit(ctx context.Context, g *globals, o auditOptions, out, errOut io.Writer) (err error) {
 	if o.format != "text" && o.format != "json" {
 		return fmt.Errorf("audit: unknown --format %q (text or json)", o.format)
 	}
@@ -82,12 +85,24 @@ func runAudit(ctx context.Context, g *globals, o auditOptions, out io.Writer) (e
 	if len(values) == 0 && !o.detect {
 		return errors.New("audit: nothing to search for: give --secret, --secret-env-file or --detect")
 	}
+	if short := secret.ShortIDs(values); len(short) == len(values) && !o.detect {
+		return fmt.Errorf("audit: nothing to search for: every secret is shorter than %d bytes (%s); give --detect or a longer secret",
+			secret.MinSearchable, strings.Join(short, ", "))
+	}
 	opts := audit.Options{Detect: o.detect}
 	report, err := auditTarget(ctx, g, o.image, values, opts)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", o.image, err)
 	}
 	report.Target = o.image
+	var warn bytes.Buffer
+	for _, id := range report.Skipped {
+		fmt.Fprintf(&warn, "WARNING: secret %q is shorter than %d bytes: too short to search for without matching ordinary text; not searched\n",
+			id, secret.MinSearchable)
+	}
+	if _, err := errOut.Write(secret.Redact(warn.Bytes(), mask)); err != nil {
+		return fmt.Errorf("writing warnings: %w", err)
+	}
 	var buf bytes.Buffer
 	if o.format == "json" {
 		enc := json.NewEncoder(&buf)

@@ -244,6 +244,7 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	if err != nil {
 		return err
 	}
+	warnShortSecrets(vals, disp)
 	if len(o.argFiles) > 0 {
 		disp.Warn("--build-arg-file: build args persist in the image history (docker history shows them); use --secret-env-file for credentials")
 	}

@@ -41,6 +41,15 @@ func secretValues(secrets *secret.Store, sshFlags []string) (map[string][]byte, 
 	return vals, nil
 }
 
+// warnShortSecrets names, at the start of a build, each secret value too short to audit
+// or to mask anywhere (secret.Short); never its value or its length.
+func warnShortSecrets(vals map[string][]byte, disp *progress.Display) {
+	for _, id := range secret.ShortIDs(vals) {
+		disp.Warn(fmt.Sprintf("secret %q is shorter than %d bytes: too short to audit or mask reliably; it is masked only as a whole word",
+			id, secret.MinSearchable))
+	}
+}
+
 // selfAudit proves the built image, and the state dirs a build writes, hold none of the
 // build's secret values; with mode "fail" a leak fails the build before anything is
 // published.
@@ -48,7 +57,16 @@ func selfAudit(ctx context.Context, mode string, b *build.Builder, img v1.Image,
 	if mode == "off" || len(vals) == 0 {
 		return nil
 	}
-	step := disp.Start(fmt.Sprintf("auditing image and build state for %d secret value(s)", len(vals)))
+	short := len(secret.ShortIDs(vals))
+	if short == len(vals) {
+		disp.Warn(fmt.Sprintf("not auditing the image: every secret value (%d) is shorter than %d bytes, too short to search for", short, secret.MinSearchable))
+		return nil
+	}
+	what := fmt.Sprintf("%d secret value(s)", len(vals))
+	if short > 0 {
+		what = fmt.Sprintf("%d of %d secret values (%d too short to audit)", len(vals)-short, len(vals), short)
+	}
+	step := disp.Start("auditing image and build state for " + what)
 	rep, err := audit.Scan(ctx, img, vals, audit.Options{})
 	if err != nil {
 		step.Done(err)

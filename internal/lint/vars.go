@@ -1,7 +1,6 @@
 package lint
 
 import (
-	"bytes"
 	"fmt"
 	"maps"
 	"regexp"
@@ -144,16 +143,13 @@ func newSecretIndex(values map[string][]byte) *secretIndex {
 	return s
 }
 
-// find returns the id of the first secret that value equals or, for forms of at least
-// secret.MinFormLen bytes, contains.
+// find returns the id of the first secret that value holds in any form: anywhere, or
+// for a secret.Short value's raw bytes only as a whole word (`u:pin@host`, not `spinner`).
 func (s *secretIndex) find(value string) (string, bool) {
-	if value == "" {
-		return "", false
-	}
 	b := []byte(value)
 	for _, id := range s.ids {
 		for _, f := range s.forms[id] {
-			if bytes.Equal(b, f.Bytes) || (len(f.Bytes) >= secret.MinFormLen && bytes.Contains(b, f.Bytes)) {
+			if f.In(b) {
 				return id, true
 			}
 		}

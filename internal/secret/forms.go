@@ -12,15 +12,41 @@ import (
 
 // Form is one way a secret value can appear in bytes: the value itself or one of its
 // encodings. Name says which (see Forms); Bytes is the exact byte string to look for.
+// Word is set on the raw forms of a Short value: they are matched only where they stand
+// as a whole word (see In), never inside one.
 type Form struct {
 	Name  string
 	Bytes []byte
+	Word  bool
 }
 
-// MinFormLen is the shortest encoded form Forms returns: shorter base64 cores match by
-// chance in any large blob or log. The raw form is always returned, whatever its length.
-// (Same rule and names as internal/audit, whose report spec lists them.)
-const MinFormLen = 6
+// MinSearchable is the fewest bytes a secret value (leading and trailing white space
+// aside) or an encoded form of one needs to be searched for and masked wherever it
+// occurs. Shorter byte strings occur by chance in ordinary output and binaries: a random
+// token of n letters and digits is one of 62^n, so a GiB of text-like bytes (2^30
+// positions) holds about 2^30/62^n chance occurrences of it — some 70 at n = 4, about 1
+// at n = 5, and 1 in 50 at n = 6. Real short secrets are worse than random ("admin",
+// "1234" are ordinary words). From 6 bytes on, a hit is evidence of the value; below it,
+// it is noise, so such values are not audited and are masked only as whole words.
+const MinSearchable = 6
+
+// Short reports whether value is too short to search for or mask anywhere: fewer than
+// MinSearchable bytes once leading and trailing white space is trimmed. The audit skips
+// such values, output masks their raw bytes only where they stand as a whole word, and
+// hush warns about them by id.
+func Short(value []byte) bool { return len(bytes.TrimSpace(value)) < MinSearchable }
+
+// ShortIDs returns, sorted, the ids of values (id → value) that are Short.
+func ShortIDs(values map[string][]byte) []string {
+	var ids []string
+	for id, v := range values {
+		if Short(v) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
 
 // Forms returns every form of value that hush searches for (audit) and masks (Redactor):
 // the raw bytes, hex (lower and upper), URL query and path escaping, JSON string escaping
@@ -35,18 +61,20 @@ const MinFormLen = 6
 // When value has leading or trailing white space (a secret file ending in a newline), the
 // forms of the trimmed value are included too, under the same names: programs often print
 // a token without the newline of the file it came from. Forms are deduplicated by bytes,
-// the first name winning; encoded forms shorter than MinFormLen are left out. An empty
-// value has no forms. Every returned byte slice is as secret as the value.
+// the first name winning; encoded forms shorter than MinSearchable are left out (the raw
+// forms never are: a Short value's raw forms are marked Word instead). An empty value
+// has no forms. Every returned byte slice is as secret as the value.
 func Forms(value []byte) []Form {
 	var out []Form
+	short := Short(value)
 	add := func(name string, b []byte, derived bool) {
 		// No map for deduplication: its string keys would be copies that cannot be zeroed.
-		if len(b) == 0 || (derived && len(b) < MinFormLen) ||
+		if len(b) == 0 || (derived && len(b) < MinSearchable) ||
 			slices.ContainsFunc(out, func(f Form) bool { return bytes.Equal(f.Bytes, b) }) {
 			clear(b)
 			return
 		}
-		out = append(out, Form{Name: name, Bytes: b})
+		out = append(out, Form{Name: name, Bytes: b, Word: short && !derived})
 	}
 	variants := [][]byte{value}
 	if t := bytes.TrimSpace(value); len(t) > 0 && len(t) != len(value) {

@@ -51,7 +51,7 @@ func TestFormsKnownValues(t *testing.T) {
 		{"tok3n-value\n", "raw", "tok3n-value\n"},
 		{"\xfb\xff\xbf\xfe", "base64", "+/+//g=="},
 		{"\xfb\xff\xbf\xfe", "base64url", "-_-__g=="},
-		// A short value keeps its raw form; encodings under MinFormLen are dropped.
+		// A short value keeps its raw form; encodings under MinSearchable are dropped.
 		{"x", "raw", "x"},
 		{"x", "hex", ""},
 		{"abc", "hex", "616263"},
@@ -113,5 +113,50 @@ func TestFormsHexRoundTrip(t *testing.T) {
 	}
 	if len(Forms(nil)) != 0 {
 		t.Error("empty value has forms")
+	}
+}
+
+// TestShort: a value is short by its length without surrounding white space; only the raw
+// forms of a short value are Word forms, its longer encodings are matched anywhere.
+func TestShort(t *testing.T) {
+	tests := []struct {
+		value string
+		short bool
+	}{
+		{"", true}, {"ab", true}, {"abcde", true}, {"abcde\n", true}, {"  \t\n   ", true},
+		{"abcdef", false}, {" abcdef\n", false}, {"a b c d", false},
+	}
+	for _, tt := range tests {
+		if got := Short([]byte(tt.value)); got != tt.short {
+			t.Errorf("Short(%q) = %v, want %v", tt.value, got, tt.short)
+		}
+		for _, f := range Forms([]byte(tt.value)) {
+			if want := tt.short && f.Name == "raw"; f.Word != want {
+				t.Errorf("Forms(%q) %s %q: Word = %v, want %v", tt.value, f.Name, f.Bytes, f.Word, want)
+			}
+		}
+	}
+	ids := ShortIDs(map[string][]byte{"pin": []byte("1234"), "tok": []byte("long-token"), "a": nil})
+	if strings.Join(ids, ",") != "a,pin" {
+		t.Errorf("ShortIDs = %v, want [a pin]", ids)
+	}
+}
+
+func TestFormIn(t *testing.T) {
+	word := Form{Name: "raw", Bytes: []byte("ab"), Word: true}
+	anywhere := Form{Name: "raw", Bytes: []byte("ab")}
+	tests := []struct {
+		f    Form
+		text string
+		want bool
+	}{
+		{word, "ab", true}, {word, "x=ab;", true}, {word, "cab about ab", true},
+		{word, "about a cab", false}, {word, "ab_", false}, {word, "", false},
+		{anywhere, "about", true}, {anywhere, "a b", false},
+	}
+	for _, tt := range tests {
+		if got := tt.f.In([]byte(tt.text)); got != tt.want {
+			t.Errorf("%+v.In(%q) = %v, want %v", tt.f, tt.text, got, tt.want)
+		}
 	}
 }

@@ -16,26 +16,26 @@ const Mask = "****"
 // rather than kept for the next one.
 const shrinkAbove = 64 << 10
 
-// MinMaskLen is the value length under which ShortValues counts a value: it is masked,
-// but so is every unrelated occurrence of the same few bytes.
-const MinMaskLen = 4
-
 // ErrClosed is returned by writes to a closed Redactor.
 var ErrClosed = errors.New("redactor closed")
 
 // Redactor is a streaming writer that replaces every occurrence of every secret value, and
 // of each of its Forms, with Mask before the bytes reach the wrapped writer. Occurrences
 // split across Write calls are found: the Redactor holds back the longest tail of what it
-// was given that is a proper prefix of some form (never more than the longest form minus
-// one byte) and passes everything before it through at once, so output that cannot begin
-// a secret is never delayed. Overlapping or adjacent occurrences are masked as one run, so
-// no byte of any occurrence is ever written. Text that is not part of an occurrence is
-// written byte for byte.
+// was given that may begin an occurrence (a proper prefix of some form, or a whole Word
+// form still waiting for the byte after it; never more than the longest form) and passes
+// everything before it through at once, so output that cannot begin a secret is never
+// delayed. Overlapping or adjacent occurrences are masked as one run, so no byte of any
+// occurrence is ever written. Text that is not part of an occurrence is written byte for
+// byte.
 //
-// Values of any length are masked. A value shorter than MinMaskLen bytes (see
-// ShortValues) masks every occurrence of those bytes in unrelated text too, garbling
-// output; hush prefers garbled output to a leaked value, and callers should warn about
-// such values. Encoded forms shorter than MinFormLen are not masked (see Forms).
+// Values of any length are masked. The raw bytes of a Short value are masked only where
+// they stand as a whole word (the bytes before and after them, across Write calls, are
+// not ASCII letters, digits or '_'; the start of the stream counts as a boundary, and so
+// does its end at a Flush or Close), so a 2-byte secret "ab" leaves "about a cab" alone
+// but masks "pin: ab."; callers should warn about such values. Encoded forms shorter
+// than MinSearchable are not masked (see Forms); the others, and every form of a longer
+// value, are masked anywhere.
 //
 // A Redactor is safe for concurrent use: Writes are serialised and treated as one stream,
 // in the order the calls take the lock. Close flushes and zeroes its buffers; it does not
@@ -43,10 +43,12 @@ var ErrClosed = errors.New("redactor closed")
 type Redactor struct {
 	mu       sync.Mutex
 	w        io.Writer
-	patterns [][]byte
-	shared   bool // patterns belong to a Masks; Close leaves them alone
-	short    int
+	patterns []pattern
+	shared   bool   // patterns belong to a Masks; Close leaves them alone
 	pending  []byte // held-back tail: bytes that may begin an occurrence
+	// prev is the input byte just before pending (a word boundary check needs it once
+	// that byte is written), or noByte at the start of the stream.
+	prev int
 	// masked is how many leading bytes of pending a written Mask already covers; an
 	// occurrence starting at or before it continues that run. -1: no run reaches pending.
 	masked int
@@ -57,37 +59,41 @@ type Redactor struct {
 
 var _ io.WriteCloser = (*Redactor)(nil)
 
+// pattern is one form to mask; word: only as a whole word (Form.Word).
+type pattern struct {
+	b    []byte
+	word bool
+}
+
 // NewRedactor returns a Redactor writing to w that masks values and their Forms. It keeps
 // its own copies of the values' forms; the caller may wipe values afterwards.
 func NewRedactor(w io.Writer, values [][]byte) *Redactor {
-	m := NewMasks(values)
-	return &Redactor{w: w, masked: -1, patterns: m.patterns, short: m.short}
+	return newRedactor(w, NewMasks(values).patterns, false)
+}
+
+func newRedactor(w io.Writer, patterns []pattern, shared bool) *Redactor {
+	return &Redactor{w: w, patterns: patterns, shared: shared, prev: noByte, masked: -1}
 }
 
 // Masks is a set of values compiled once (every Form of every value) for the many
 // Redactors of one build, one per step.
 type Masks struct {
-	patterns [][]byte
-	short    int
+	patterns []pattern
 }
 
 // NewMasks compiles values; it keeps its own copies, so the caller may wipe values.
 func NewMasks(values [][]byte) *Masks {
 	m := &Masks{}
 	for _, v := range values {
-		if len(v) == 0 {
-			continue
-		}
-		if len(v) < MinMaskLen {
-			m.short++
-		}
 		for _, f := range Forms(v) {
 			// No map: its string keys would be copies of secrets that cannot be zeroed.
-			if slices.ContainsFunc(m.patterns, func(p []byte) bool { return bytes.Equal(p, f.Bytes) }) {
-				clear(f.Bytes)
+			i := slices.IndexFunc(m.patterns, func(p pattern) bool { return bytes.Equal(p.b, f.Bytes) })
+			if i < 0 {
+				m.patterns = append(m.patterns, pattern{b: f.Bytes, word: f.Word})
 				continue
 			}
-			m.patterns = append(m.patterns, f.Bytes)
+			m.patterns[i].word = m.patterns[i].word && f.Word // masking anywhere wins
+			clear(f.Bytes)
 		}
 	}
 	return m
@@ -96,9 +102,9 @@ func NewMasks(values [][]byte) *Masks {
 // Writer returns a Redactor over w sharing m's patterns. A nil Masks masks nothing.
 func (m *Masks) Writer(w io.Writer) *Redactor {
 	if m == nil {
-		return &Redactor{w: w, masked: -1, shared: true}
+		return newRedactor(w, nil, true)
 	}
-	return &Redactor{w: w, masked: -1, patterns: m.patterns, short: m.short, shared: true}
+	return newRedactor(w, m.patterns, true)
 }
 
 // Wipe zeroes the compiled patterns; Redactors from Writer must be closed first.
@@ -107,7 +113,7 @@ func (m *Masks) Wipe() {
 		return
 	}
 	for _, p := range m.patterns {
-		clear(p)
+		clear(p.b)
 	}
 	m.patterns = nil
 }
@@ -121,10 +127,6 @@ func Redact(text []byte, values [][]byte) []byte {
 	r.Close()
 	return b.Bytes()
 }
-
-// ShortValues reports how many values were shorter than MinMaskLen bytes: they are
-// masked, but so is every unrelated occurrence of the same few bytes.
-func (r *Redactor) ShortValues() int { return r.short }
 
 // Write masks p and passes on everything that can no longer be part of an occurrence.
 // It reports len(p) unless the wrapped writer failed.
@@ -175,10 +177,10 @@ func (r *Redactor) Close() error {
 	clear(r.out[:cap(r.out)])
 	if !r.shared {
 		for _, p := range r.patterns {
-			clear(p)
+			clear(p.b)
 		}
 	}
-	r.pending, r.out, r.patterns = nil, nil, nil
+	r.pending, r.out, r.patterns, r.prev = nil, nil, nil, noByte
 	return err
 }
 
@@ -187,10 +189,10 @@ func (r *Redactor) Close() error {
 func (r *Redactor) process(final bool) error {
 	keep := 0
 	if !final {
-		keep = heldBack(r.pending, r.patterns)
+		keep = heldBack(r.pending, r.patterns, r.prev)
 	}
 	limit := len(r.pending) - keep
-	runs := occurrences(r.pending, r.patterns, limit)
+	runs := occurrences(r.pending, r.patterns, limit, r.prev)
 	out := r.out[:0]
 	pos := max(r.masked, 0) // bytes before pos were already written (inside a Mask)
 	runEnd := r.masked      // end of the last written run; -1 when none reaches pending
@@ -218,6 +220,9 @@ func (r *Redactor) process(final bool) error {
 	// Drop the decided bytes and keep the tail from limit. Bytes of the tail that a
 	// written run already covers must not be written again, and an occurrence touching
 	// that run continues it rather than starting a second Mask.
+	if limit > 0 {
+		r.prev = int(r.pending[limit-1])
+	}
 	n := copy(r.pending, r.pending[limit:])
 	clear(r.pending[n:])
 	r.pending = r.pending[:n]
@@ -237,19 +242,25 @@ func (r *Redactor) process(final bool) error {
 	return nil
 }
 
-// heldBack is the length of the longest tail of buf that is a proper prefix of some
-// pattern: an occurrence completed by later writes can only start there.
-func heldBack(buf []byte, patterns [][]byte) int {
+// heldBack is the length of the longest tail of buf that may begin an occurrence: a
+// proper prefix of some pattern, or of a word pattern preceded by a word boundary the
+// whole pattern too (the byte after it decides). An occurrence completed by later writes
+// can only start there. prev is the byte before buf.
+func heldBack(buf []byte, patterns []pattern, prev int) int {
 	keep := 0
 	for _, p := range patterns {
+		n := len(p.b) - 1
+		if p.word {
+			n++
+		}
 		end := len(buf) - keep // only a start before end beats keep
-		for i := max(len(buf)-len(p)+1, 0); i < end; {
-			j := bytes.IndexByte(buf[i:end], p[0])
+		for i := max(len(buf)-n, 0); i < end; {
+			j := bytes.IndexByte(buf[i:end], p.b[0])
 			if j < 0 {
 				break
 			}
 			i += j
-			if bytes.HasPrefix(p, buf[i:]) {
+			if bytes.HasPrefix(p.b, buf[i:]) && (!p.word || !isWordByte(byteAt(buf, i-1, prev))) {
 				keep = len(buf) - i
 				break
 			}
@@ -262,18 +273,24 @@ func heldBack(buf []byte, patterns [][]byte) int {
 type span struct{ start, end int }
 
 // occurrences returns the merged runs (overlapping or touching) covered by occurrences
-// of any pattern in buf that start before limit, sorted by start.
-func occurrences(buf []byte, patterns [][]byte, limit int) []span {
+// of any pattern in buf that start before limit, sorted by start. A word pattern counts
+// only where it stands as a whole word; prev is the byte before buf, and buf's end is a
+// boundary (heldBack keeps a word occurrence at the end unless the stream ends there).
+func occurrences(buf []byte, patterns []pattern, limit, prev int) []span {
 	var all []span
 	for _, p := range patterns {
 		var cur span
 		have := false
 		for i := 0; i < limit; {
-			j := bytes.Index(buf[i:], p)
+			j := bytes.Index(buf[i:], p.b)
 			if j < 0 || i+j >= limit {
 				break
 			}
-			s := span{i + j, i + j + len(p)}
+			s := span{i + j, i + j + len(p.b)}
+			i = s.start + 1
+			if p.word && !wholeWord(buf, s.start, s.end, prev) {
+				continue
+			}
 			if have && s.start <= cur.end {
 				cur.end = s.end
 			} else {
@@ -282,7 +299,6 @@ func occurrences(buf []byte, patterns [][]byte, limit int) []span {
 				}
 				cur, have = s, true
 			}
-			i = s.start + 1
 		}
 		if have {
 			all = append(all, cur)

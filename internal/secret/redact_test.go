@@ -5,18 +5,30 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
 )
 
 // reference masks in one shot, by brute force: every byte covered by any occurrence of
-// any form is masked, each maximal covered run becoming one Mask.
+// any form (of a Word form, one with no ASCII letter, digit or '_' right before or after
+// it) is masked, each maximal covered run becoming one Mask.
 func reference(input []byte, values [][]byte) []byte {
 	covered := make([]bool, len(input))
+	word := func(i int) bool {
+		if i < 0 || i >= len(input) {
+			return false
+		}
+		c := input[i]
+		return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+	}
 	for _, v := range values {
 		for _, f := range Forms(v) {
 			for i := 0; i+len(f.Bytes) <= len(input); i++ {
+				if f.Word && (word(i-1) || word(i+len(f.Bytes))) {
+					continue
+				}
 				if bytes.Equal(input[i:i+len(f.Bytes)], f.Bytes) {
 					for j := i; j < i+len(f.Bytes); j++ {
 						covered[j] = true
@@ -79,10 +91,18 @@ func TestRedactor(t *testing.T) {
 		{"url", []string{"p@ss w/rd"}, "https://u:p%40ss+w%2Frd@host", "https://u:****@host"},
 		{"trailing newline trimmed", []string{"filetoken\n"}, "got filetoken!", "got ****!"},
 		{"overlapping values one run", []string{"abcdef", "defghi"}, "xabcdefghiy", "x****y"},
-		{"adjacent one run", []string{"abcd", "efgh"}, "abcdefgh", "****"},
-		{"self-overlap fully covered", []string{"aaaa"}, "aaaaaaa", "****"},
+		{"adjacent one run", []string{"abcdef", "ghijkl"}, "abcdefghijkl", "****"},
+		{"self-overlap fully covered", []string{"aaaaaa"}, "aaaaaaaaa", "****"},
 		{"prefix only passes", []string{tok}, "ghp_s3cret!", "ghp_s3cret!"},
-		{"short value masked", []string{"pw"}, "pwd pw", "****d ****"},
+		{"short value masked as a word", []string{"pw"}, "pwd pw", "pwd ****"},
+		{"short value inside words kept", []string{"ab"}, "about a cab", "about a cab"},
+		{"short value between punctuation", []string{"ab"}, "token: ab.", "token: ****."},
+		{"short value at both ends", []string{"ab"}, "ab", "****"},
+		{"short value next to underscore or digit", []string{"ab"}, "_ab ab1 ab-ab", "_ab ab1 ****-****"},
+		{"short value beside non-ASCII", []string{"ab"}, "éab", "é****"},
+		{"short value with newline", []string{"pin1\n"}, "pin12 pin1\n (pin1)", "pin12 **** (****)"},
+		{"short value glued to a long one", []string{"ab", "long-secret-1"}, "long-secret-1ab long-secret-1 ab", "****ab **** ****"},
+		{"short value encoded anywhere", []string{"abcde"}, "x" + base64.StdEncoding.EncodeToString([]byte("u:abcde")), "xdTp****Q=="},
 		{"multi-line key", []string{"-----BEGIN KEY-----\nMIIabc\n-----END KEY-----\n"},
 			"key:\n-----BEGIN KEY-----\nMIIabc\n-----END KEY-----\ndone\n", "key:\n****done\n"},
 	}
@@ -212,22 +232,80 @@ func TestRedact(t *testing.T) {
 	}
 }
 
-func TestRedactorShortValues(t *testing.T) {
-	r := NewRedactor(&bytes.Buffer{}, [][]byte{[]byte("ab"), []byte("long-enough"), nil})
-	if r.ShortValues() != 1 {
-		t.Fatalf("ShortValues = %d, want 1", r.ShortValues())
+// TestRedactorWordAcrossWrites: whether a short value stands as a whole word is decided
+// by bytes of other Writes, before and after it; it is held back only as long as the
+// next byte can still change the answer.
+func TestRedactorWordAcrossWrites(t *testing.T) {
+	tests := []struct {
+		name   string
+		writes []string
+		want   []string // output after each write; the last entry after Close
+	}{
+		{"word completed by the next write", []string{"token: ab", "."}, []string{"token: ", "token: ****.", "token: ****."}},
+		{"word continued by the next write", []string{"a cab ab", "out"}, []string{"a cab ", "a cab about", "a cab about"}},
+		{"word byte before, in an earlier write", []string{"c", "ab."}, []string{"c", "cab.", "cab."}},
+		{"boundary before, in an earlier write", []string{" ", "ab."}, []string{" ", " ****.", " ****."}},
+		{"after a word byte nothing is held", []string{"xab"}, []string{"xab", "xab"}},
+		{"stream end is a boundary", []string{"go ab"}, []string{"go ", "go ****"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			r := NewRedactor(&buf, [][]byte{[]byte("ab")})
+			for i, w := range tt.writes {
+				if _, err := r.Write([]byte(w)); err != nil {
+					t.Fatal(err)
+				}
+				if buf.String() != tt.want[i] {
+					t.Fatalf("after write %d: %q, want %q", i, buf.String(), tt.want[i])
+				}
+			}
+			if err := r.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := buf.String(); got != tt.want[len(tt.want)-1] {
+				t.Fatalf("after Close: %q, want %q", got, tt.want[len(tt.want)-1])
+			}
+		})
+	}
+}
+
+// TestRedactorRandomSplits compares the Redactor with the one-shot reference on random
+// text over a small alphabet, so short values (Word forms) sit next to word and non-word
+// bytes and across Write boundaries in every way; FuzzRedactor explores further.
+func TestRedactorRandomSplits(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 6))
+	const alphabet = "ab_. \n"
+	pick := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		return b
+	}
+	for i := 0; i < 2000; i++ {
+		values := [][]byte{pick(1 + r.IntN(4)), pick(1 + r.IntN(8))}
+		input := pick(r.IntN(64))
+		sizes := []int{1 + r.IntN(5), 1 + r.IntN(9)}
+		got := redactChunks(t, input, values, sizes)
+		if want := reference(input, values); !bytes.Equal(got, want) {
+			t.Fatalf("values %q input %q chunks %v: got %q, want %q", values, input, sizes, got, want)
+		}
 	}
 }
 
 // FuzzRedactor: whatever the input and however it is split into writes, the output equals
-// the one-shot reference (so non-secret text is kept byte for byte), and no value without
-// a '*' (which a Mask could complete) appears in it.
+// the one-shot reference (so non-secret text is kept byte for byte, and a short value is
+// masked exactly where it stands as a whole word), and no value that is not Short and has
+// no '*' (which a Mask could complete) appears in it.
 func FuzzRedactor(f *testing.F) {
 	f.Add([]byte("xx hunter22 yy"), []byte("hunter22"), []byte("other-secret"), uint8(3), uint8(1))
 	f.Add([]byte("aaaaaaaaa"), []byte("aaaa"), []byte("aab"), uint8(1), uint8(2))
 	f.Add([]byte("abcdefghij"), []byte("abcdef"), []byte("defghi"), uint8(2), uint8(5))
 	f.Add([]byte("aHVudGVyMjI= 68756e74657232320a"), []byte("hunter22\n"), []byte("zz"), uint8(4), uint8(7))
 	f.Add([]byte("p%40ss+w p@ss w"), []byte("p@ss w"), []byte("\x00\xff"), uint8(1), uint8(1))
+	f.Add([]byte("about a cab, ab. ab_ab"), []byte("ab"), []byte("b a"), uint8(2), uint8(3))
+	f.Add([]byte("aab a ab aaab"), []byte("aab"), []byte("a"), uint8(1), uint8(4))
 	f.Fuzz(func(t *testing.T, input, v1, v2 []byte, s1, s2 uint8) {
 		if len(input) > 4096 || len(v1) > 64 || len(v2) > 64 {
 			return
@@ -239,7 +317,7 @@ func FuzzRedactor(f *testing.F) {
 			t.Fatalf("split %d/%d: got %q, want %q", s1, s2, got, want)
 		}
 		for _, v := range values {
-			if len(v) > 0 && !bytes.Contains(v, []byte("*")) && bytes.Contains(got, v) {
+			if !Short(v) && !bytes.Contains(v, []byte("*")) && bytes.Contains(got, v) {
 				t.Fatalf("value %q passed through: %q", v, got)
 			}
 		}
