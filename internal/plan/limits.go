@@ -1,8 +1,10 @@
 package plan
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 )
@@ -79,7 +81,7 @@ func ExpandWord(lex *shell.Lex, word string, env shell.EnvGetter) (string, error
 		return "", tooBig(word, b.over)
 	}
 	if err != nil {
-		return "", err
+		return "", lexError(word, err)
 	}
 	if len(v) > MaxValueBytes {
 		return "", tooBig(word, "")
@@ -94,7 +96,20 @@ func expandWords(lex *shell.Lex, word string, env shell.EnvGetter) ([]string, er
 	if b.over != "" {
 		return nil, tooBig(word, b.over)
 	}
-	return vs, err
+	if err != nil {
+		return nil, lexError(word, err)
+	}
+	return vs, nil
+}
+
+// lexError drops the lexer's "failed to process <the whole word>" wrapping, which puts a
+// word of any length into the message, and names the word briefly instead.
+func lexError(word string, err error) error {
+	inner := err
+	for strings.HasPrefix(inner.Error(), "failed to process ") && errors.Unwrap(inner) != nil {
+		inner = errors.Unwrap(inner)
+	}
+	return fmt.Errorf("expanding %s: %w", quoteShort(word), inner)
 }
 
 // checkEnvSize fails when env has grown past MaxEnvBytes; what names the cause.

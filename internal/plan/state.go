@@ -126,7 +126,10 @@ func (s *State) expandCommand(cmd instructions.Command) error {
 			if b.over != "" {
 				return "", tooBig(word, b.over)
 			}
-			return v, err
+			if err != nil {
+				return "", lexError(word, err)
+			}
+			return v, nil
 		})
 	}
 	return nil
