@@ -303,6 +303,3 @@ func validSignal(s string) bool {
 	}
 	return strings.HasPrefix(s, "RTMIN") || strings.HasPrefix(s, "RTMAX")
 }
-
-// Expand expands variables in word with the stage's current environment.
-func (s *State) Expand(word string) (string, error) { return s.expand(word) }
