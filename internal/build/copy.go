@@ -43,7 +43,7 @@ func (r *run) copyAction(ctx context.Context, st *plan.Stage, state *plan.State,
 	var gits []gitsource.Ref
 	switch {
 	case len(cs.Contents) > 0:
-		dir, err := r.inlineFiles(state, cs)
+		dir, err := r.inlineFiles(cs)
 		if err != nil {
 			return fail(err)
 		}
@@ -231,20 +231,15 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// inlineFiles writes COPY <<EOF heredoc contents into a temp dir.
-func (r *run) inlineFiles(state *plan.State, cs *plan.CopySpec) (string, error) {
+// inlineFiles writes COPY <<EOF heredoc contents into a temp dir. plan has already
+// expanded them (variables only, quotes kept, as BuildKit does).
+func (r *run) inlineFiles(cs *plan.CopySpec) (string, error) {
 	dir, _, err := r.b.mountDir()
 	if err != nil {
 		return "", err
 	}
 	for _, c := range cs.Contents {
 		data := c.Data
-		if c.Expand {
-			if data, err = state.Expand(data); err != nil {
-				os.RemoveAll(dir)
-				return "", fmt.Errorf("expanding heredoc %s: %w", c.Path, err)
-			}
-		}
 		p := filepath.Join(dir, filepath.Clean("/"+c.Path))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			os.RemoveAll(dir)

@@ -32,7 +32,10 @@ func checkRequired(opts Options) error {
 		missing[k] = append(missing[k], fmt.Sprintf("%s:%d", f.Name, line))
 	}
 	for _, st := range p.Needed() {
-		state := p.NewState(st, v1.Config{})
+		state, err := p.NewState(st, v1.Config{})
+		if err != nil {
+			return err
+		}
 		for _, c := range st.Commands {
 			step, err := state.Apply(c)
 			if err != nil {

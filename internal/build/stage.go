@@ -25,7 +25,10 @@ func (r *run) buildStage(ctx context.Context, st *plan.Stage) (*stageResult, err
 		}
 		cmds = append(trig, cmds...)
 	}
-	state := r.plan.NewState(st, res.cfg.Config)
+	state, err := r.plan.NewState(st, res.cfg.Config)
+	if err != nil {
+		return nil, err
+	}
 	total := len(cmds) + 1
 	ps := r.opts.Progress.Start(r.prefix(st, 1, total) + "FROM " + fromName)
 	ps.Done(nil)

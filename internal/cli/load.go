@@ -1,16 +1,16 @@
 package cli
 
 import (
-	"path/filepath"
-
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/hush-build/hush/internal/build"
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/snapshot"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 )
 
@@ -31,14 +31,13 @@ func newLoadCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			names, err := store.Load(input)
+			// Load verifies every image and unpacks its layers (g.unpackLayers) before it
+			// tags any: a load that fails anywhere publishes nothing.
+			names, err := store.Load(input, func(img v1.Image) error { return g.unpackLayers(img) })
 			if err != nil {
-				return fmt.Errorf("loading %s: %w", input, err)
+				return err
 			}
 			for _, n := range names {
-				if err := g.unpack(store, n); err != nil {
-					return err
-				}
 				fmt.Fprintf(cmd.OutOrStdout(), "Loaded image: %s\n", n)
 			}
 			return nil
@@ -80,23 +79,32 @@ func newImportCmd(g *globals) *cobra.Command {
 	}
 }
 
-// unpack prepares a loaded or imported image's layers as overlay lowers now, as docker
+// unpack prepares an imported image's layers as overlay lowers now, as docker
 // does at load time, so the first build on it does not pay for it.
 func (g *globals) unpack(store *image.Store, ref string) error {
 	img, _, err := store.Image(ref)
 	if err != nil {
 		return err
 	}
+	if err := g.unpackLayers(img); err != nil {
+		return fmt.Errorf("%s: %w", ref, err)
+	}
+	return nil
+}
+
+// unpackLayers unpacks img's layers into the snapshot store (each checked
+// against its diff_id).
+func (g *globals) unpackLayers(img v1.Image) error {
 	layers, err := img.Layers()
 	if err != nil {
-		return fmt.Errorf("reading layers of %s: %w", ref, err)
+		return fmt.Errorf("reading layers: %w", err)
 	}
 	snaps, err := snapshot.Open(filepath.Join(g.root, "snapshots"))
 	if err != nil {
 		return err
 	}
 	if _, err := build.Lowers(snaps, layers); err != nil {
-		return fmt.Errorf("unpacking %s: %w", ref, err)
+		return fmt.Errorf("unpacking: %w", err)
 	}
 	return nil
 }

@@ -1,15 +1,22 @@
 package dockerfile
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 )
+
+// MaxLineBytes is the longest line BuildKit's parser reads: its bufio.Scanner's token
+// limit less the newline (a "\r" before the newline counts). A longer line is an error
+// there and here; an instruction continued over many lines may be longer.
+const MaxLineBytes = bufio.MaxScanTokenSize - 1
 
 // File is a parsed Dockerfile.
 type File struct {
@@ -49,10 +56,22 @@ type SyntaxError struct {
 }
 
 func (e *SyntaxError) Error() string {
+	msg := elide(e.Err.Error())
 	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, msg)
 	}
-	return fmt.Sprintf("%s: %v", e.File, e.Err)
+	return fmt.Sprintf("%s: %s", e.File, msg)
+}
+
+// elide shortens a message that quotes a long piece of the Dockerfile (BuildKit's
+// messages quote whole words) by cutting out its middle.
+func elide(msg string) string {
+	const head, tail = 160, 80
+	if len(msg) <= head+tail+64 {
+		return msg
+	}
+	cut := len(msg) - head - tail
+	return strings.ToValidUTF8(fmt.Sprintf("%s…(%d bytes elided)…%s", msg[:head], cut, msg[len(msg)-tail:]), "")
 }
 
 func (e *SyntaxError) Unwrap() error { return e.Err }
@@ -62,6 +81,9 @@ func Parse(name string, r io.Reader) (*File, error) {
 	src, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	if err := checkLineLengths(name, src); err != nil {
+		return nil, err
 	}
 	res, err := parser.Parse(bytes.NewReader(src))
 	if err != nil {
@@ -91,6 +113,65 @@ func Parse(name string, r io.Reader) (*File, error) {
 	}
 	f.Stages, f.MetaArgs = stages, metaArgs
 	return f, nil
+}
+
+// checkLineLengths fails at the first line longer than MaxLineBytes, naming the line its
+// instruction starts on. (BuildKit's own error names a neighbouring line, or none at all
+// when the long line comes first, or claims an unterminated heredoc.)
+func checkLineLengths(name string, src []byte) error {
+	n, size := longLine(src)
+	if n == 0 {
+		return nil
+	}
+	start := instructionStart(src, n)
+	err := fmt.Errorf("line is %d bytes long, more than the %d bytes a Dockerfile line may have", size, MaxLineBytes)
+	if start != n {
+		err = fmt.Errorf("line %d is %d bytes long, more than the %d bytes a Dockerfile line may have", n, size, MaxLineBytes)
+	}
+	return &SyntaxError{File: name, Line: start, Err: err}
+}
+
+// longLine returns the number and length of the first line longer than MaxLineBytes, or 0.
+func longLine(src []byte) (n, size int) {
+	for n = 1; len(src) > 0; n++ {
+		line, rest, _ := bytes.Cut(src, []byte("\n"))
+		if len(line) > MaxLineBytes {
+			return n, len(line)
+		}
+		src = rest
+	}
+	return 0, 0
+}
+
+// instructionStart returns the first line of the instruction that holds line n, or n when
+// none does. It parses src with every over-long line shortened to its first and last
+// bytes, which keeps a keyword, a comment mark and a trailing continuation what they were.
+func instructionStart(src []byte, n int) int {
+	const keep = 64
+	var short bytes.Buffer
+	for len(src) > 0 {
+		line, rest, found := bytes.Cut(src, []byte("\n"))
+		if len(line) > MaxLineBytes {
+			short.Write(line[:keep])
+			short.WriteByte(' ')
+			line = line[len(line)-keep:]
+		}
+		short.Write(line)
+		if found {
+			short.WriteByte('\n')
+		}
+		src = rest
+	}
+	res, err := parser.Parse(&short)
+	if err != nil {
+		return n
+	}
+	for _, c := range res.AST.Children {
+		if c.StartLine <= n && n <= c.EndLine {
+			return c.StartLine
+		}
+	}
+	return n
 }
 
 // syntaxError extracts the first source line BuildKit attached to err.

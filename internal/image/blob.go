@@ -52,24 +52,36 @@ func (w *BlobWriter) Write(p []byte) (int, error) {
 // Commit syncs the blob and renames it to blobs/sha256/<hex>; when that blob
 // already exists the temp file is dropped instead.
 func (w *BlobWriter) Commit() (v1.Hash, int64, error) {
+	d, n, _, err := w.commit()
+	return d, n, err
+}
+
+// commit is Commit; placed tells whether the blob is new in the store.
+func (w *BlobWriter) commit() (v1.Hash, int64, bool, error) {
 	if w.done {
-		return v1.Hash{}, 0, errors.New("committing blob: already committed or aborted")
+		return v1.Hash{}, 0, false, errors.New("committing blob: already committed or aborted")
 	}
 	w.done = true
 	tmp := w.f.Name()
 	defer os.Remove(tmp) // no-op after a successful rename
 	if err := w.f.Sync(); err != nil {
 		w.f.Close()
-		return v1.Hash{}, 0, fmt.Errorf("syncing blob: %w", err)
+		return v1.Hash{}, 0, false, fmt.Errorf("syncing blob: %w", err)
 	}
 	if err := w.f.Close(); err != nil {
-		return v1.Hash{}, 0, fmt.Errorf("closing blob: %w", err)
+		return v1.Hash{}, 0, false, fmt.Errorf("closing blob: %w", err)
 	}
-	d := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(w.h.Sum(nil))}
-	if err := w.store.placeBlob(tmp, d, w.n); err != nil {
-		return v1.Hash{}, 0, err
+	d := w.sum()
+	placed, err := w.store.placeBlob(tmp, d, w.n)
+	if err != nil {
+		return v1.Hash{}, 0, false, err
 	}
-	return d, w.n, nil
+	return d, w.n, placed, nil
+}
+
+// sum is the digest of what was written so far.
+func (w *BlobWriter) sum() v1.Hash {
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(w.h.Sum(nil))}
 }
 
 // Abort drops the temp file. Safe to call after Commit (then a no-op).
@@ -86,19 +98,19 @@ func (w *BlobWriter) Abort() error {
 }
 
 // placeBlob renames a finished temp file to its content address, keeping an
-// existing blob of the right size.
-func (s *Store) placeBlob(tmp string, d v1.Hash, size int64) error {
+// existing blob of the right size; placed tells whether it renamed.
+func (s *Store) placeBlob(tmp string, d v1.Hash, size int64) (placed bool, err error) {
 	dst := s.blobPath(d)
 	if fi, err := os.Stat(dst); err == nil && fi.Mode().IsRegular() && fi.Size() == size {
-		return nil
+		return false, nil
 	}
 	if err := os.Chmod(tmp, 0o644); err != nil {
-		return fmt.Errorf("setting blob mode: %w", err)
+		return false, fmt.Errorf("setting blob mode: %w", err)
 	}
 	if err := os.Rename(tmp, dst); err != nil {
-		return fmt.Errorf("placing blob %s: %w", d, err)
+		return false, fmt.Errorf("placing blob %s: %w", d, err)
 	}
-	return nil
+	return true, nil
 }
 
 func (s *Store) blobPath(d v1.Hash) string {
@@ -110,28 +122,25 @@ func (s *Store) hasBlob(d v1.Hash, size int64) bool {
 	return err == nil && fi.Mode().IsRegular() && (size < 0 || fi.Size() == size)
 }
 
-// writeBlob copies r into the store under d, verifying digest and size.
-func (s *Store) writeBlob(d v1.Hash, size int64, r io.Reader) error {
+// writeBlob copies r into the store under d, verifying digest and size
+// before the blob gets a name; added tells whether the blob is new in the store.
+func (s *Store) writeBlob(d v1.Hash, size int64, r io.Reader) (added bool, err error) {
 	if s.hasBlob(d, size) {
-		return nil
+		return false, nil
 	}
 	w, err := s.NewBlob()
 	if err != nil {
-		return err
+		return false, err
 	}
+	defer w.Abort()
 	if _, err := io.Copy(w, r); err != nil {
-		w.Abort()
-		return fmt.Errorf("copying blob %s: %w", d, err)
+		return false, fmt.Errorf("copying blob %s: %w", d, err)
 	}
-	got, n, err := w.Commit()
-	if err != nil {
-		return err
+	if got := w.sum(); got != d || (size >= 0 && w.n != size) {
+		return false, fmt.Errorf("copying blob %s: content has digest %s and size %d, want size %d", d, got, w.n, size)
 	}
-	if got != d || (size >= 0 && n != size) {
-		// The blob landed under its true digest; the caller asked for another.
-		return fmt.Errorf("copying blob %s: content has digest %s and size %d, want size %d", d, got, n, size)
-	}
-	return nil
+	_, _, added, err = w.commit()
+	return added, err
 }
 
 // blobLayer is a compressed layer backed by a blob file in the store. It
@@ -183,6 +192,11 @@ func newSHA256() hash.Hash { return sha256.New() }
 // RemoveBlobIfUnused deletes blob d unless an image in the store refers to it. Used to
 // purge a layer that leaked a secret from a build that published nothing.
 func (s *Store) RemoveBlobIfUnused(d v1.Hash) error {
+	return s.removeBlobsIfUnused([]v1.Hash{d})
+}
+
+// removeBlobsIfUnused deletes each blob of ds that no image in the store refers to.
+func (s *Store) removeBlobsIfUnused(ds []v1.Hash) error {
 	unlock, err := s.lock()
 	if err != nil {
 		return err
@@ -192,19 +206,33 @@ func (s *Store) RemoveBlobIfUnused(d v1.Hash) error {
 	if err != nil {
 		return err
 	}
-	for _, desc := range idx.Manifests {
-		_, man, err := s.readManifest(desc.Digest)
-		if err != nil {
-			return fmt.Errorf("checking references to %s: %w", d, err)
-		}
-		if desc.Digest == d || man.Config.Digest == d {
-			return nil
-		}
-		for _, l := range man.Layers {
-			if l.Digest == d {
-				return nil
+	used, err := s.referencedBlobs(idx)
+	if err != nil {
+		return fmt.Errorf("checking blob references: %w", err)
+	}
+	for _, d := range ds {
+		if !used[d] {
+			if err := removeIfExists(s.blobPath(d)); err != nil {
+				return err
 			}
 		}
 	}
-	return removeIfExists(s.blobPath(d))
+	return nil
+}
+
+// referencedBlobs is every blob (manifest, config, layer) an image in idx uses.
+func (s *Store) referencedBlobs(idx *v1.IndexManifest) (map[v1.Hash]bool, error) {
+	used := map[v1.Hash]bool{}
+	for _, desc := range idx.Manifests {
+		used[desc.Digest] = true
+		_, man, err := s.readManifest(desc.Digest)
+		if err != nil {
+			return nil, err
+		}
+		used[man.Config.Digest] = true
+		for _, l := range man.Layers {
+			used[l.Digest] = true
+		}
+	}
+	return used, nil
 }

@@ -67,7 +67,7 @@ func TestLoad(t *testing.T) {
 				gzipFile(t, p)
 			}
 			s := newStore(t)
-			got, err := s.Load(p)
+			got, err := s.Load(p, nil)
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
@@ -123,7 +123,7 @@ func TestLoadRejectsOtherFiles(t *testing.T) {
 	os.WriteFile(plainTar, tarBytes(t, entry{name: "etc/passwd", body: "root"}), 0o644)
 	s := newStore(t)
 	for _, p := range []string{notTar, plainTar, filepath.Join(dir, "missing.tar")} {
-		if names, err := s.Load(p); err == nil {
+		if names, err := s.Load(p, nil); err == nil {
 			t.Errorf("Load(%s) = %v, want error", filepath.Base(p), names)
 		}
 	}
@@ -248,7 +248,7 @@ func TestLoadFromIndexPicksHostPlatform(t *testing.T) {
 	archive := filepath.Join(t.TempDir(), "oci.tar")
 	tarDir(t, dir, archive)
 	s := newStore(t)
-	names, err := s.Load(archive)
+	names, err := s.Load(archive, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

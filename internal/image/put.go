@@ -82,23 +82,17 @@ func (s *Store) Put(img v1.Image, names ...string) (Entry, error) {
 // digest name of the index it was resolved from (docker's RepoDigests do
 // the same).
 func (s *Store) put(img v1.Image, names []string, checkDigest bool) (Entry, error) {
-	norm := make([]string, 0, len(names))
-	for _, n := range names {
-		nn, err := NormalizeName(n)
-		if err != nil {
-			return Entry{}, fmt.Errorf("storing image: %w", err)
-		}
-		if !contains(norm, nn) {
-			norm = append(norm, nn)
-		}
-	}
-	desc, m, err := s.writeImageBlobs(img)
+	norm, err := normalizeNames(names)
 	if err != nil {
 		return Entry{}, fmt.Errorf("storing image: %w", err)
 	}
-	for _, n := range norm {
-		if _, obj := splitName(n); checkDigest && len(obj) > 7 && obj[:7] == "sha256:" && obj != desc.Digest.String() {
-			return Entry{}, fmt.Errorf("storing image as %s: image digest is %s", n, desc.Digest)
+	desc, m, _, err := s.writeImageBlobs(img)
+	if err != nil {
+		return Entry{}, fmt.Errorf("storing image: %w", err)
+	}
+	if checkDigest {
+		if err := checkDigestNames(norm, desc.Digest); err != nil {
+			return Entry{}, err
 		}
 	}
 
@@ -126,6 +120,16 @@ func (s *Store) put(img v1.Image, names []string, checkDigest bool) (Entry, erro
 	return e, nil
 }
 
+// checkDigestNames refuses a digest name ("repo@sha256:…") other than d.
+func checkDigestNames(names []string, d v1.Hash) error {
+	for _, n := range names {
+		if _, obj := splitName(n); len(obj) > 7 && obj[:7] == "sha256:" && obj != d.String() {
+			return fmt.Errorf("storing image as %s: image digest is %s", n, d)
+		}
+	}
+	return nil
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -136,31 +140,57 @@ func contains(list []string, s string) bool {
 }
 
 // writeImageBlobs writes layers, config and manifest, skipping blobs the
-// store already has, and returns the index descriptor for img.
-func (s *Store) writeImageBlobs(img v1.Image) (v1.Descriptor, *v1.Manifest, error) {
+// store already has, and returns the index descriptor for img and the
+// blobs it added (also when it fails part way).
+func (s *Store) writeImageBlobs(img v1.Image) (v1.Descriptor, *v1.Manifest, []v1.Hash, error) {
+	var added []v1.Hash
+	note := func(d v1.Hash, ok bool) {
+		if ok {
+			added = append(added, d)
+		}
+	}
 	m, err := img.Manifest()
 	if err != nil {
-		return v1.Descriptor{}, nil, fmt.Errorf("reading manifest: %w", err)
+		return v1.Descriptor{}, nil, nil, fmt.Errorf("reading manifest: %w", err)
 	}
 	layers, err := img.Layers()
 	if err != nil {
-		return v1.Descriptor{}, nil, fmt.Errorf("reading layers: %w", err)
+		return v1.Descriptor{}, nil, nil, fmt.Errorf("reading layers: %w", err)
 	}
 	if len(layers) != len(m.Layers) {
-		return v1.Descriptor{}, nil, fmt.Errorf("reading layers: %d layers but %d in manifest", len(layers), len(m.Layers))
+		return v1.Descriptor{}, nil, nil, fmt.Errorf("reading layers: %d layers but %d in manifest", len(layers), len(m.Layers))
 	}
 	for n, l := range layers {
-		if err := s.writeLayer(l, m.Layers[n]); err != nil {
-			return v1.Descriptor{}, nil, err
+		ok, err := s.writeLayer(l, m.Layers[n])
+		note(m.Layers[n].Digest, ok)
+		if err != nil {
+			return v1.Descriptor{}, nil, added, err
 		}
 	}
 	rawCfg, err := img.RawConfigFile()
 	if err != nil {
-		return v1.Descriptor{}, nil, fmt.Errorf("reading config: %w", err)
+		return v1.Descriptor{}, nil, added, fmt.Errorf("reading config: %w", err)
 	}
-	if err := s.writeBlob(m.Config.Digest, m.Config.Size, bytes.NewReader(rawCfg)); err != nil {
-		return v1.Descriptor{}, nil, fmt.Errorf("writing config: %w", err)
+	ok, err := s.writeBlob(m.Config.Digest, m.Config.Size, bytes.NewReader(rawCfg))
+	note(m.Config.Digest, ok)
+	if err != nil {
+		return v1.Descriptor{}, nil, added, fmt.Errorf("writing config: %w", err)
 	}
+	desc, rawMan, err := manifestDescriptor(img)
+	if err != nil {
+		return v1.Descriptor{}, nil, added, err
+	}
+	ok, err = s.writeBlob(desc.Digest, desc.Size, bytes.NewReader(rawMan))
+	note(desc.Digest, ok)
+	if err != nil {
+		return v1.Descriptor{}, nil, added, fmt.Errorf("writing manifest: %w", err)
+	}
+	return desc, m, added, nil
+}
+
+// manifestDescriptor is the index descriptor of img (digest of its raw
+// manifest, media type, platform) and the raw manifest.
+func manifestDescriptor(img v1.Image) (v1.Descriptor, []byte, error) {
 	rawMan, err := img.RawManifest()
 	if err != nil {
 		return v1.Descriptor{}, nil, fmt.Errorf("reading manifest: %w", err)
@@ -173,29 +203,27 @@ func (s *Store) writeImageBlobs(img v1.Image) (v1.Descriptor, *v1.Manifest, erro
 	if err != nil {
 		return v1.Descriptor{}, nil, fmt.Errorf("hashing manifest: %w", err)
 	}
-	if err := s.writeBlob(d, size, bytes.NewReader(rawMan)); err != nil {
-		return v1.Descriptor{}, nil, fmt.Errorf("writing manifest: %w", err)
-	}
 	desc := v1.Descriptor{MediaType: mt, Size: size, Digest: d}
 	if cfg, err := img.ConfigFile(); err == nil && cfg.OS != "" {
 		desc.Platform = &v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
 	}
-	return desc, m, nil
+	return desc, rawMan, nil
 }
 
-func (s *Store) writeLayer(l v1.Layer, want v1.Descriptor) error {
+func (s *Store) writeLayer(l v1.Layer, want v1.Descriptor) (bool, error) {
 	if s.hasBlob(want.Digest, want.Size) {
-		return nil
+		return false, nil
 	}
 	rc, err := l.Compressed()
 	if err != nil {
-		return fmt.Errorf("reading layer %s: %w", want.Digest, err)
+		return false, fmt.Errorf("reading layer %s: %w", want.Digest, err)
 	}
 	defer rc.Close()
-	if err := s.writeBlob(want.Digest, want.Size, rc); err != nil {
-		return fmt.Errorf("writing layer: %w", err)
+	added, err := s.writeBlob(want.Digest, want.Size, rc)
+	if err != nil {
+		return false, fmt.Errorf("writing layer: %w", err)
 	}
-	return nil
+	return added, nil
 }
 
 // ensureBlobs checks, under the lock, that every blob of img is present and
@@ -204,7 +232,7 @@ func (s *Store) ensureBlobs(img v1.Image, desc v1.Descriptor, m *v1.Manifest) er
 	if s.hasBlob(desc.Digest, desc.Size) && s.hasBlob(m.Config.Digest, m.Config.Size) && allLayers(s, m) {
 		return nil
 	}
-	_, _, err := s.writeImageBlobs(img)
+	_, _, _, err := s.writeImageBlobs(img)
 	return err
 }
 

@@ -191,17 +191,9 @@ func familiar(names []string) []string {
 // left in idx uses. It is best effort: when any remaining manifest cannot be
 // read, nothing is deleted. Callers hold the lock.
 func (s *Store) dropUnreferenced(idx *v1.IndexManifest, removed []v1.Hash) {
-	keep := map[v1.Hash]bool{}
-	for _, d := range idx.Manifests {
-		keep[d.Digest] = true
-		_, man, err := s.readManifest(d.Digest)
-		if err != nil {
-			return
-		}
-		keep[man.Config.Digest] = true
-		for _, l := range man.Layers {
-			keep[l.Digest] = true
-		}
+	keep, err := s.referencedBlobs(idx)
+	if err != nil {
+		return
 	}
 	for _, d := range removed {
 		_, man, err := s.readManifest(d)

@@ -43,10 +43,12 @@ const (
 // processes: index.json changes happen under an flock on index.json.lock and
 // land via temp file + rename; blobs land via temp file + rename.
 //
-// Remove deletes the blobs only the removed image used. A blob committed
-// with NewBlob but not yet referenced by a Put is not protected: if an rmi
-// of an image sharing that exact layer runs in between, the later Put fails
-// with a clear "blob not found" error rather than storing a broken image.
+// Remove deletes the blobs only the removed image used; a Load that fails
+// deletes the blobs it added that no image uses. A blob committed with
+// NewBlob but not yet referenced by a Put is not protected: if an rmi of an
+// image sharing that exact layer, or a failing load of one, runs in between,
+// the later Put fails with a clear "blob not found" error rather than storing
+// a broken image.
 type Store struct {
 	dir string
 }

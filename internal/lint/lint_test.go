@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -182,5 +184,29 @@ func TestUnreadableContext(t *testing.T) {
 	}
 	if HasErrors(fs) {
 		t.Error("an unreadable context is a warning, not an error")
+	}
+}
+
+// TestCheckBoundsExpansion: a Dockerfile whose ARGs grow 16x a line (up to 256 MiB)
+// is checked without building the oversized values.
+func TestCheckBoundsExpansion(t *testing.T) {
+	src := "FROM scratch\nARG A=aaaaaaaaaaaaaaaa\n"
+	for _, n := range "BCDEFG" {
+		src += fmt.Sprintf("ARG %c=%s\n", n, strings.Repeat(fmt.Sprintf("$%c", n-1), 16))
+	}
+	src += "ENV H=$G$G\nRUN true\n"
+	df, err := dockerfile.Parse("Dockerfile", strings.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	findings := Check(df, Options{Secrets: map[string][]byte{"tok": []byte("not-in-the-file")}})
+	runtime.ReadMemStats(&after)
+	if len(findings) != 0 {
+		t.Errorf("findings %v, want none", findings)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+		t.Errorf("checking allocated %d MiB", grew>>20)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
+	"github.com/hush-build/hush/internal/plan"
 	"github.com/hush-build/hush/internal/secret"
 )
 
@@ -41,9 +42,9 @@ func newVars(escape rune) *vars {
 func (v *vars) Get(k string) (string, bool) { s, ok := v.m[k]; return s, ok }
 func (v *vars) Keys() []string              { return slices.Sorted(maps.Keys(v.m)) }
 
-// expand expands word; on a syntax error it returns word unchanged.
+// expand expands word; on a syntax error, or past plan's size limit, it returns word unchanged.
 func (v *vars) expand(word string) string {
-	out, _, err := v.lex.ProcessWord(word, v)
+	out, err := plan.ExpandWord(v.lex, word, v)
 	if err != nil {
 		return word
 	}

@@ -7,6 +7,7 @@ import "strings"
 type Env struct {
 	keys []string
 	vals map[string]string
+	size int // bytes of the KEY=value strings
 }
 
 // NewEnv builds an Env from KEY=value strings (later duplicates win).
@@ -24,11 +25,18 @@ func (e *Env) Set(key, value string) {
 	if e.vals == nil {
 		e.vals = map[string]string{}
 	}
-	if _, ok := e.vals[key]; !ok {
+	if old, ok := e.vals[key]; ok {
+		e.size -= len(old)
+	} else {
 		e.keys = append(e.keys, key)
+		e.size += len(key) + 1
 	}
+	e.size += len(value)
 	e.vals[key] = value
 }
+
+// Bytes is the size of the KEY=value strings List returns, added up.
+func (e *Env) Bytes() int { return e.size }
 
 // Get implements shell.EnvGetter.
 func (e *Env) Get(key string) (string, bool) {
@@ -50,7 +58,7 @@ func (e *Env) List() []string {
 
 // Clone returns an independent copy.
 func (e *Env) Clone() *Env {
-	c := &Env{keys: append([]string(nil), e.keys...), vals: make(map[string]string, len(e.vals))}
+	c := &Env{keys: append([]string(nil), e.keys...), vals: make(map[string]string, len(e.vals)), size: e.size}
 	for k, v := range e.vals {
 		c.vals[k] = v
 	}

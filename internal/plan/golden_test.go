@@ -153,7 +153,10 @@ func dumpPlan(path string, opts plan.Options) (string, error) {
 			deps = append(deps, d.String())
 		}
 		fmt.Fprintf(&b, "\nstage %d %s (line %d) from %s needed=%v deps=%v\n", st.Index, st, st.Line, base, st.Needed, deps)
-		state := p.NewState(st, v1.Config{})
+		state, err := p.NewState(st, v1.Config{})
+		if err != nil {
+			return "", err
+		}
 		for _, c := range st.Commands {
 			step, err := state.Apply(c)
 			if err != nil {

@@ -98,13 +98,16 @@ func New(f *dockerfile.File, opts Options) (*Plan, error) {
 				continue
 			}
 			if kv.Value != nil {
-				v, _, err := p.lex.ProcessWord(*kv.Value, p.meta)
+				v, err := ExpandWord(p.lex, *kv.Value, p.meta)
 				if err != nil {
-					return nil, p.errAt(&a, err)
+					return nil, p.errAt(&a, fmt.Errorf("ARG %s: %w", kv.Key, err))
 				}
 				p.meta.Set(kv.Key, v)
 			} else if _, ok := p.meta.Get(kv.Key); !ok {
 				p.meta.Set(kv.Key, "")
+			}
+			if err := checkEnvSize(p.meta, "ARG "+kv.Key); err != nil {
+				return nil, p.errAt(&a, err)
 			}
 		}
 	}
@@ -114,9 +117,9 @@ func New(f *dockerfile.File, opts Options) (*Plan, error) {
 		if len(src.Location) > 0 {
 			st.Line = src.Location[0].Start.Line
 		}
-		base, _, err := p.lex.ProcessWord(src.BaseName, p.meta)
+		base, err := ExpandWord(p.lex, src.BaseName, p.meta)
 		if err != nil {
-			return nil, &dockerfile.SyntaxError{File: f.Name, Line: st.Line, Err: fmt.Errorf("expanding FROM %q: %w", src.BaseName, err)}
+			return nil, &dockerfile.SyntaxError{File: f.Name, Line: st.Line, Err: fmt.Errorf("expanding FROM %s: %w", quoteShort(src.BaseName), err)}
 		}
 		if base == "" {
 			return nil, &dockerfile.SyntaxError{File: f.Name, Line: st.Line, Err: fmt.Errorf("base name (%s) should not be blank", src.BaseName)}
@@ -172,7 +175,7 @@ func (p *Plan) addDeps(st *Stage) error {
 		if from == "" {
 			return
 		}
-		if v, _, err := p.lex.ProcessWord(from, p.meta); err == nil {
+		if v, err := ExpandWord(p.lex, from, p.meta); err == nil {
 			from = v
 		}
 		if s, _ := p.ResolveFrom(st, from); s != nil {

@@ -16,7 +16,7 @@ func (s *State) applyArg(c *instructions.ArgCommand, st *Step) error {
 	for _, arg := range c.Args {
 		key, err := s.expand(arg.Key)
 		if err != nil {
-			return err
+			return fmt.Errorf("ARG: %w", err)
 		}
 		arg.Key = key
 		v, hasValue := s.plan.BuildArgs[key]
@@ -32,12 +32,15 @@ func (s *State) applyArg(c *instructions.ArgCommand, st *Step) error {
 		} else if hasDefault {
 			d, err := s.expand(*arg.Value)
 			if err != nil {
-				return err
+				return fmt.Errorf("ARG %s: %w", key, err)
 			}
 			arg.Value = &d
 		}
 		if arg.Value != nil {
 			s.run.Set(key, *arg.Value)
+			if err := checkEnvSize(s.run, "ARG "+key); err != nil {
+				return err
+			}
 		}
 		s.args = append(s.args, arg)
 		str := key
@@ -92,10 +95,22 @@ func (s *State) applyRun(c *instructions.RunCommand, st *Step) error {
 			}
 		}
 	}
+	if n := envBytes(st.Env); n > MaxEnvBytes {
+		return fmt.Errorf("RUN: the step environment is %s, more than the %s limit", sizeName(n), sizeName(MaxEnvBytes))
+	}
 	st.Mounts = instructions.GetMounts(c)
 	st.Network = string(instructions.GetNetwork(c))
 	st.CreatedBy = "RUN " + runCommandString(args, s.args, s.run) + " # buildkit"
 	return nil
+}
+
+// envBytes adds up the sizes of KEY=value strings.
+func envBytes(env []string) int {
+	n := 0
+	for _, kv := range env {
+		n += len(kv)
+	}
+	return n
 }
 
 // runCommandString prefixes the command with "|N K=v" for the stage's build args, as
@@ -161,7 +176,7 @@ func (s *State) applyCopy(st *Step, cs *CopySpec) error {
 func (s *State) applyExpose(c *instructions.ExposeCommand, st *Step) error {
 	var ports []string
 	for _, p := range c.Ports {
-		ps, err := s.lex.ProcessWords(p, s.run)
+		ps, err := expandWords(s.lex, p, s.run)
 		if err != nil {
 			return err
 		}

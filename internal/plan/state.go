@@ -31,8 +31,9 @@ type State struct {
 	lex    *shell.Lex
 }
 
-// NewState starts stage st from its base image's config.
-func (p *Plan) NewState(st *Stage, base v1.Config) *State {
+// NewState starts stage st from its base image's config. A base whose Env is past
+// MaxEnvBytes is an error at the stage's FROM line.
+func (p *Plan) NewState(st *Stage, base v1.Config) (*State, error) {
 	cfg := base
 	cfg.Env = slices.Clone(base.Env)
 	hasPath := false
@@ -45,7 +46,15 @@ func (p *Plan) NewState(st *Stage, base v1.Config) *State {
 		cfg.Env = append(cfg.Env, "PATH="+DefaultPath)
 	}
 	cfg.OnBuild = nil
-	return &State{Config: cfg, plan: p, stage: st, run: NewEnv(cfg.Env), lex: shell.NewLex(p.File.EscapeToken)}
+	s := &State{Config: cfg, plan: p, stage: st, run: NewEnv(cfg.Env), lex: shell.NewLex(p.File.EscapeToken)}
+	from := st.Base
+	if st.BaseStage != nil {
+		from = "stage " + st.BaseStage.String()
+	}
+	if err := checkEnvSize(s.run, "base image "+from); err != nil {
+		return nil, &dockerfile.SyntaxError{File: p.File.Name, Line: st.Line, Err: err}
+	}
+	return s, nil
 }
 
 // OnBuild parses the ONBUILD triggers of a base image into commands to run first.
@@ -68,8 +77,62 @@ func OnBuild(triggers []string) ([]instructions.Command, error) {
 }
 
 func (s *State) expand(word string) (string, error) {
-	v, _, err := s.lex.ProcessWord(word, s.run)
-	return v, err
+	return ExpandWord(s.lex, word, s.run)
+}
+
+// expandPairs expands the keys and values of ENV or LABEL in place, naming the key in errors.
+func (s *State) expandPairs(kind string, kvs instructions.KeyValuePairs) error {
+	for i, kv := range kvs {
+		k, err := s.expand(kv.Key)
+		if err != nil {
+			return fmt.Errorf("%s: %w", kind, err)
+		}
+		v, err := s.expand(kv.Value)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", kind, k, err)
+		}
+		kvs[i].Key, kvs[i].Value = k, v
+	}
+	return nil
+}
+
+// expandCommand expands cmd's words against the state, as BuildKit does before
+// applying it (ARG expands its own, one declaration at a time).
+func (s *State) expandCommand(cmd instructions.Command) error {
+	switch c := cmd.(type) {
+	case *instructions.ArgCommand:
+	case *instructions.EnvCommand:
+		if err := s.expandPairs("ENV", c.Env); err != nil {
+			return err
+		}
+	case *instructions.LabelCommand:
+		if err := s.expandPairs("LABEL", c.Labels); err != nil {
+			return err
+		}
+	case instructions.SupportsSingleWordExpansion:
+		if err := c.Expand(s.expand); err != nil {
+			return err
+		}
+	}
+	if ex, ok := cmd.(instructions.SupportsSingleWordExpansionRaw); ok {
+		// Heredoc contents of COPY/ADD with an unquoted delimiter, as BuildKit expands
+		// them: variables only, quotes kept. The contents may be long; only what the
+		// variables add is bounded.
+		raw := shell.NewLex('\\')
+		raw.SkipProcessQuotes = true
+		return ex.ExpandRaw(func(word string) (string, error) {
+			b := newBudget(s.run, word)
+			v, _, err := raw.ProcessWord(word, b)
+			if b.over != "" {
+				return "", tooBig(word, b.over)
+			}
+			if err != nil {
+				return "", lexError(word, err)
+			}
+			return v, nil
+		})
+	}
+	return nil
 }
 
 func (s *State) fail(c instructions.Command, err error) error {
@@ -79,25 +142,8 @@ func (s *State) fail(c instructions.Command, err error) error {
 // Apply expands cmd against the state, applies its effect on the image config, and
 // returns the step that executes it.
 func (s *State) Apply(cmd instructions.Command) (*Step, error) {
-	if _, isArg := cmd.(*instructions.ArgCommand); !isArg {
-		if ex, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
-			if err := ex.Expand(s.expand); err != nil {
-				return nil, s.fail(cmd, err)
-			}
-		}
-	}
-	if ex, ok := cmd.(instructions.SupportsSingleWordExpansionRaw); ok {
-		// Heredoc contents of COPY/ADD with an unquoted delimiter, as BuildKit expands
-		// them: variables only, quotes kept.
-		raw := shell.NewLex('\\')
-		raw.SkipProcessQuotes = true
-		err := ex.ExpandRaw(func(word string) (string, error) {
-			v, _, err := raw.ProcessWord(word, s.run)
-			return v, err
-		})
-		if err != nil {
-			return nil, s.fail(cmd, err)
-		}
+	if err := s.expandCommand(cmd); err != nil {
+		return nil, s.fail(cmd, err)
 	}
 	st := &Step{Kind: Meta, Line: dockerfile.Line(cmd), Name: displayName(cmd),
 		User: s.Config.User, Workdir: s.workdir()}
@@ -107,8 +153,11 @@ func (s *State) Apply(cmd instructions.Command) (*Step, error) {
 		msg := "ENV"
 		for _, kv := range c.Env {
 			msg += " " + kv.String()
-			s.Config.Env = setEnvList(s.Config.Env, kv.Key, kv.Value)
 			s.run.Set(kv.Key, kv.Value)
+			if err := checkEnvSize(s.run, "ENV "+kv.Key); err != nil {
+				return nil, s.fail(c, err)
+			}
+			s.Config.Env = setEnvList(s.Config.Env, kv.Key, kv.Value)
 		}
 		st.CreatedBy = msg
 	case *instructions.ArgCommand:
@@ -254,6 +303,3 @@ func validSignal(s string) bool {
 	}
 	return strings.HasPrefix(s, "RTMIN") || strings.HasPrefix(s, "RTMAX")
 }
-
-// Expand expands variables in word with the stage's current environment.
-func (s *State) Expand(word string) (string, error) { return s.expand(word) }
