@@ -60,7 +60,7 @@ func (r *run) cacheMount(ctx context.Context, st *plan.Stage, sm *stepMounts, m 
 			return err
 		}
 	}
-	opts := []string{"rbind"}
+	opts := []string{"rbind", "nodev"}
 	if m.ReadOnly {
 		opts = append(opts, "ro")
 	}
@@ -167,7 +167,7 @@ func (r *run) bindMount(ctx context.Context, st *plan.Stage, sm *stepMounts, m *
 		sm.cleanup = append(sm.cleanup, func() { _ = unmount(); ws.Remove() })
 		host = ws.Merged
 	}
-	opts := []string{"rbind"}
+	opts := []string{"rbind", "nodev"}
 	if m.ReadOnly || !fi.IsDir() {
 		opts = append(opts, "ro")
 	}

@@ -77,7 +77,7 @@ func (r *run) execRun(ctx context.Context, st *plan.Stage, ws *snapshot.Workspac
 			return nil, fmt.Errorf("writing inline script: %w", err)
 		}
 		c.Mounts = append(c.Mounts, specs.Mount{Destination: step.Args[0], Type: "bind", Source: f,
-			Options: []string{"bind", "ro"}})
+			Options: []string{"bind", "ro", "nosuid", "nodev"}})
 	}
 	sm, err := r.setupMounts(ctx, st, step, id)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -53,6 +54,17 @@ type OCI struct {
 	stateDir string
 	// bundleDir holds per-step bundles; it must be a tmpfs.
 	bundleDir string
+	// mount is mount(8), which crun runs (through shell) as a hook to put nodev back on
+	// the rootfs.
+	mount, shell string
+	// filter is Docker's default seccomp profile, built once: as JSON for runc, compiled
+	// to BPF for crun.
+	filter func() (*seccompFilter, error)
+}
+
+type seccompFilter struct {
+	profile *specs.LinuxSeccomp
+	bpf     string
 }
 
 var _ Runtime = (*OCI)(nil)
@@ -74,6 +86,15 @@ func New(name, runDir string) (*OCI, error) {
 		return nil, fmt.Errorf("finding runtime %s: %w (install the Debian package %s)", name, err, name)
 	}
 	o := &OCI{name: name, binary: bin, stateDir: filepath.Join(runDir, name), bundleDir: filepath.Join(runDir, "bundles")}
+	o.filter = sync.OnceValues(func() (*seccompFilter, error) { return buildFilter(name) })
+	if name == "crun" {
+		if o.mount, err = exec.LookPath("mount"); err == nil {
+			o.shell, err = exec.LookPath("sh")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("crun needs sh and mount(8) to keep each step's rootfs nodev (install the Debian package mount, or use --runtime runc): %w", err)
+		}
+	}
 	for _, d := range []string{o.stateDir, o.bundleDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("creating runtime dir: %w", err)
@@ -103,6 +124,9 @@ func (o *OCI) Run(ctx context.Context, c *Container) error {
 	defer os.RemoveAll(bundle)
 	spec, err := Spec(c)
 	if err != nil {
+		return err
+	}
+	if err := o.confine(spec, c.Rootfs); err != nil {
 		return err
 	}
 	if err := writeSpec(filepath.Join(bundle, "config.json"), spec); err != nil {
@@ -163,4 +187,44 @@ func (o *OCI) kill(id string) {
 
 func (o *OCI) delete(id string) {
 	_ = exec.Command(o.binary, append(o.globalArgs(), "delete", "-f", id)...).Run()
+}
+
+func buildFilter(runtime string) (*seccompFilter, error) {
+	p, err := defaultSeccomp()
+	if err != nil {
+		return nil, err
+	}
+	f := &seccompFilter{profile: p}
+	if runtime == "crun" {
+		if f.bpf, err = compileBPF(p); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// confine adds what keeps a step away from the host beyond its namespaces: Docker's
+// default seccomp filter and, with crun, a hook that puts nodev back on the rootfs, which
+// crun's own bind remount of the rootfs clears (runc keeps it). With nodev everywhere a
+// step may make device nodes, as in docker run, but can never open one.
+func (o *OCI) confine(s *specs.Spec, rootfs string) error {
+	f, err := o.filter()
+	if err != nil {
+		return err
+	}
+	if o.name != "crun" {
+		s.Linux.Seccomp = f.profile
+		return nil
+	}
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	s.Annotations[bpfAnnotation] = f.bpf
+	// crun writes the container state to a hook's stdin and fails on EPIPE if the hook
+	// exited without reading it: the shell reads it, then becomes mount(8).
+	s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{
+		Path: o.shell,
+		Args: []string{"sh", "-c", `read -r _ || :; exec "$0" -o remount,bind,nodev "$1"`, o.mount, rootfs},
+	}}}
+	return nil
 }

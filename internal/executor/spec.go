@@ -47,7 +47,10 @@ func Spec(c *Container) (*specs.Spec, error) {
 		Hostname: hostname,
 		Mounts: []specs.Mount{
 			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
-			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			// nodev: without a device cgroup (crun runs with --cgroup-manager=disabled) a
+			// device node made in /dev could otherwise be opened; the default devices are
+			// bind mounts of the host's own (below), which nodev on /dev does not affect.
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "noexec", "strictatime", "mode=755", "size=65536k"}},
 			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
 			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
 			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
@@ -78,8 +81,23 @@ func Spec(c *Container) (*specs.Spec, error) {
 	default:
 		return nil, fmt.Errorf("network mode %q: want host or none", c.Network)
 	}
+	s.Mounts = append(s.Mounts, defaultDevices()...)
 	s.Mounts = append(s.Mounts, c.Mounts...)
 	return s, nil
+}
+
+// defaultDeviceNames is Docker's default device set; the runtime adds the /dev/fd,
+// stdin/stdout/stderr and ptmx links itself.
+var defaultDeviceNames = []string{"null", "zero", "full", "random", "urandom", "tty"}
+
+// defaultDevices bind-mounts the host's default devices into the step's /dev.
+func defaultDevices() []specs.Mount {
+	var out []specs.Mount
+	for _, d := range defaultDeviceNames {
+		out = append(out, specs.Mount{Destination: "/dev/" + d, Type: "bind", Source: "/dev/" + d,
+			Options: []string{"bind", "nosuid", "noexec"}})
+	}
+	return out
 }
 
 func writeSpec(path string, s *specs.Spec) error {

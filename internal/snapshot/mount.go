@@ -102,9 +102,11 @@ func mountOverlay(cfg overlayConfig, target string) error {
 		return errors.New("mounting overlay: no lower dirs")
 	}
 	if data, ok := legacyOverlayData(cfg); ok && !cfg.forceFSConfig {
-		var flags uintptr
+		// nodev always: a step may make device nodes (CAP_MKNOD, as in docker run) but
+		// must never open one; there is no device cgroup to stop it otherwise.
+		var flags uintptr = unix.MS_NODEV
 		if cfg.readOnly {
-			flags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV
+			flags |= unix.MS_RDONLY | unix.MS_NOSUID
 		}
 		if err := unix.Mount("overlay", target, "overlay", flags, data); err != nil {
 			return fmt.Errorf("mounting overlay at %s (%d lowers): %w", target, len(cfg.lowers), err)
@@ -176,9 +178,9 @@ func fsconfigOverlay(cfg overlayConfig, target string) (err error) {
 	if err := unix.FsconfigCreate(fd); err != nil {
 		return fmt.Errorf("creating overlay (%d lowers): %w", len(cfg.lowers), err)
 	}
-	var attrs int
+	attrs := unix.MOUNT_ATTR_NODEV
 	if cfg.readOnly {
-		attrs = unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV
+		attrs |= unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID
 	}
 	mfd, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, attrs)
 	if err != nil {
