@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/base64"
 	"io"
 	"strings"
 	"syscall"
@@ -11,27 +12,34 @@ import (
 	"github.com/hush-build/hush/internal/hushtest"
 )
 
-// TestInterruptedBuild kills a build while its RUN step sleeps and checks that hush
-// exits promptly and leaves no mount, no process and no tag behind, and that the store
-// still builds afterwards.
+// TestInterruptedBuild kills a build while its RUN step sleeps, after the step copied a
+// secret into its rootfs, and checks that hush exits promptly and leaves no mount, no
+// process and no tag behind, that the next command sweeps the killed build's workspace
+// (and the secret in it), and that the store still builds afterwards.
 func TestInterruptedBuild(t *testing.T) {
 	tests := []struct {
-		name  string
-		sig   syscall.Signal
-		group bool   // signal the whole process group
-		sleep string // unique per case so parallel cases do not see each other's process
+		name    string
+		sig     syscall.Signal
+		group   bool   // signal the whole process group
+		sleep   string // unique per case so parallel cases do not see each other's process
+		runtime string
 	}{
-		{"SIGTERM", syscall.SIGTERM, false, "67"},
-		{"SIGINT", syscall.SIGINT, false, "68"},
-		{"SIGKILL group", syscall.SIGKILL, true, "69"},
+		{"SIGTERM", syscall.SIGTERM, false, "67", "crun"},
+		{"SIGINT", syscall.SIGINT, false, "68", "crun"},
+		{"SIGKILL group", syscall.SIGKILL, true, "69", "crun"},
+		{"SIGKILL hush only, crun", syscall.SIGKILL, false, "70", "crun"},
+		{"SIGKILL hush only, runc", syscall.SIGKILL, false, "71", "runc"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			requireHush(t)
+			hushtest.RequireBinary(t, tt.runtime)
 			e := hushtest.NewEnv(t, hushBin)
-			e.WriteFile("ctx/Dockerfile", "FROM busybox\nRUN echo step-started && sleep "+tt.sleep+"\n")
-			cmd := e.Command("build", "--progress=plain", "-t", "fault", "ctx")
+			canary := []byte("CANARY-fault-" + base64.RawURLEncoding.EncodeToString(randBytes(t, 12)))
+			e.WriteFile("ctx/Dockerfile", "FROM busybox\nRUN --mount=type=secret,id=tok cp /run/secrets/tok /leak && echo step-started && sleep "+tt.sleep+"\n")
+			cmd := e.Command("build", "--progress=plain", "--runtime", tt.runtime, "--secret", "id=tok,env=TOK", "-t", "fault", "ctx")
+			cmd.Env = append(cmd.Env, "TOK="+string(canary))
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			stderr, err := cmd.StderrPipe()
 			if err != nil {
@@ -103,6 +111,9 @@ func TestInterruptedBuild(t *testing.T) {
 			if out, _, _ := e.Run("images"); strings.Contains(out, "fault") {
 				t.Errorf("the tag of the interrupted build exists:\n%s", out)
 			}
+			// `hush images` opened the store: the killed build's workspace, whose upper dir
+			// held the secret the step copied, is gone.
+			hushtest.NoCanary(t, canary, e.Root)
 
 			e.WriteFile("ctx/Dockerfile", "FROM busybox\nRUN echo step-started\n")
 			if out, errOut, code := e.Run("build", "--progress=plain", "-t", "fault", "ctx"); code != 0 {

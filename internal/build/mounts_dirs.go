@@ -39,7 +39,7 @@ func (r *run) cacheMount(ctx context.Context, st *plan.Stage, sm *stepMounts, m 
 	case instructions.MountSharingPrivate:
 		if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
 			// Another step holds it: a private mount gets a fresh, throw-away dir.
-			tmp, err := os.MkdirTemp(r.b.CacheMountDir, "private-")
+			tmp, err := os.MkdirTemp(r.b.TmpDir, "private-cache-")
 			if err != nil {
 				return fmt.Errorf("creating private cache %s: %w", id, err)
 			}
@@ -71,7 +71,7 @@ func (r *run) cacheMount(ctx context.Context, st *plan.Stage, sm *stepMounts, m 
 // createCacheDir makes a cache dir (seeded from from=/source= when given) and renames it
 // into place, so a half-made cache is never used.
 func (r *run) createCacheDir(ctx context.Context, st *plan.Stage, m *instructions.Mount, dir string) error {
-	tmp, err := os.MkdirTemp(r.b.CacheMountDir, "new-")
+	tmp, err := os.MkdirTemp(r.b.TmpDir, "new-cache-")
 	if err != nil {
 		return fmt.Errorf("creating cache: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/hush-build/hush/internal/lint"
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/registry"
+	"github.com/hush-build/hush/internal/scratch"
 	"github.com/hush-build/hush/internal/secret"
 )
 
@@ -160,6 +161,14 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	if handled, err := g.enterNamespace(); handled || err != nil {
 		return err
 	}
+	// Everything this build keeps on disk for a while (a fetched context, read-only views,
+	// new cache mounts) lives in one scratch dir that the next hush command sweeps if this
+	// one is killed.
+	sess, err := scratch.New(filepath.Join(g.root, "tmp"))
+	if err != nil {
+		return err
+	}
+	defer sess.Remove()
 	secrets, err := loadSecrets(o.secrets)
 	if err != nil {
 		return err
@@ -218,12 +227,12 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 		}
 	}
 	git := build.GitAuth{Secrets: secrets, SSH: agents, KnownHosts: o.knownHosts, RunDir: filepath.Join(g.root, "run"), Stderr: stderr}
-	df, bctx, cleanup, err := o.loadInputs(ctx, stdin, g.root, git)
+	df, bctx, cleanup, err := o.loadInputs(ctx, stdin, sess.Path(), git)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	b, err := newBuilder(g.root, o.runtime)
+	b, err := newBuilder(g.root, sess.Path(), o.runtime)
 	if err != nil {
 		return err
 	}

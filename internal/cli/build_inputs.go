@@ -79,8 +79,9 @@ func openAgents(flags []string) (map[string]build.SSHSource, func(), error) {
 	return out, closeAll, nil
 }
 
-// loadInputs reads the Dockerfile and opens the build context.
-func (o *buildOptions) loadInputs(ctx context.Context, stdin io.Reader, root string, git build.GitAuth) (*dockerfile.File, *buildcontext.Context, func(), error) {
+// loadInputs reads the Dockerfile and opens the build context; a fetched or generated
+// context goes under tmp, the build's scratch dir.
+func (o *buildOptions) loadInputs(ctx context.Context, stdin io.Reader, tmp string, git build.GitAuth) (*dockerfile.File, *buildcontext.Context, func(), error) {
 	cleanup := func() {}
 	ctxDir := o.contextPath
 	dfPath := o.file
@@ -93,7 +94,7 @@ func (o *buildOptions) loadInputs(ctx context.Context, stdin io.Reader, root str
 		return nil, nil, nil, fmt.Errorf("build context %s: %w", gitsource.Redact(ctxDir), err)
 	}
 	if isGit {
-		if ctxDir, cleanup, err = fetchContext(ctx, ref, root, git); err != nil {
+		if ctxDir, cleanup, err = fetchContext(ctx, ref, tmp, git); err != nil {
 			return nil, nil, nil, err
 		}
 		if dfPath == "" {
@@ -114,14 +115,9 @@ func (o *buildOptions) loadInputs(ctx context.Context, stdin io.Reader, root str
 		if isArchive(data) {
 			return nil, nil, nil, fmt.Errorf("build context \"-\": a tar archive on stdin is not supported yet; pass a directory or a Git URL (a Dockerfile on stdin works)")
 		}
-		dir, err := os.MkdirTemp(filepath.Join(root, "tmp"), "ctx-")
+		dir, err := os.MkdirTemp(tmp, "ctx-")
 		if err != nil {
-			if err := os.MkdirAll(filepath.Join(root, "tmp"), 0o700); err != nil {
-				return nil, nil, nil, err
-			}
-			if dir, err = os.MkdirTemp(filepath.Join(root, "tmp"), "ctx-"); err != nil {
-				return nil, nil, nil, err
-			}
+			return nil, nil, nil, err
 		}
 		cleanup = func() { os.RemoveAll(dir) }
 		ctxDir, dfData = dir, data
@@ -161,12 +157,9 @@ func (o *buildOptions) loadInputs(ctx context.Context, stdin io.Reader, root str
 	return df, bctx, cleanup, nil
 }
 
-// fetchContext fetches a Git build context into a temp dir under the state dir.
-func fetchContext(ctx context.Context, ref gitsource.Ref, root string, git build.GitAuth) (string, func(), error) {
-	if err := os.MkdirAll(filepath.Join(root, "tmp"), 0o700); err != nil {
-		return "", nil, err
-	}
-	parent, err := os.MkdirTemp(filepath.Join(root, "tmp"), "git-")
+// fetchContext fetches a Git build context into a temp dir under tmp.
+func fetchContext(ctx context.Context, ref gitsource.Ref, tmp string, git build.GitAuth) (string, func(), error) {
+	parent, err := os.MkdirTemp(tmp, "git-")
 	if err != nil {
 		return "", nil, err
 	}

@@ -17,7 +17,11 @@ import (
 	"github.com/hush-build/hush/internal/snapshot"
 )
 
-func newBuilder(root, runtime string) (*build.Builder, error) {
+// newBuilder opens the state dir root for one build whose scratch dir is tmp.
+func newBuilder(root, tmp, runtime string) (*build.Builder, error) {
+	if err := build.Sweep(root); err != nil {
+		return nil, err
+	}
 	store, err := image.OpenStore(filepath.Join(root, "store"))
 	if err != nil {
 		return nil, err
@@ -40,7 +44,7 @@ func newBuilder(root, runtime string) (*build.Builder, error) {
 		return nil, err
 	}
 	return &build.Builder{Images: store, Resolver: &image.Resolver{Store: store}, Snapshots: snaps,
-		Cache: c, Runtime: rt, TmpDir: filepath.Join(root, "tmp"), RunDir: runDir,
+		Cache: c, Runtime: rt, TmpDir: tmp, RunDir: runDir,
 		CacheMountDir: filepath.Join(root, "cachemounts"), Fingerprints: fp,
 		Sums: build.LoadSumCache(filepath.Join(root, "contentsums.json"))}, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/registry"
+	"github.com/hush-build/hush/internal/scratch"
 )
 
 // registryFlags are the registry access flags shared by push and build.
@@ -101,7 +102,12 @@ func runPush(ctx context.Context, g *globals, o *pushOptions, stdout, stderr io.
 		if handled, err := g.enterNamespace(); handled || err != nil {
 			return err
 		}
-		b, err := newBuilder(g.root, "")
+		sess, err := scratch.New(filepath.Join(g.root, "tmp"))
+		if err != nil {
+			return err
+		}
+		defer sess.Remove()
+		b, err := newBuilder(g.root, sess.Path(), "")
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/hush-build/hush/internal/build"
 	"github.com/hush-build/hush/internal/executor"
 	"github.com/hush-build/hush/internal/image"
 )
@@ -39,7 +40,11 @@ func defaultRoot() string {
 	return filepath.Join(home, ".local", "share", "hush")
 }
 
+// store opens the image store, first sweeping what killed builds left in the state dir.
 func (g *globals) store() (*image.Store, error) {
+	if err := build.Sweep(g.root); err != nil {
+		return nil, err
+	}
 	return image.OpenStore(filepath.Join(g.root, "store"))
 }
 

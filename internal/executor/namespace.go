@@ -17,9 +17,10 @@ const nsEnv = "HUSH_PRIVATE_MOUNTNS"
 func InPrivateNS() bool { return os.Getenv(nsEnv) == "1" }
 
 // Reexec runs this binary again, with the same arguments, in a new mount namespace whose
-// mounts are private: every overlay and tmpfs a build mounts lives and dies with it, so a
-// killed build cannot leave a mount behind on the host. SIGINT and SIGTERM are passed on.
-// It returns the child's exit code.
+// mounts are private and a new PID namespace of which it is PID 1: every overlay and tmpfs
+// a build mounts lives and dies with it, and so does every process it starts (the runtime
+// and the step's processes, whatever the runtime), so a killed build leaves neither a mount
+// nor a process behind. SIGINT and SIGTERM are passed on. It returns the child's exit code.
 func Reexec() (int, error) {
 	if os.Geteuid() != 0 {
 		return 0, errors.New("hush build needs root (it mounts overlayfs and runs an OCI runtime); rootless mode is not supported yet")
@@ -31,7 +32,10 @@ func Reexec() (int, error) {
 	cmd := exec.Command(self, os.Args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), nsEnv+"=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
+	// Unshareflags (not Cloneflags) for the mount namespace: Go then makes every mount in it
+	// private, so nothing propagates back to the host.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS, Cloneflags: syscall.CLONE_NEWPID,
+		Pdeathsig: syscall.SIGKILL}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -59,6 +63,11 @@ func Reexec() (int, error) {
 func PrepareNS(runDir string) error {
 	if !InPrivateNS() {
 		return errors.New("internal error: PrepareNS outside the private mount namespace")
+	}
+	// This process is PID 1 of its own PID namespace: a /proc of that namespace lets the
+	// runtimes (runc reads /proc by its own PIDs) find their processes.
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mounting /proc for the build's PID namespace: %w", err)
 	}
 	_ = unix.Unmount("/sys/fs/cgroup/unified", unix.MNT_DETACH)
 	if err := os.MkdirAll(runDir, 0o700); err != nil {

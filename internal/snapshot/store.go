@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/hush-build/hush/internal/scratch"
 	"golang.org/x/sys/unix"
 )
 
@@ -135,11 +136,11 @@ func (s *Store) unpackLayer(diffID v1.Hash, final string, open func() (io.ReadCl
 	if dir, ok := s.Dir(diffID); ok {
 		return dir, nil
 	}
-	tmp, err := newLockedDir(filepath.Join(s.root, tempDir))
+	tmp, err := scratch.New(filepath.Join(s.root, tempDir))
 	if err != nil {
 		return "", fmt.Errorf("unpacking layer %s: %w", diffID, err)
 	}
-	defer tmp.remove()
+	defer tmp.Remove()
 
 	rc, err := open()
 	if err != nil {
@@ -148,7 +149,7 @@ func (s *Store) unpackLayer(diffID v1.Hash, final string, open func() (io.ReadCl
 	defer rc.Close()
 	h := sha256.New()
 	tee := io.TeeReader(rc, h)
-	dst := filepath.Join(tmp.path, "d")
+	dst := filepath.Join(tmp.Path(), "d")
 	if err := Unpack(tee, dst); err != nil {
 		return "", fmt.Errorf("unpacking layer %s: %w", diffID, err)
 	}

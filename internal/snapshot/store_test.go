@@ -1,6 +1,8 @@
 package snapshot
 
 import (
+	"github.com/hush-build/hush/internal/scratch"
+
 	"github.com/hush-build/hush/internal/untar"
 
 	"errors"
@@ -129,14 +131,14 @@ func TestPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { unix.Unmount(dead.Merged, unix.MNT_DETACH) })
-	dead.dir.lock.Close()
+	dead.dir.Release()
 
 	// A crashed unpack without a lock file, old enough to be past the grace.
 	stale := filepath.Join(s.Root(), tempDir, "stale")
 	if err := os.MkdirAll(filepath.Join(stale, "d"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	old := time.Now().Add(-2 * pruneGrace)
+	old := time.Now().Add(-2 * scratch.Grace)
 	if err := os.Chtimes(stale, old, old); err != nil {
 		t.Fatal(err)
 	}
