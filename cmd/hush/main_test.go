@@ -88,12 +88,29 @@ func TestScripts(t *testing.T) {
 			})
 			return nil
 		},
+		Condition: condNeed,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"hush":     cmdHush,
 			"exitcode": cmdExitCode,
 			"tarls":    cmdTarLs,
 		},
 	})
+}
+
+// condNeed is the [need:BIN] condition: true when BIN is on PATH; when it is not, false
+// (the line is skipped) unless HUSH_REQUIRE_ALL=1 forbids skipping, which fails the script.
+func condNeed(cond string) (bool, error) {
+	bin, ok := strings.CutPrefix(cond, "need:")
+	if !ok {
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+	if _, err := exec.LookPath(bin); err == nil {
+		return true, nil
+	}
+	if os.Getenv(hushtest.RequireAllEnv) == "1" {
+		return false, fmt.Errorf("needs %s on PATH (%s=1 forbids skipping)", bin, hushtest.RequireAllEnv)
+	}
+	return false, nil
 }
 
 // cmdHush runs the real hush binary: hush ARGS... (stdin from the stdin command).

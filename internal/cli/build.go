@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/hush-build/hush/internal/build"
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/lint"
+	"github.com/hush-build/hush/internal/outfile"
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/registry"
 	"github.com/hush-build/hush/internal/scratch"
@@ -63,13 +65,13 @@ func newBuildCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.target, "target", "", "Set the target build stage to build")
 	f.BoolVar(&o.noCache, "no-cache", false, "Do not use cache when building the image")
 	f.StringArrayVar(&o.labels, "label", nil, "Set metadata for an image")
-	f.StringArrayVarP(&o.outputs, "output", "o", nil, `Output destination (format: "type=local,dest=path")`)
+	f.StringArrayVarP(&o.outputs, "output", "o", nil, `Output destination (format: "type=local,dest=path"; types: local, tar, oci, docker, image, registry; dest=- or "-o -" streams to stdout)`)
 	f.StringVar(&o.progress, "progress", "auto", `Set type of progress output ("auto", "plain", "tty", "quiet")`)
 	f.StringVar(&o.iidfile, "iidfile", "", "Write the image ID to a file")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "Write build result metadata to a file")
 	f.StringVar(&o.network, "network", "default", `Set the networking mode for the "RUN" instructions during build ("default" = host, "host", "none")`)
 	f.StringVar(&o.runtime, "runtime", "", `OCI runtime for RUN steps ("crun" or "runc"; default: crun when installed)`)
-	f.BoolVarP(&o.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success (not when --output streams to stdout)")
 	f.StringArrayVar(&o.ssh, "ssh", nil, `SSH agent socket or keys to expose to the build (format: "default|<id>[=<socket>|<key>[,<key>]]")`)
 	f.BoolVar(&o.push, "push", false, `Shorthand for "--output=type=registry" (push every -t name)`)
 	o.registry.register(f)
@@ -82,14 +84,10 @@ func newBuildCmd(g *globals) *cobra.Command {
 }
 
 // validate checks flag values before any work starts.
-func (o *buildOptions) validate() ([]output, map[string]string, map[string]string, error) {
-	var outs []output
-	for _, s := range o.outputs {
-		out, err := parseOutput(s)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		outs = append(outs, out)
+func (o *buildOptions) validate(stdout io.Writer) ([]output, map[string]string, map[string]string, error) {
+	outs, err := o.parseOutputs(stdout)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	if o.push {
 		if len(outs) == 0 {
@@ -102,9 +100,6 @@ func (o *buildOptions) validate() ([]output, map[string]string, map[string]strin
 	}
 	if len(outs) == 1 && outs[0].Push && len(o.tags) == 0 && outs[0].Name == "" {
 		return nil, nil, nil, fmt.Errorf("--push: name the image with -t NAME (or --output type=registry,name=NAME)")
-	}
-	if len(outs) > 1 {
-		return nil, nil, nil, fmt.Errorf("--output: only one output is supported, got %d", len(outs))
 	}
 	args := map[string]string{}
 	for _, a := range o.buildArgs {
@@ -153,8 +148,40 @@ func (o *buildOptions) validate() ([]output, map[string]string, map[string]strin
 	return outs, args, labels, nil
 }
 
+// parseOutputs parses --output and checks the destinations of --output,
+// --iidfile and --metadata-file on disk. When the output streams to stdout,
+// neither file may be stdout too.
+func (o *buildOptions) parseOutputs(stdout io.Writer) ([]output, error) {
+	var outs []output
+	for _, s := range o.outputs {
+		out, err := parseOutput(s)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkOutputDest(out, stdout); err != nil {
+			return nil, err
+		}
+		outs = append(outs, out)
+	}
+	if len(outs) > 1 {
+		return nil, fmt.Errorf("--output: only one output is supported, got %d", len(outs))
+	}
+	for _, f := range []struct{ flag, path string }{{"--iidfile", o.iidfile}, {"--metadata-file", o.metadataFile}} {
+		if f.path == "" {
+			continue
+		}
+		if fi, err := os.Stat(f.path); err == nil && fi.IsDir() {
+			return nil, fmt.Errorf("%s %s: is a directory, want a file", f.flag, f.path)
+		}
+		if len(outs) == 1 && outs[0].toStdout() && sameAsStdout(f.path, stdout) {
+			return nil, fmt.Errorf("%s %s: stdout already carries the --output %q archive; write it to a file", f.flag, f.path, outs[0].Spec)
+		}
+	}
+	return outs, nil
+}
+
 func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader, stdout, stderr io.Writer) (err error) {
-	outs, args, labels, err := o.validate()
+	outs, args, labels, err := o.validate(stdout)
 	if err != nil {
 		return err
 	}
@@ -274,7 +301,7 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 		disp.Close()
 		return err
 	}
-	id, digest, err := publish(ctx, b.Images, res.Image, outs, o.tags, disp, func(ctx context.Context, name string) error {
+	id, digest, err := publish(ctx, b.Images, res.Image, outs, o.tags, disp, stdout, func(ctx context.Context, name string) error {
 		return registry.Push(ctx, res.Image, name, kc, regOpts...)
 	})
 	if cerr := disp.Close(); err == nil && cerr != nil {
@@ -283,11 +310,20 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	if err != nil {
 		return err
 	}
-	if o.quiet {
+	// -q prints the ID on stdout, unless stdout carries the output archive
+	// (buildx would append it to the archive; use --iidfile for it).
+	if o.quiet && !(len(outs) == 1 && outs[0].toStdout()) {
 		fmt.Fprintln(stdout, id)
 	}
+	return writeIDFiles(o, id, digest, mask)
+}
+
+// writeIDFiles writes --iidfile and --metadata-file through outfile.Write:
+// a FIFO, a device or /dev/stdout is written through, a regular file
+// replaced atomically.
+func writeIDFiles(o *buildOptions, id, digest v1.Hash, mask [][]byte) error {
 	if o.iidfile != "" {
-		if err := writeFileAtomic(o.iidfile, []byte(id.String())); err != nil {
+		if err := outfile.Write(o.iidfile, 0o644, writeBytes([]byte(id.String()))); err != nil {
 			return fmt.Errorf("--iidfile: %w", err)
 		}
 	}
@@ -303,9 +339,16 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 		}
 		data, _ := json.MarshalIndent(md, "", "  ")
 		data = secret.Redact(data, mask)
-		if err := writeFileAtomic(o.metadataFile, data); err != nil {
+		if err := outfile.Write(o.metadataFile, 0o644, writeBytes(data)); err != nil {
 			return fmt.Errorf("--metadata-file: %w", err)
 		}
 	}
 	return nil
+}
+
+func writeBytes(b []byte) func(io.Writer) error {
+	return func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	}
 }

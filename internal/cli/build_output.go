@@ -3,7 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
 	"strings"
 
@@ -49,8 +49,9 @@ func newBuilder(root, tmp, runtime string) (*build.Builder, error) {
 		Sums: build.LoadSumCache(filepath.Join(root, "contentsums.json"))}, nil
 }
 
-// publish sends the image to its output, or to the store under its tags.
-func publish(ctx context.Context, store *image.Store, img v1.Image, outs []output, tags []string, disp *progress.Display, push func(context.Context, string) error) (v1.Hash, v1.Hash, error) {
+// publish sends the image to its output (stdout for dest=-), or to the
+// store under its tags.
+func publish(ctx context.Context, store *image.Store, img v1.Image, outs []output, tags []string, disp *progress.Display, stdout io.Writer, push func(context.Context, string) error) (v1.Hash, v1.Hash, error) {
 	id, err := img.ConfigName()
 	if err != nil {
 		return v1.Hash{}, v1.Hash{}, fmt.Errorf("computing image ID: %w", err)
@@ -63,39 +64,12 @@ func publish(ctx context.Context, store *image.Store, img v1.Image, outs []outpu
 	if len(outs) == 1 {
 		out = outs[0]
 	}
-	var names []string
-	for _, t := range tags {
-		n, _ := image.NormalizeName(t)
-		names = append(names, n)
+	names, err := outputNames(out, tags)
+	if err != nil {
+		return id, digest, err
 	}
-	if out.Name != "" {
-		for _, n := range strings.Split(out.Name, ",") {
-			nn, err := image.NormalizeName(n)
-			if err != nil {
-				return id, digest, fmt.Errorf("--output name=%s: %w", n, err)
-			}
-			names = append(names, nn)
-		}
-	}
-	var step *progress.Step
-	switch out.Type {
-	case "image":
-		step = disp.Start("exporting to image store")
-		_, err = store.Put(img, names...)
-	case "oci":
-		step = disp.Start("exporting to oci image format " + out.Dest)
-		if out.Tar {
-			err = image.WriteOCIArchive(img, out.Dest, names)
-		} else {
-			err = image.WriteOCILayout(img, out.Dest, names)
-		}
-	case "docker":
-		step = disp.Start("exporting to docker image format " + out.Dest)
-		err = image.WriteDockerArchive(img, out.Dest, names)
-	case "local":
-		step = disp.Start("exporting to client directory " + out.Dest)
-		err = image.ExportRootfs(img, out.Dest)
-	}
+	step := disp.Start(exportLabel(out))
+	err = export(store, img, out, names, stdout)
 	step.Done(err)
 	if err == nil && out.Push {
 		for _, n := range names {
@@ -110,10 +84,65 @@ func publish(ctx context.Context, store *image.Store, img v1.Image, outs []outpu
 	return id, digest, err
 }
 
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp-hush"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
+// outputNames are the image's names: the -t tags, then the output's name=.
+func outputNames(out output, tags []string) ([]string, error) {
+	var names []string
+	for _, t := range tags {
+		n, _ := image.NormalizeName(t)
+		names = append(names, n)
 	}
-	return os.Rename(tmp, path)
+	if out.Name != "" {
+		for _, n := range strings.Split(out.Name, ",") {
+			nn, err := image.NormalizeName(n)
+			if err != nil {
+				return nil, fmt.Errorf("--output name=%s: %w", n, err)
+			}
+			names = append(names, nn)
+		}
+	}
+	return names, nil
+}
+
+// exportLabel is the progress line of an output, BuildKit's wording.
+func exportLabel(out output) string {
+	dest := out.Dest
+	if out.toStdout() {
+		dest = "stdout"
+	}
+	switch out.Type {
+	case "oci":
+		return "exporting to oci image format " + dest
+	case "docker":
+		return "exporting to docker image format " + dest
+	case "local":
+		return "exporting to client directory " + dest
+	case "tar":
+		return "exporting to client tarball " + dest
+	}
+	return "exporting to image store"
+}
+
+// export writes img to out: archives go to stdout for dest=-, else to their
+// file through outfile.Write (inside the image package).
+func export(store *image.Store, img v1.Image, out output, names []string, stdout io.Writer) error {
+	switch {
+	case out.Type == "image":
+		_, err := store.Put(img, names...)
+		return err
+	case out.Type == "local":
+		return image.ExportRootfs(img, out.Dest)
+	case out.Type == "oci" && !out.Tar:
+		return image.WriteOCILayout(img, out.Dest, names)
+	case out.toStdout() && out.Type == "oci":
+		return image.StreamOCIArchive(stdout, img, names)
+	case out.toStdout() && out.Type == "docker":
+		return image.StreamDockerArchive(stdout, img, names)
+	case out.toStdout():
+		return image.StreamRootfsTar(stdout, img)
+	case out.Type == "oci":
+		return image.WriteOCIArchive(img, out.Dest, names)
+	case out.Type == "docker":
+		return image.WriteDockerArchive(img, out.Dest, names)
+	}
+	return image.WriteRootfsTar(img, out.Dest)
 }

@@ -8,28 +8,31 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"golang.org/x/sys/unix"
+
+	"github.com/hush-build/hush/internal/outfile"
 )
 
 // ExportRootfs writes img's final filesystem (layers applied in order,
 // whiteouts and opaque directories honoured) into dir, like buildx
-// --output type=local. The tree is built under a temp name beside dir; when
-// dir is missing or empty it is renamed into place, otherwise each top-level
-// entry is moved into dir, replacing entries of the same name (so exporting
-// into "." never deletes unrelated files).
+// --output type=local. A dir given as a symlink is followed, as buildx does;
+// the root directory is refused. The tree is built under a temp name beside
+// dir; when dir is missing it is renamed into place, otherwise each
+// top-level entry is moved into dir, replacing the entry of the same name
+// (so exporting into "." never deletes unrelated files).
 func ExportRootfs(img v1.Image, dir string) error {
-	dir = filepath.Clean(dir)
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("exporting rootfs to %s: %w", dir, err)
+	dir, err := outputDir(dir)
+	if err != nil {
+		return fmt.Errorf("exporting rootfs: %w", err)
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-*")
+	tmp, release, err := outfile.TempDir(dir)
 	if err != nil {
 		return fmt.Errorf("exporting rootfs to %s: %w", dir, err)
 	}
+	defer release()
 	defer os.RemoveAll(tmp)
 	rc := mutate.Extract(img)
 	defer rc.Close()
@@ -42,7 +45,11 @@ func ExportRootfs(img v1.Image, dir string) error {
 	return nil
 }
 
-// moveInto puts the finished tree tmp at dir.
+// moveInto puts the finished tree tmp at dir. Into an existing dir each
+// top-level entry is moved with renameat(2) on directory fds: the entry of
+// the same name in dir (a symlink too: the link itself, never followed) is
+// first moved into a temp dir that is removed afterwards, so nothing but
+// those names in dir is touched, and nothing outside it.
 func moveInto(tmp, dir string) error {
 	fi, err := os.Lstat(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -54,30 +61,52 @@ func moveInto(tmp, dir string) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("%s exists and is not a directory", dir)
 	}
-	ents, err := os.ReadDir(dir)
+	aside, release, err := outfile.TempDir(dir)
 	if err != nil {
 		return err
 	}
-	if len(ents) == 0 {
-		if err := os.Remove(dir); err != nil {
-			return err
-		}
-		return os.Rename(tmp, dir)
-	}
-	tops, err := os.ReadDir(tmp)
+	defer release()
+	defer os.RemoveAll(aside)
+	fds, err := openDirs(tmp, dir, aside)
 	if err != nil {
 		return err
 	}
-	for _, e := range tops {
-		dst := filepath.Join(dir, e.Name())
-		if err := os.RemoveAll(dst); err != nil {
-			return err
+	defer closeAll(fds)
+	src, dst, old := int(fds[0].Fd()), int(fds[1].Fd()), int(fds[2].Fd())
+	names, err := fds[0].Readdirnames(-1)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := unix.Renameat(dst, n, old, n); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("moving old %s aside: %w", n, err)
 		}
-		if err := os.Rename(filepath.Join(tmp, e.Name()), dst); err != nil {
-			return err
+		if err := unix.Renameat(src, n, dst, n); err != nil {
+			unix.Renameat(old, n, dst, n)
+			return fmt.Errorf("moving %s into place: %w", n, err)
 		}
 	}
 	return nil
+}
+
+// openDirs opens each path as a directory, refusing a symlink.
+func openDirs(paths ...string) ([]*os.File, error) {
+	var fds []*os.File
+	for _, p := range paths {
+		f, err := os.OpenFile(p, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			closeAll(fds)
+			return nil, err
+		}
+		fds = append(fds, f)
+	}
+	return fds, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 // untar extracts a flattened filesystem tar into dir with hush's one extractor, in its

@@ -18,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/hush-build/hush/internal/outfile"
 )
 
 // sinkDescriptors are the index.json entries for img under names, the way
@@ -59,7 +61,7 @@ func sinkDescriptors(img v1.Image, names []string) ([]v1.Descriptor, error) {
 // WriteOCILayout writes img as an OCI image layout directory at dir, one
 // index.json descriptor per name. The layout is built under a temp name
 // beside dir and renamed into place; an existing layout at dir is replaced,
-// any other non-empty dir is refused.
+// any other non-empty dir is refused. A dir given as a symlink is followed.
 func WriteOCILayout(img v1.Image, dir string, names []string) error {
 	oimg, err := toOCI(img)
 	if err != nil {
@@ -69,39 +71,59 @@ func WriteOCILayout(img v1.Image, dir string, names []string) error {
 	if err != nil {
 		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
 	}
+	dir, err = outputDir(dir)
+	if err != nil {
+		return fmt.Errorf("writing OCI layout: %w", err)
+	}
 	if err := checkReplaceableDir(dir); err != nil {
 		return fmt.Errorf("writing OCI layout: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(filepath.Clean(dir)), 0o755); err != nil {
-		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dir)), "."+filepath.Base(dir)+".tmp-*")
+	tmp, release, err := outfile.TempDir(dir)
 	if err != nil {
 		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
 	}
+	defer release()
 	defer os.RemoveAll(tmp)
-	p, err := layout.Write(tmp, empty.Index)
-	if err != nil {
-		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
-	}
-	if err := p.WriteImage(oimg); err != nil {
-		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
-	}
-	idx := &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: descs}
-	rawIdx, err := json.Marshal(idx)
-	if err != nil {
-		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
-	}
-	if err := p.WriteFile("index.json", rawIdx, 0o644); err != nil {
-		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	if err := fillLayout(tmp, oimg, descs); err != nil {
 		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
 	}
 	if err := replaceDir(tmp, dir); err != nil {
 		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
 	}
 	return nil
+}
+
+// outputDir cleans a destination directory, follows it when it is a symlink
+// and refuses the root directory.
+func outputDir(dir string) (string, error) {
+	dir, err := outfile.FollowDir(filepath.Clean(dir))
+	if err != nil {
+		return "", err
+	}
+	if outfile.IsRoot(dir) {
+		return "", fmt.Errorf("%s is the root directory, refusing to write there", dir)
+	}
+	return dir, nil
+}
+
+// fillLayout writes the layout files into the empty dir tmp.
+func fillLayout(tmp string, img v1.Image, descs []v1.Descriptor) error {
+	p, err := layout.Write(tmp, empty.Index)
+	if err != nil {
+		return err
+	}
+	if err := p.WriteImage(img); err != nil {
+		return err
+	}
+	idx := &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: descs}
+	rawIdx, err := json.Marshal(idx)
+	if err != nil {
+		return err
+	}
+	if err := p.WriteFile("index.json", rawIdx, 0o644); err != nil {
+		return err
+	}
+	return os.Chmod(tmp, 0o755)
 }
 
 // checkReplaceableDir refuses to replace a non-empty directory that is not an
@@ -131,23 +153,24 @@ func checkReplaceableDir(dir string) error {
 }
 
 // replaceDir moves the finished directory tmp to dir. An existing dir is
-// first moved aside, then removed, so dir never holds a partial result.
+// first moved aside into a temp dir, then removed, so dir never holds a
+// partial result.
 func replaceDir(tmp, dir string) error {
 	if err := os.Rename(tmp, dir); err == nil {
 		return nil
 	}
-	aside, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dir)), "."+filepath.Base(dir)+".old-*")
+	aside, release, err := outfile.TempDir(dir)
 	if err != nil {
 		return fmt.Errorf("replacing %s: %w", dir, err)
 	}
-	if err := os.Remove(aside); err != nil {
-		return fmt.Errorf("replacing %s: %w", dir, err)
-	}
-	if err := os.Rename(dir, aside); err != nil {
+	defer release()
+	defer os.RemoveAll(aside)
+	old := filepath.Join(aside, "old")
+	if err := os.Rename(dir, old); err != nil {
 		return fmt.Errorf("replacing %s: %w", dir, err)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
-		os.Rename(aside, dir)
+		os.Rename(old, dir)
 		return fmt.Errorf("replacing %s: %w", dir, err)
 	}
 	if err := os.RemoveAll(aside); err != nil {
@@ -156,52 +179,36 @@ func replaceDir(tmp, dir string) error {
 	return nil
 }
 
-// writeFileVia writes path through a temp file beside it: write fills the
-// file, which is synced and renamed over path only if write succeeds.
-func writeFileVia(path string, write func(io.Writer) error) error {
-	if err := os.MkdirAll(filepath.Dir(filepath.Clean(path)), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(filepath.Clean(path)), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
 // WriteOCIArchive writes img as a tar of an OCI image layout (what
-// `docker buildx build --output type=oci,dest=x.tar` produces).
+// `docker buildx build --output type=oci,dest=x.tar` produces) to the file
+// path, through outfile.Write.
 func WriteOCIArchive(img v1.Image, path string, names []string) error {
-	oimg, err := toOCI(img)
-	if err != nil {
-		return fmt.Errorf("writing OCI archive %s: %w", path, err)
-	}
-	descs, err := sinkDescriptors(oimg, names)
-	if err != nil {
-		return fmt.Errorf("writing OCI archive %s: %w", path, err)
-	}
-	err = writeFileVia(path, func(w io.Writer) error { return writeOCITar(w, oimg, descs) })
+	err := outfile.Write(path, 0o644, func(w io.Writer) error { return ociArchive(w, img, names) })
 	if err != nil {
 		return fmt.Errorf("writing OCI archive %s: %w", path, err)
 	}
 	return nil
+}
+
+// StreamOCIArchive writes the archive of WriteOCIArchive to w (stdout for
+// dest=-).
+func StreamOCIArchive(w io.Writer, img v1.Image, names []string) error {
+	if err := ociArchive(w, img, names); err != nil {
+		return fmt.Errorf("writing OCI archive: %w", err)
+	}
+	return nil
+}
+
+func ociArchive(w io.Writer, img v1.Image, names []string) error {
+	oimg, err := toOCI(img)
+	if err != nil {
+		return err
+	}
+	descs, err := sinkDescriptors(oimg, names)
+	if err != nil {
+		return err
+	}
+	return writeOCITar(w, oimg, descs)
 }
 
 func writeOCITar(w io.Writer, img v1.Image, descs []v1.Descriptor) error {
@@ -289,38 +296,51 @@ func writeLayerEntry(tw *tar.Writer, img v1.Image, ld v1.Descriptor, mtime time.
 }
 
 // WriteDockerArchive writes img in `docker save` format (`docker load -i`
-// reads it), tagged with names (digest names are skipped: the format has
-// only tags). With no names the image loads as <none>.
+// reads it) to the file path, tagged with names (digest names are skipped:
+// the format has only tags). With no names the image loads as <none>.
 func WriteDockerArchive(img v1.Image, path string, names []string) error {
+	err := outfile.Write(path, 0o644, func(w io.Writer) error { return dockerArchive(w, img, names) })
+	if err != nil {
+		return fmt.Errorf("writing docker archive %s: %w", path, err)
+	}
+	return nil
+}
+
+// StreamDockerArchive writes the archive of WriteDockerArchive to w (stdout
+// for dest=-).
+func StreamDockerArchive(w io.Writer, img v1.Image, names []string) error {
+	if err := dockerArchive(w, img, names); err != nil {
+		return fmt.Errorf("writing docker archive: %w", err)
+	}
+	return nil
+}
+
+func dockerArchive(w io.Writer, img v1.Image, names []string) error {
 	refs := map[name.Reference]v1.Image{}
 	for _, n := range names {
 		norm, err := NormalizeName(n)
 		if err != nil {
-			return fmt.Errorf("writing docker archive %s: %w", path, err)
+			return err
 		}
 		if _, obj := splitName(norm); len(obj) > 7 && obj[:7] == "sha256:" {
 			continue
 		}
 		tag, err := name.NewTag(FamiliarName(norm))
 		if err != nil {
-			return fmt.Errorf("writing docker archive %s: %w", path, err)
+			return err
 		}
 		refs[tag] = img
 	}
 	if len(refs) == 0 {
 		d, err := img.Digest()
 		if err != nil {
-			return fmt.Errorf("writing docker archive %s: %w", path, err)
+			return err
 		}
 		ref, err := name.NewDigest("unnamed@" + d.String())
 		if err != nil {
-			return fmt.Errorf("writing docker archive %s: %w", path, err)
+			return err
 		}
 		refs[ref] = img
 	}
-	err := writeFileVia(path, func(w io.Writer) error { return tarball.MultiRefWrite(refs, w) })
-	if err != nil {
-		return fmt.Errorf("writing docker archive %s: %w", path, err)
-	}
-	return nil
+	return tarball.MultiRefWrite(refs, w)
 }

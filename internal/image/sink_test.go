@@ -218,6 +218,7 @@ func TestSinksAreAtomic(t *testing.T) {
 		{"oci-archive", func(img v1.Image, p string) error { return WriteOCIArchive(img, p, []string{"a:1"}) }},
 		{"docker-archive", func(img v1.Image, p string) error { return WriteDockerArchive(img, p, []string{"a:1"}) }},
 		{"rootfs", ExportRootfs},
+		{"rootfs-tar", WriteRootfsTar},
 	}
 	for _, sk := range sinks {
 		t.Run(sk.name, func(t *testing.T) {

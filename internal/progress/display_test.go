@@ -3,7 +3,6 @@ package progress
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -11,28 +10,14 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hush-build/hush/internal/hushtest"
 )
 
 // openPTY returns both ends of a new pseudo-terminal sized 50x20.
 func openPTY(t *testing.T) (ptmx, pts *os.File) {
 	t.Helper()
-	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("needs /dev/ptmx for a pseudo-terminal: %v", err)
-	}
-	t.Cleanup(func() { ptmx.Close() })
-	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatalf("unlocking pty: %v", err)
-	}
-	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatalf("getting pty number: %v", err)
-	}
-	pts, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatalf("opening pty: %v", err)
-	}
-	t.Cleanup(func() { pts.Close() })
+	ptmx, pts = hushtest.OpenPTY(t)
 	if err := unix.IoctlSetWinsize(int(pts.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: 50, Row: 20}); err != nil {
 		t.Fatalf("sizing pty: %v", err)
 	}

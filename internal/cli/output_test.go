@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hush-build/hush/internal/hushtest"
+)
+
+func TestParseOutput(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    output // Spec is filled from in
+		wantErr string
+	}{
+		{in: "out", want: output{Type: "local", Dest: "out"}},
+		{in: "-", want: output{Type: "tar", Dest: "-"}},
+		{in: "type=tar,dest=-", want: output{Type: "tar", Dest: "-"}},
+		{in: "type=tar", want: output{Type: "tar", Dest: "-"}},
+		{in: "type=tar,dest=rootfs.tar", want: output{Type: "tar", Dest: "rootfs.tar"}},
+		{in: "type=local,dest=-", want: output{Type: "tar", Dest: "-"}},
+		{in: "type=local,dest=out", want: output{Type: "local", Dest: "out"}},
+		{in: "type=oci,dest=-", want: output{Type: "oci", Dest: "-", Tar: true}},
+		{in: "type=oci", want: output{Type: "oci", Dest: "-", Tar: true}},
+		{in: "type=oci,dest=x.tar", want: output{Type: "oci", Dest: "x.tar", Tar: true}},
+		{in: "type=oci,dest=layout", want: output{Type: "oci", Dest: "layout"}},
+		{in: "type=oci,dest=layout,tar=true", want: output{Type: "oci", Dest: "layout", Tar: true}},
+		{in: "type=docker,dest=-,name=a:1", want: output{Type: "docker", Dest: "-", Name: "a:1"}},
+		{in: "type=docker,dest=d.tar", want: output{Type: "docker", Dest: "d.tar"}},
+		{in: "type=image,name=a", want: output{Type: "image", Name: "a"}},
+		{in: "type=registry,name=a", want: output{Type: "image", Name: "a", Push: true}},
+
+		{in: "", wantErr: `--output "": empty value`},
+		{in: "  ", wantErr: `--output "  ": empty value`},
+		{in: "type=local", wantErr: "type=local needs dest=DIR"},
+		{in: "type=local,dest=", wantErr: "dest is empty"},
+		{in: "type=tar,dest=", wantErr: "dest is empty"},
+		{in: "type=oci,dest=", wantErr: "dest is empty"},
+		{in: "type=docker", wantErr: "type=docker needs dest=FILE"},
+		{in: "type=oci,tar=false", wantErr: "needs dest=DIR"},
+		{in: "type=oci,tar=false,dest=-", wantErr: "needs dest=DIR"},
+		{in: "dest=out", wantErr: "type is required"},
+		{in: "type=bogus,dest=x", wantErr: `unsupported type "bogus"`},
+		{in: "type=local,dest=a,color=red", wantErr: `unsupported key "color"`},
+		{in: "type=registry", wantErr: "needs name=REF"},
+		{in: "type=oci,tar=maybe,dest=x", wantErr: "tar=maybe: want true or false"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseOutput(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				if !strings.HasPrefix(err.Error(), "--output ") {
+					t.Fatalf("error %q does not name the flag", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.want.Spec = tt.in
+			if got != tt.want {
+				t.Fatalf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckOutputDest(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/", filepath.Join(dir, "toroot")); err != nil {
+		t.Fatal(err)
+	}
+	_, pty := hushtest.OpenPTY(t)
+	tests := []struct {
+		spec    string
+		tty     bool // stdout is a terminal (else a buffer)
+		wantErr string
+	}{
+		{spec: "type=local,dest=" + filepath.Join(dir, "new")},
+		{spec: "type=local,dest=" + dir},
+		{spec: "type=tar,dest=" + filepath.Join(dir, "new.tar")},
+		{spec: "-"},
+		{spec: "type=oci,dest=-"},
+		{spec: "type=local,dest=/", wantErr: "is the root directory"},
+		{spec: "/", wantErr: "is the root directory"},
+		{spec: "type=local,dest=" + dir + "/../../../../../../..", wantErr: "is the root directory"},
+		{spec: "type=local,dest=" + filepath.Join(dir, "toroot"), wantErr: "is the root directory"},
+		{spec: "type=tar,dest=/", wantErr: "is the root directory"},
+		{spec: "type=local,dest=" + file, wantErr: "exists and is not a directory"},
+		{spec: "type=oci,dest=" + file + ",tar=false", wantErr: "exists and is not a directory"},
+		{spec: "type=tar,dest=" + dir, wantErr: "is a directory"},
+		{spec: "type=docker,dest=" + dir, wantErr: "is a directory"},
+		{spec: "-", tty: true, wantErr: "refusing to write the tar archive to a terminal"},
+		{spec: "type=oci,dest=-", tty: true, wantErr: "redirect stdout"},
+		{spec: "type=docker,dest=-", tty: true, wantErr: "give dest=FILE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			o, err := parseOutput(tt.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stdout io.Writer = &bytes.Buffer{}
+			if tt.tty {
+				stdout = pty
+			}
+			err2 := checkOutputDest(o, stdout)
+			if tt.wantErr == "" {
+				if err2 != nil {
+					t.Fatal(err2)
+				}
+				return
+			}
+			if err2 == nil || !strings.Contains(err2.Error(), tt.wantErr) || !strings.HasPrefix(err2.Error(), "--output ") {
+				t.Fatalf("err = %v, want --output … %q", err2, tt.wantErr)
+			}
+		})
+	}
+}
+
+// --iidfile and --metadata-file cannot be stdout when the output streams
+// there, and cannot be a directory.
+func TestParseOutputsIDFiles(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	self := fmt.Sprintf("/proc/self/fd/%d", w.Fd())
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		opts    buildOptions
+		wantErr string
+	}{
+		{name: "iidfile stdout without a stream", opts: buildOptions{iidfile: self}},
+		{name: "iidfile stdout with -o -", opts: buildOptions{outputs: []string{"-"}, iidfile: self}, wantErr: "--iidfile " + self + ": stdout already carries"},
+		{name: "metadata stdout with oci dest=-", opts: buildOptions{outputs: []string{"type=oci,dest=-"}, metadataFile: self}, wantErr: "--metadata-file"},
+		{name: "iidfile a file with -o -", opts: buildOptions{outputs: []string{"-"}, iidfile: filepath.Join(dir, "iid")}},
+		{name: "iidfile a directory", opts: buildOptions{iidfile: dir}, wantErr: "--iidfile " + dir + ": is a directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.opts.parseOutputs(w)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
