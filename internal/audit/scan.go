@@ -23,6 +23,9 @@ type Options struct {
 	FingerprintKey []byte
 	// Concurrency is how many layers or files are searched at once; 0 means GOMAXPROCS.
 	Concurrency int
+	// SkipLayer, when set, names layers (by digest) not to read: a build's self-audit skips
+	// layers its Ledger records as clean for every value searched.
+	SkipLayer func(digest string) bool
 
 	bufSize int // read size of each stream; 0 means defaultBufSize (tests shrink it)
 }
@@ -61,6 +64,48 @@ func Scan(ctx context.Context, img v1.Image, secrets map[string][]byte, opts Opt
 		return nil, err
 	}
 	r.sortFindings(layerOrder)
+	r.Stats.DurationMS = time.Since(start).Milliseconds()
+	return r, nil
+}
+
+// ScanLayers searches layers that belong to no one image (a build's intermediate stages)
+// the way Scan searches an image's: each distinct layer once, its whole uncompressed
+// stream. Findings name the layer; Report.Target is "layers".
+func ScanLayers(ctx context.Context, layers []v1.Layer, secrets map[string][]byte, opts Options) (*Report, error) {
+	start := time.Now()
+	m, err := newMatcher(secrets, opts)
+	if err != nil {
+		return nil, err
+	}
+	r := newReport(m, opts, "layers")
+	digests := make([]string, len(layers))
+	var todo []int
+	seen := map[string]bool{}
+	for i, l := range layers {
+		d, err := l.Digest()
+		if err != nil {
+			return nil, fmt.Errorf("auditing layer %d: %w", i, err)
+		}
+		digests[i] = d.String()
+		if !seen[digests[i]] && (opts.SkipLayer == nil || !opts.SkipLayer(digests[i])) {
+			todo = append(todo, i)
+		}
+		seen[digests[i]] = true
+	}
+	results, err := m.scanLayers(ctx, layers, digests, todo, "", opts)
+	if err != nil {
+		return nil, err
+	}
+	order := map[string]int{}
+	for _, i := range todo {
+		order[digests[i]] = len(order)
+		r.Stats.Layers++
+		r.Stats.Files += results[i].files
+		r.Stats.Bytes += results[i].bytes
+		r.Warnings = append(r.Warnings, results[i].warnings...)
+		r.addFindings(results[i].findings)
+	}
+	r.sortFindings(order)
 	r.Stats.DurationMS = time.Since(start).Milliseconds()
 	return r, nil
 }
@@ -163,7 +208,9 @@ func (m *matcher) scanImage(ctx context.Context, img v1.Image, label string, r *
 		}
 		if !seen[digests[i]] {
 			seen[digests[i]] = true
-			todo = append(todo, i)
+			if opts.SkipLayer == nil || !opts.SkipLayer(digests[i]) {
+				todo = append(todo, i)
+			}
 		}
 	}
 	results, err := m.scanLayers(ctx, layers, digests, todo, label, opts)

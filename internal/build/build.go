@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/hush-build/hush/internal/audit"
 	"github.com/hush-build/hush/internal/buildcontext"
 	"github.com/hush-build/hush/internal/cache"
 	"github.com/hush-build/hush/internal/dockerfile"
@@ -55,8 +56,11 @@ type Builder struct {
 	RunDir string
 	// CacheMountDir holds RUN --mount=type=cache directories.
 	CacheMountDir string
-	// Fingerprints keys the content fingerprints of rebuild-on-change secrets.
+	// Fingerprints keys the content fingerprints of rebuild-on-change secrets and of the
+	// values the audit ledger records.
 	Fingerprints *secret.FingerprintKey
+	// Audited records which layers were audited clean against which values; nil: none.
+	Audited *audit.Ledger
 	// Sums caches context file sums across builds; nil disables it.
 	Sums *SumCache
 }
@@ -64,8 +68,20 @@ type Builder struct {
 // Result is the built image.
 type Result struct {
 	Image v1.Image
+	// Layers is every distinct layer any stage of the build produced, reused from the cache
+	// or started from, with where it came from: the self-audit reads them all, since a
+	// stage the target never copies from still leaves its layers in the cache.
+	Layers []LayerOrigin
 	// Warnings collected during the build (unused build args, parser warnings).
 	Warnings []string
+}
+
+// LayerOrigin names where a layer of a build came from.
+type LayerOrigin struct {
+	Layer v1.Layer
+	// Stage is the stage's name (or index); Step is "Dockerfile:LINE INSTRUCTION", or
+	// "FROM <image>" for a base image's layers.
+	Stage, Step string
 }
 
 // stageResult is the state a finished stage hands to the stages that read it.
@@ -90,6 +106,10 @@ type run struct {
 	multi   bool
 	imgMu   sync.Mutex
 	images  map[string]*stageResult // resolved image refs (FROM, --from)
+	// origins records where each layer (by digest) came from, first seen first.
+	originMu sync.Mutex
+	origins  []LayerOrigin
+	seen     map[v1.Hash]bool
 }
 
 // Build runs the build and returns the target stage's image. Nothing is stored or
@@ -105,7 +125,8 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	if err := checkRequired(opts); err != nil {
 		return nil, err
 	}
-	r := &run{b: b, opts: opts, plan: p, futures: map[*plan.Stage]*future{}, images: map[string]*stageResult{}, multi: len(p.Needed()) > 1}
+	r := &run{b: b, opts: opts, plan: p, futures: map[*plan.Stage]*future{}, images: map[string]*stageResult{},
+		multi: len(p.Needed()) > 1, seen: map[v1.Hash]bool{}}
 	for _, st := range p.Needed() {
 		r.futures[st] = &future{done: make(chan struct{})}
 	}
@@ -149,7 +170,7 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Image: img}
+	res := &Result{Image: img, Layers: r.origins}
 	for _, w := range opts.Dockerfile.Warnings {
 		res.Warnings = append(res.Warnings, w.String())
 	}
@@ -241,3 +262,17 @@ func (b *Builder) mountDir() (string, func(), error) {
 }
 
 func (b *Builder) scriptDir() string { return filepath.Join(b.RunDir, "scripts") }
+
+// origin records where layer came from, the first time the build meets it.
+func (r *run) origin(l v1.Layer, stage, step string) {
+	d, err := l.Digest()
+	if err != nil {
+		return
+	}
+	r.originMu.Lock()
+	defer r.originMu.Unlock()
+	if !r.seen[d] {
+		r.seen[d] = true
+		r.origins = append(r.origins, LayerOrigin{Layer: l, Stage: stage, Step: step})
+	}
+}

@@ -80,6 +80,9 @@ func (r *run) base(ctx context.Context, st *plan.Stage) (*stageResult, string, e
 			return nil, "", fmt.Errorf("%s:%d: FROM %s: %w", r.plan.File.Name, st.Line, st.Base, err)
 		}
 		src, name = b, st.Base
+		for _, l := range b.layers {
+			r.origin(l, st.String(), "FROM "+st.Base)
+		}
 	}
 	return &stageResult{
 		cfg:     src.cfg.DeepCopy(),

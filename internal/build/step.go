@@ -60,7 +60,7 @@ func (r *run) execStepIn(ctx context.Context, st *plan.Stage, state *plan.State,
 	if !r.opts.NoCache {
 		if rec, ok := r.b.Cache.Get(a.key); ok {
 			if l, ok := r.cachedLayer(rec); ok {
-				r.apply(res, step, a.key, rec, l)
+				r.apply(st, res, step, a.key, rec, l)
 				ps.Cached()
 				return nil
 			}
@@ -73,7 +73,7 @@ func (r *run) execStepIn(ctx context.Context, st *plan.Stage, state *plan.State,
 	if err := r.b.Cache.Put(a.key, rec); err != nil {
 		return err
 	}
-	r.apply(res, step, a.key, rec, l)
+	r.apply(st, res, step, a.key, rec, l)
 	ps.Done(nil)
 	return nil
 }
@@ -85,9 +85,10 @@ func (r *run) stepErr(step *plan.Step, err error) error {
 	return fmt.Errorf("%s:%d: %w", r.plan.File.Name, step.Line, err)
 }
 
-func (r *run) apply(res *stageResult, step *plan.Step, key string, rec *cache.Record, l v1.Layer) {
+func (r *run) apply(st *plan.Stage, res *stageResult, step *plan.Step, key string, rec *cache.Record, l v1.Layer) {
 	if l != nil {
 		res.layers = append(res.layers, l)
+		r.origin(l, st.String(), fmt.Sprintf("%s:%d %s", r.plan.File.Name, step.Line, step.Name))
 	}
 	res.history = append(res.history, history(step.CreatedBy, rec.Created, l != nil))
 	res.key = key

@@ -30,6 +30,9 @@ type Store struct {
 	dir string
 }
 
+// Dir is the directory the records are kept in.
+func (s *Store) Dir() string { return s.dir }
+
 // Open opens (creating) the record store at dir.
 func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -297,7 +297,7 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	for _, w := range res.Warnings {
 		disp.Warn(w)
 	}
-	if err := selfAudit(ctx, o.audit, b, res.Image, g.root, vals, disp); err != nil {
+	if err := b.SelfAudit(ctx, res, build.AuditOptions{Mode: o.audit, Secrets: vals, Progress: disp}); err != nil {
 		disp.Close()
 		return err
 	}

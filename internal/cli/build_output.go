@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/hush-build/hush/internal/audit"
 	"github.com/hush-build/hush/internal/build"
 	"github.com/hush-build/hush/internal/cache"
 	"github.com/hush-build/hush/internal/executor"
@@ -43,9 +44,13 @@ func newBuilder(root, tmp, runtime string) (*build.Builder, error) {
 	if err != nil {
 		return nil, err
 	}
+	ledger, err := audit.OpenLedger(filepath.Join(root, "audited"))
+	if err != nil {
+		return nil, err
+	}
 	return &build.Builder{Images: store, Resolver: &image.Resolver{Store: store}, Snapshots: snaps,
 		Cache: c, Runtime: rt, TmpDir: tmp, RunDir: runDir,
-		CacheMountDir: filepath.Join(root, "cachemounts"), Fingerprints: fp,
+		CacheMountDir: filepath.Join(root, "cachemounts"), Fingerprints: fp, Audited: ledger,
 		Sums: build.LoadSumCache(filepath.Join(root, "contentsums.json"))}, nil
 }
 

@@ -113,6 +113,13 @@ func (s *Store) placeBlob(tmp string, d v1.Hash, size int64) (placed bool, err e
 	return true, nil
 }
 
+// Blob returns where blob d is kept and whether it is there.
+func (s *Store) Blob(d v1.Hash) (string, bool) {
+	p := s.blobPath(d)
+	_, err := os.Lstat(p)
+	return p, err == nil
+}
+
 func (s *Store) blobPath(d v1.Hash) string {
 	return filepath.Join(s.dir, "blobs", d.Algorithm, d.Hex)
 }

@@ -51,3 +51,14 @@ func (k *FingerprintKey) Fingerprint(id string, value []byte) string {
 	m.Write(value)
 	return "hmac-sha256:" + hex.EncodeToString(m.Sum(nil))
 }
+
+// ValueFingerprint is HMAC-SHA256(K, value), hex, under a key K derived from the state
+// dir's key for this use only: a keyed fingerprint of a value whatever id it was given
+// under (the audit ledger records which values a layer was audited clean against).
+func (k *FingerprintKey) ValueFingerprint(value []byte) string {
+	sub := hmac.New(sha256.New, k.key)
+	sub.Write([]byte("hush audit ledger v1"))
+	m := hmac.New(sha256.New, sub.Sum(nil))
+	m.Write(value)
+	return "hmac-sha256:" + hex.EncodeToString(m.Sum(nil))
+}

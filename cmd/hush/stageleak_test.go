@@ -1,0 +1,137 @@
+package main
+
+import (
+	"encoding/base64"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hush-build/hush/internal/hushtest"
+)
+
+// TestLeakInAnIntermediateStage: a builder stage copies the secret into a file, and the
+// target copies only another file from it. The layer is still in the cache, so the self-audit must fail
+// the build naming the stage, the step, the path and the secret, and purge the layer: a
+// later --target builder build without the secret must not reuse it, and no copy of the
+// value may stay anywhere in the state dir.
+func TestLeakInAnIntermediateStage(t *testing.T) {
+	requireHush(t)
+	e := hushtest.NewEnv(t, hushBin)
+	canary := "CANARY-stage-" + base64.RawURLEncoding.EncodeToString(randBytes(t, 12))
+	e.WriteFile("ctx/Dockerfile", `FROM busybox AS builder
+RUN --mount=type=secret,id=tok cat /run/secrets/tok > /leak || true
+RUN echo built > /artifact
+
+FROM busybox
+COPY --from=builder /artifact /artifact
+`)
+	cmd := e.Command("build", "--progress=plain", "--secret", "id=tok,env=TOK", "-t", "leaky", "ctx")
+	cmd.Env = append(cmd.Env, "TOK="+canary)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("a build whose builder stage leaked its secret succeeded:\n%s", out)
+	}
+	log := string(out)
+	for _, want := range []string{"secret tok", "/leak", "stage builder", "Dockerfile:2", "was removed from hush's cache"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the audit failure does not say %q:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, canary) {
+		t.Error("the build log shows the secret")
+	}
+	if images, _, _ := e.Run("images"); strings.Contains(images, "leaky") {
+		t.Errorf("the leaking build was published:\n%s", images)
+	}
+	// The same stage without the secret: the leaking step must run again, not come from
+	// the cache, and nothing may hold the value.
+	out2, errOut2, code := e.Run("build", "--progress=plain", "--target", "builder", "-t", "builder-only", "ctx")
+	if code != 0 {
+		t.Fatalf("building the stage without the secret: exit %d\n%s%s", code, out2, errOut2)
+	}
+	if regexp.MustCompile(`RUN --mount=type=secret,id=tok cat[^\n]*\n#\d+ CACHED`).MatchString(errOut2) {
+		t.Errorf("the purged layer was reused from the cache:\n%s", errOut2)
+	}
+	hushtest.NoCanary(t, []byte(canary), e.Root)
+}
+
+// TestLeakInACacheMount: a step copies its secret into a cache mount. The audit fails the
+// build and removes the file from the mount, so the next build without the secret passes
+// instead of failing forever on the old leak.
+func TestLeakInACacheMount(t *testing.T) {
+	requireHush(t)
+	e := hushtest.NewEnv(t, hushBin)
+	canary := "CANARY-cachemount-" + base64.RawURLEncoding.EncodeToString(randBytes(t, 12))
+	e.WriteFile("ctx/Dockerfile", `FROM busybox
+RUN --mount=type=secret,id=tok --mount=type=cache,target=/cache cp /run/secrets/tok /cache/leak && echo kept > /cache/other
+`)
+	cmd := e.Command("build", "--progress=plain", "--secret", "id=tok,env=TOK", "ctx")
+	cmd.Env = append(cmd.Env, "TOK="+canary)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("a build that left its secret in a cache mount succeeded:\n%s", out)
+	}
+	if !regexp.MustCompile(`cachemounts/[0-9a-f]+/leak was removed`).Match(out) {
+		t.Errorf("the failure does not say the leaking file was removed from the cache mount:\n%s", out)
+	}
+	hushtest.NoCanary(t, []byte(canary), e.Root)
+	// Another secret this time: the old leak is gone, so this build passes.
+	e.WriteFile("ctx/Dockerfile", "FROM busybox\nRUN --mount=type=cache,target=/cache cat /cache/other\n")
+	cmd = e.Command("build", "--progress=plain", "--secret", "id=other,env=OTHER", "ctx")
+	cmd.Env = append(cmd.Env, "OTHER=another-secret-value-"+base64.RawURLEncoding.EncodeToString(randBytes(t, 8)))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the next build still fails:\n%s", out)
+	}
+}
+
+// TestAuditLedger: a fully cached rebuild with the same secret reads no layer again; a new
+// secret value makes the audit read every layer once more.
+func TestAuditLedger(t *testing.T) {
+	requireHush(t)
+	e := hushtest.NewEnv(t, hushBin)
+	e.WriteFile("ctx/Dockerfile", "FROM busybox AS a\nRUN echo a > /a\nFROM busybox\nRUN echo b > /b\n")
+	build := func(value string) string {
+		t.Helper()
+		cmd := e.Command("build", "--progress=plain", "--target", "a", "--secret", "id=tok,env=TOK", "ctx")
+		cmd.Env = append(cmd.Env, "TOK="+value)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("build: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	first := "first-secret-value-" + base64.RawURLEncoding.EncodeToString(randBytes(t, 8))
+	if out := build(first); !regexp.MustCompile(`[1-9]\d* layer\(s\) read, 0 already audited clean`).MatchString(out) {
+		t.Errorf("first build should read every layer:\n%s", out)
+	}
+	if out := build(first); !regexp.MustCompile(` 0 layer\(s\) read, [1-9]\d* already audited clean`).MatchString(out) {
+		t.Errorf("a cached rebuild with the same secret should read no layer:\n%s", out)
+	}
+	if out := build("second-secret-value-" + base64.RawURLEncoding.EncodeToString(randBytes(t, 8))); !regexp.MustCompile(`[1-9]\d* layer\(s\) read, 0 already audited clean`).MatchString(out) {
+		t.Errorf("a new secret value should make the audit read every layer again:\n%s", out)
+	}
+}
+
+// TestPurgeReportsWhatStays: a leaking layer that a tagged image still uses cannot be
+// removed; the failure says it is still present, where, and why.
+func TestPurgeReportsWhatStays(t *testing.T) {
+	requireHush(t)
+	e := hushtest.NewEnv(t, hushBin)
+	canary := "CANARY-stays-" + base64.RawURLEncoding.EncodeToString(randBytes(t, 12))
+	e.WriteFile("leaky/Dockerfile", "FROM busybox\nRUN --mount=type=secret,id=tok cp /run/secrets/tok /leak\n")
+	cmd := e.Command("build", "--progress=plain", "--audit=off", "--secret", "id=tok,env=TOK", "-t", "leaky", "leaky")
+	cmd.Env = append(cmd.Env, "TOK="+canary)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the leaky base with --audit=off: %v\n%s", err, out)
+	}
+	e.WriteFile("child/Dockerfile", "FROM leaky\nRUN echo child\n")
+	cmd = e.Command("build", "--progress=plain", "--secret", "id=tok,env=TOK", "-t", "child", "child")
+	cmd.Env = append(cmd.Env, "TOK="+canary)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("a build on a leaking base succeeded:\n%s", out)
+	}
+	if !regexp.MustCompile(`layer sha256:[0-9a-f]+ is STILL PRESENT: .*blob still at \S+/blobs/sha256/[0-9a-f]+ \(a tagged image uses it`).Match(out) {
+		t.Errorf("the failure does not say which layer stays, where and why:\n%s", out)
+	}
+}
