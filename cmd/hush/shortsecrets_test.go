@@ -43,7 +43,7 @@ func TestShortSecrets(t *testing.T) {
 	}
 	for _, want := range []string{
 		`secret "PIN" is shorter than 6 bytes: too short to audit or mask reliably; it is masked only as a whole word`,
-		"auditing image and build state for 1 of 2 secret values (1 too short to audit)",
+		"auditing every layer of the build and its state for 1 of 2 secret values (1 too short to audit)",
 		"words: re" + short + "ed " + short + "s _" + short + " " + short + "9",
 		"pin: ****.", "tok=****",
 	} {

@@ -40,6 +40,9 @@ COPY --from=builder /artifact /artifact
 	if strings.Contains(log, canary) {
 		t.Error("the build log shows the secret")
 	}
+	if strings.Contains(log, "STILL PRESENT") {
+		t.Errorf("the purge left something behind:\n%s", log)
+	}
 	if images, _, _ := e.Run("images"); strings.Contains(images, "leaky") {
 		t.Errorf("the leaking build was published:\n%s", images)
 	}

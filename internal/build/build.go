@@ -1,6 +1,8 @@
 package build
 
 import (
+	"github.com/hush-build/hush/internal/lease"
+
 	"context"
 	"errors"
 	"fmt"
@@ -63,6 +65,15 @@ type Builder struct {
 	Audited *audit.Ledger
 	// Sums caches context file sums across builds; nil disables it.
 	Sums *SumCache
+	// Lease holds every blob and unpacked layer the build uses, so that removing an image
+	// or a purge by another build does not delete them under it; nil holds nothing.
+	Lease *lease.Lease
+}
+
+// Close ends the builder's lease and finishes the removals it deferred.
+func (b *Builder) Close() error {
+	b.Lease.Release()
+	return errors.Join(b.Images.CollectPending(), b.Snapshots.CollectPending())
 }
 
 // Result is the built image.

@@ -40,7 +40,7 @@ func (b *Builder) RunImage(ctx context.Context, s RunSpec) error {
 	if err != nil {
 		return fmt.Errorf("image %s: %w", s.Image, err)
 	}
-	lowers, err := Lowers(b.Snapshots, layers)
+	lowers, err := b.lowers(layers)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,9 @@
 package build
 
 import (
+	"github.com/hush-build/hush/internal/lease"
+
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -256,6 +257,13 @@ func layersOf(res *Result) []v1.Layer {
 func (b *Builder) purgeLayer(l v1.Layer) string {
 	d, _ := l.Digest()
 	var errs []error
+	refs := []string{lease.BlobRef(d.String())}
+	if diff, err := l.DiffID(); err == nil {
+		refs = append(refs, lease.LayerRef(diff.String()))
+	}
+	if err := b.Lease.Drop(refs...); err != nil { // this build is done with it
+		errs = append(errs, err)
+	}
 	if _, err := b.Cache.RemoveLayer(d.String()); err != nil {
 		errs = append(errs, err)
 	}
@@ -274,7 +282,11 @@ func (b *Builder) purgeLayer(l v1.Layer) string {
 		errs = append(errs, fmt.Errorf("blob still at %s (a tagged image uses it: remove that image)", p))
 	}
 	if len(errs) > 0 {
-		return fmt.Sprintf("layer %s is STILL PRESENT: %v", d, errors.Join(errs...))
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = e.Error()
+		}
+		return fmt.Sprintf("layer %s is STILL PRESENT: %s", d, strings.Join(msgs, "; "))
 	}
 	return fmt.Sprintf("layer %s was removed from hush's cache, layer store and snapshots", d)
 }

@@ -1,6 +1,8 @@
 package build
 
 import (
+	"github.com/hush-build/hush/internal/lease"
+
 	"context"
 	"errors"
 	"fmt"
@@ -94,7 +96,8 @@ func (r *run) apply(st *plan.Stage, res *stageResult, step *plan.Step, key strin
 	res.key = key
 }
 
-// cachedLayer returns the layer of a record when its blob is still in the store.
+// cachedLayer returns the layer of a record when its blob is still in the store, held by
+// the build's lease so that no removal takes it away before the build ends.
 func (r *run) cachedLayer(rec *cache.Record) (v1.Layer, bool) {
 	if rec.Layer == nil {
 		return nil, true
@@ -103,12 +106,14 @@ func (r *run) cachedLayer(rec *cache.Record) (v1.Layer, bool) {
 	if err != nil {
 		return nil, false
 	}
-	rc, err := l.Compressed()
+	d, err := l.Digest()
 	if err != nil {
 		return nil, false
 	}
-	rc.Close()
-	return l, true
+	if ok, err := r.b.Images.HoldBlob(r.b.Lease, d); err != nil || !ok {
+		return nil, false
+	}
+	return l, r.b.Lease.Hold(lease.LayerRef(rec.Layer.DiffID)) == nil
 }
 
 func (r *run) layerFromRecord(cl *cache.Layer) (v1.Layer, error) {
@@ -124,7 +129,7 @@ func (r *run) layerFromRecord(cl *cache.Layer) (v1.Layer, error) {
 }
 
 // lowers returns the unpacked dirs of layers, top-most first, unpacking as needed.
-func (r *run) lowers(layers []v1.Layer) ([]string, error) { return Lowers(r.b.Snapshots, layers) }
+func (r *run) lowers(layers []v1.Layer) ([]string, error) { return r.b.lowers(layers) }
 
 // executeInWorkspace mounts a fresh upper over res's layers, runs the action and turns the
 // upper into a layer.
@@ -187,6 +192,9 @@ func (r *run) commit(ws *snapshot.Workspace) (*cache.Record, v1.Layer, error) {
 		return nil, nil, fmt.Errorf("storing layer: %w", err)
 	}
 	rec.Layer = &cache.Layer{Digest: digest.String(), DiffID: diffID.String(), Size: size, MediaType: string(types.OCILayer)}
+	if err := r.b.Lease.Hold(lease.BlobRef(digest.String()), lease.LayerRef(diffID.String())); err != nil {
+		return nil, nil, err
+	}
 	l, err := r.layerFromRecord(rec.Layer)
 	if err != nil {
 		return nil, nil, err

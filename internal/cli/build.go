@@ -263,6 +263,7 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	if err != nil {
 		return err
 	}
+	defer b.Close()
 	kc, err := o.registry.keychain(g.root, stderr, imageGenerator(b))
 	if err != nil {
 		return err

@@ -15,22 +15,10 @@ import (
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/secret"
-	"github.com/hush-build/hush/internal/snapshot"
 )
 
 // newBuilder opens the state dir root for one build whose scratch dir is tmp.
 func newBuilder(root, tmp, runtime string) (*build.Builder, error) {
-	if err := build.Sweep(root); err != nil {
-		return nil, err
-	}
-	store, err := image.OpenStore(filepath.Join(root, "store"))
-	if err != nil {
-		return nil, err
-	}
-	snaps, err := snapshot.Open(filepath.Join(root, "snapshots"))
-	if err != nil {
-		return nil, err
-	}
 	c, err := cache.Open(filepath.Join(root, "cache"))
 	if err != nil {
 		return nil, err
@@ -48,10 +36,9 @@ func newBuilder(root, tmp, runtime string) (*build.Builder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &build.Builder{Images: store, Resolver: &image.Resolver{Store: store}, Snapshots: snaps,
-		Cache: c, Runtime: rt, TmpDir: tmp, RunDir: runDir,
+	return build.Open(root, build.Builder{Cache: c, Runtime: rt, TmpDir: tmp, RunDir: runDir,
 		CacheMountDir: filepath.Join(root, "cachemounts"), Fingerprints: fp, Audited: ledger,
-		Sums: build.LoadSumCache(filepath.Join(root, "contentsums.json"))}, nil
+		Sums: build.LoadSumCache(filepath.Join(root, "contentsums.json"))})
 }
 
 // publish sends the image to its output (stdout for dest=-), or to the

@@ -111,6 +111,7 @@ func runPush(ctx context.Context, g *globals, o *pushOptions, stdout, stderr io.
 		if err != nil {
 			return err
 		}
+		defer b.Close()
 		runImage = imageGenerator(b)
 	}
 	store, err := g.store()

@@ -42,10 +42,7 @@ func defaultRoot() string {
 
 // store opens the image store, first sweeping what killed builds left in the state dir.
 func (g *globals) store() (*image.Store, error) {
-	if err := build.Sweep(g.root); err != nil {
-		return nil, err
-	}
-	return image.OpenStore(filepath.Join(g.root, "store"))
+	return build.OpenStore(g.root)
 }
 
 // enterNamespace runs the current command again inside hush's private mount namespace

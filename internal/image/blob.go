@@ -217,9 +217,13 @@ func (s *Store) removeBlobsIfUnused(ds []v1.Hash) error {
 	if err != nil {
 		return fmt.Errorf("checking blob references: %w", err)
 	}
+	held, err := s.held()
+	if err != nil {
+		return err
+	}
 	for _, d := range ds {
 		if !used[d] {
-			if err := removeIfExists(s.blobPath(d)); err != nil {
+			if err := s.removeBlob(d, held); err != nil {
 				return err
 			}
 		}

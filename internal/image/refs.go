@@ -195,6 +195,10 @@ func (s *Store) dropUnreferenced(idx *v1.IndexManifest, removed []v1.Hash) {
 	if err != nil {
 		return
 	}
+	held, err := s.held()
+	if err != nil {
+		return
+	}
 	for _, d := range removed {
 		_, man, err := s.readManifest(d)
 		if err != nil {
@@ -206,7 +210,7 @@ func (s *Store) dropUnreferenced(idx *v1.IndexManifest, removed []v1.Hash) {
 		}
 		for _, b := range blobs {
 			if !keep[b] {
-				_ = removeIfExists(s.blobPath(b))
+				_ = s.removeBlob(b, held)
 			}
 		}
 	}

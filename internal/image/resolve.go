@@ -1,6 +1,8 @@
 package image
 
 import (
+	"github.com/hush-build/hush/internal/lease"
+
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +26,8 @@ type Resolver struct {
 	Platform *v1.Platform   // nil means linux/runtime.GOARCH
 	// Transport, when set, carries registry requests (custom CA roots).
 	Transport http.RoundTripper
+	// Lease, when set, holds every blob of a resolved image for the build using it.
+	Lease *lease.Lease
 }
 
 // Resolve returns the image ref names, pulling it if the store lacks it.
@@ -32,7 +36,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) (v1.Image, error) {
 	if r.Store == nil {
 		return nil, errors.New("resolving image: no store")
 	}
-	img, _, err := r.Store.Image(ref)
+	img, _, err := r.Store.ImageFor(ref, r.Lease)
 	if err == nil {
 		return img, nil
 	}
@@ -49,7 +53,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) (v1.Image, error) {
 	if err := r.pull(ctx, norm); err != nil {
 		return nil, fmt.Errorf("resolving image %q: %w", ref, err)
 	}
-	img, _, err = r.Store.Image(norm)
+	img, _, err = r.Store.ImageFor(norm, r.Lease)
 	if err != nil {
 		return nil, fmt.Errorf("resolving image %q: %w", ref, err)
 	}

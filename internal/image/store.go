@@ -1,6 +1,8 @@
 package image
 
 import (
+	"github.com/hush-build/hush/internal/lease"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -50,7 +52,8 @@ const (
 // the later Put fails with a clear "blob not found" error rather than storing
 // a broken image.
 type Store struct {
-	dir string
+	dir    string
+	leases *lease.Leases // nil: no build holds anything
 }
 
 // Entry describes one stored image.

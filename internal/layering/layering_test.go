@@ -33,6 +33,7 @@ var rules = map[string][]string{
 	"sshagent":     {"build", "cli", "plan", "executor", "image", "snapshot", "secret"},
 	"secret":       {"build", "cli", "plan", "executor", "image", "snapshot", "fscopy", "dockerfile"},
 	"fsroot":       {"build", "cli", "plan", "executor", "image", "snapshot", "fscopy", "untar", "secret", "audit"},
+	"lease":        {"build", "cli", "plan", "executor", "image", "snapshot", "fscopy", "untar", "secret", "audit"},
 	"scratch":      {"build", "cli", "plan", "executor", "image", "snapshot", "fscopy", "untar", "secret", "audit"},
 	"untar":        {"build", "cli", "plan", "executor", "image", "snapshot", "fscopy", "secret", "audit"},
 }

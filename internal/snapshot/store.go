@@ -1,6 +1,10 @@
 package snapshot
 
 import (
+	"strings"
+
+	"github.com/hush-build/hush/internal/lease"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -34,7 +38,8 @@ var ErrDiffIDMismatch = errors.New("layer content does not match diffID")
 // Store keeps unpacked layers and workspaces under one root directory. It is
 // safe for concurrent use by goroutines and by several processes sharing root.
 type Store struct {
-	root string
+	root   string
+	leases *lease.Leases // nil: no build holds anything
 
 	mu       sync.Mutex
 	inflight map[string]*ensureCall
@@ -223,15 +228,55 @@ func renameNoReplace(oldpath, newpath string) error {
 	return nil
 }
 
+// ErrInUse is returned (wrapped) by Remove for a layer a running build holds: its removal
+// happens when the last such build ends.
+var ErrInUse = errors.New("in use by a running build; removed when it ends")
+
+// UseLeases makes Remove defer the removal of layers a live lease holds.
+func (s *Store) UseLeases(ls *lease.Leases) { s.leases = ls }
+
 // Remove deletes the unpacked dir of diffID, if present (purging a layer that leaked a
-// secret). It must not be used while a build may still mount it.
+// secret). A layer a running build holds (it may be an overlay lower of a live mount) is
+// left until that build ends, and Remove says so with ErrInUse.
 func (s *Store) Remove(diffID v1.Hash) error {
 	dir, ok := s.Dir(diffID)
 	if !ok {
 		return nil
 	}
+	if s.leases != nil {
+		held, err := s.leases.Held()
+		if err != nil {
+			return err
+		}
+		if ref := lease.LayerRef(diffID.String()); held[ref] {
+			if err := s.leases.Defer(ref); err != nil {
+				return err
+			}
+			return fmt.Errorf("layer %s: %w", diffID, ErrInUse)
+		}
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("removing layer %s: %w", diffID, err)
 	}
 	return nil
+}
+
+// CollectPending removes the layers whose removal a lease deferred, once no lease holds them.
+func (s *Store) CollectPending() error {
+	if s.leases == nil {
+		return nil
+	}
+	refs, err := s.leases.Pending("layer ")
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, r := range refs {
+		d, err := v1.NewHash(strings.TrimPrefix(r, "layer "))
+		if err != nil {
+			continue
+		}
+		errs = append(errs, s.Remove(d))
+	}
+	return errors.Join(errs...)
 }

@@ -1,0 +1,200 @@
+// Package lease lets a running build hold the blobs and unpacked layers it uses, so that
+// removing an image (hush rmi), a purge by another build or a later garbage collection
+// never deletes them under it. A lease is a file listing references, flocked by the build
+// for as long as it runs; a removal that meets a held reference records it as pending
+// instead, and whoever removes things next (the build when it ends, any command that
+// opens the store) finishes the removal once no lease holds it.
+//
+// It owns the lease files and the pending list. It must never hold a lease file's lock on
+// behalf of a process that has died (the kernel drops flocks with their owner), and never
+// decide on its own that something is unused: the stores that own blobs and snapshots do.
+package lease
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+const pendingDir = "pending"
+
+// Leases is the set of leases kept in one directory of the state dir.
+type Leases struct{ dir string }
+
+// Open opens (creating) the leases kept in dir.
+func Open(dir string) (*Leases, error) {
+	if err := os.MkdirAll(filepath.Join(dir, pendingDir), 0o700); err != nil {
+		return nil, fmt.Errorf("opening leases: %w", err)
+	}
+	return &Leases{dir: dir}, nil
+}
+
+// Lease is one build's hold on what it uses.
+type Lease struct {
+	mu   sync.Mutex
+	f    *os.File
+	held map[string]bool
+}
+
+// Acquire starts a lease, held until Release or the death of this process.
+func (ls *Leases) Acquire() (*Lease, error) {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	f, err := os.OpenFile(filepath.Join(ls.dir, hex.EncodeToString(b)+".lease"), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("starting a lease: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("locking a lease: %w", err)
+	}
+	return &Lease{f: f, held: map[string]bool{}}, nil
+}
+
+// Hold adds refs ("blob sha256:…", "layer sha256:…") to the lease. A nil lease holds nothing.
+func (l *Lease) Hold(refs ...string) error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var b strings.Builder
+	for _, r := range refs {
+		if !l.held[r] {
+			l.held[r] = true
+			b.WriteString(r + "\n")
+		}
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	if _, err := l.f.WriteString(b.String()); err != nil {
+		return fmt.Errorf("holding %d references: %w", len(refs), err)
+	}
+	return nil
+}
+
+// Drop gives up refs (the build is done with them, e.g. it is about to purge them).
+func (l *Lease) Drop(refs ...string) error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range refs {
+		delete(l.held, r)
+	}
+	var b strings.Builder
+	for r := range l.held {
+		b.WriteString(r + "\n")
+	}
+	if err := l.f.Truncate(0); err != nil {
+		return fmt.Errorf("dropping references: %w", err)
+	}
+	if _, err := l.f.WriteString(b.String()); err != nil {
+		return fmt.Errorf("dropping references: %w", err)
+	}
+	return nil
+}
+
+// Release ends the lease. Safe to call twice and on nil.
+func (l *Lease) Release() {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f != nil {
+		os.Remove(l.f.Name())
+		l.f.Close()
+		l.f = nil
+	}
+}
+
+// Held returns every reference a live lease holds. Lease files of dead builds are removed.
+func (ls *Leases) Held() (map[string]bool, error) {
+	ents, err := os.ReadDir(ls.dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading leases: %w", err)
+	}
+	held := map[string]bool{}
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".lease") {
+			continue
+		}
+		if err := ls.readLive(filepath.Join(ls.dir, e.Name()), held); err != nil {
+			return nil, err
+		}
+	}
+	return held, nil
+}
+
+// readLive adds the references of the lease file p to held if its owner lives, and
+// removes the file otherwise.
+func (ls *Leases) readLive(p string, held map[string]bool) error {
+	f, err := os.Open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading lease: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err == nil {
+		os.Remove(p) // nobody holds it: its build died
+		return nil
+	}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		held[sc.Text()] = true
+	}
+	return sc.Err()
+}
+
+// Defer records that ref should be removed once no lease holds it.
+func (ls *Leases) Defer(ref string) error {
+	if err := os.WriteFile(ls.pendingPath(ref), nil, 0o600); err != nil {
+		return fmt.Errorf("deferring removal of %s: %w", ref, err)
+	}
+	return nil
+}
+
+// Pending lists the deferred removals of references starting with prefix that no live
+// lease holds any more, and forgets them: the caller removes each (if nothing else needs it).
+func (ls *Leases) Pending(prefix string) ([]string, error) {
+	ents, err := os.ReadDir(filepath.Join(ls.dir, pendingDir))
+	if err != nil || len(ents) == 0 {
+		return nil, err
+	}
+	held, err := ls.Held()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		ref, err := hex.DecodeString(e.Name())
+		if err != nil || held[string(ref)] || !strings.HasPrefix(string(ref), prefix) {
+			continue
+		}
+		out = append(out, string(ref))
+		os.Remove(filepath.Join(ls.dir, pendingDir, e.Name()))
+	}
+	return out, nil
+}
+
+func (ls *Leases) pendingPath(ref string) string {
+	return filepath.Join(ls.dir, pendingDir, hex.EncodeToString([]byte(ref)))
+}
+
+// BlobRef and LayerRef spell the references leases hold.
+func BlobRef(digest string) string  { return "blob " + digest }
+func LayerRef(diffID string) string { return "layer " + diffID }
