@@ -11,15 +11,15 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hush-build/hush/internal/hushtest"
 )
 
 // openPTY returns both ends of a new pseudo-terminal sized 50x20.
 func openPTY(t *testing.T) (ptmx, pts *os.File) {
 	t.Helper()
 	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("needs /dev/ptmx for a pseudo-terminal: %v", err)
-	}
+	hushtest.Require(t, err == nil, fmt.Sprintf("needs /dev/ptmx for a pseudo-terminal: %v", err))
 	t.Cleanup(func() { ptmx.Close() })
 	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
 		t.Fatalf("unlocking pty: %v", err)
