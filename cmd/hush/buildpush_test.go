@@ -17,7 +17,6 @@ import (
 // nowhere in either store or the logs.
 func TestBuildPushAndPrivateBase(t *testing.T) {
 	requireHush(t)
-	since := time.Now()
 	pass := "CANARY-regpass-" + time.Now().Format("150405.000000")
 	srv := registrytest.Start(t, map[string]string{"ci": pass})
 	auth := `{"auths":{"` + srv.Host + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte("ci:"+pass)) + `"}}}`
@@ -52,6 +51,6 @@ func TestBuildPushAndPrivateBase(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	hushtest.NoCanary(t, []byte(pass), a.Root, b.Root)
-	hushtest.NoCanaryInTemp(t, []byte(pass), since)
+	a.NoCanary([]byte(pass), srv.Dir)
+	b.NoCanary([]byte(pass))
 }

@@ -41,9 +41,8 @@ func TestImageGenerator(t *testing.T) {
 	if strings.Contains(log+out+e, pass) {
 		t.Error("password in the output")
 	}
-	left, _ := filepath.Glob(filepath.Join(registry.DefaultGeneratorDir, "hush-regauth-*"))
-	if len(left) > 0 {
-		t.Errorf("generator output dirs left behind: %v", left)
+	if left, err := os.ReadDir(env.Shm); err != nil || len(left) > 0 {
+		t.Errorf("generator output left behind in %s=%s: %v %v", hushtest.TmpfsDirEnv, env.Shm, left, err)
 	}
 	if err := os.RemoveAll(filepath.Join(env.Dir, "gen")); err != nil {
 		t.Fatal(err)
@@ -91,7 +90,10 @@ func TestGeneratorDiskCache(t *testing.T) {
 	if n := runs(); n != 1 {
 		t.Errorf("generator ran %d times with a fresh cache, want 1", n)
 	}
-	hushtest.NoCanary(t, []byte(pass), env.Root)
+	env.NoCanary([]byte(pass))
+	if keys, err := os.ReadDir(filepath.Join(env.Shm, "hush-keys")); err != nil || len(keys) != 1 {
+		t.Errorf("want the cache key in %s=%s/hush-keys: %v %v", hushtest.TmpfsDirEnv, env.Shm, keys, err)
+	}
 	entries, _ := os.ReadDir(filepath.Join(env.Root, "regauth"))
 	for _, e := range entries {
 		if !strings.HasSuffix(e.Name(), ".age") {

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -67,33 +66,22 @@ func TestDockerLoadRunDockerArchive(t *testing.T) {
 	}
 }
 
-func TestDockerLoadOCIArchive(t *testing.T) {
+// TestOCIArchiveRunsInDocker: the OCI archive (type=oci,dest=FILE.tar) reaches a docker
+// engine through skopeo (oci-archive: to docker-daemon:) and runs there. `docker load`
+// itself reads OCI archives only from docker 25 on; Debian 12's docker.io (20.10, what CI
+// installs) cannot, so `docker load` is tested with the docker-archive form
+// (TestDockerLoadRunDockerArchive) and the OCI forms with skopeo and umoci.
+func TestOCIArchiveRunsInDocker(t *testing.T) {
 	hushtest.RequireDocker(t)
+	skopeo := hushtest.RequireBinary(t, "skopeo")
 	e := newInteropEnv(t)
 	name := dockerName(t, "oci")
 	archive := filepath.Join(e.Dir, "img-oci.tar")
 	mustBuild(t, e, "--output", "type=oci,dest="+archive+",name="+name)
-	out, err := exec.Command("docker", "load", "-i", archive).CombinedOutput()
-	if err != nil {
-		if major := dockerMajor(t); major < 25 {
-			t.Skipf("docker %d cannot load OCI archives (added in docker 25): %s", major, out)
-		}
-		t.Fatalf("docker load -i %s: %v\n%s", archive, err, out)
-	}
+	run(t, skopeo, "copy", "--quiet", "oci-archive:"+archive, "docker-daemon:"+name)
 	if out := run(t, "docker", "run", "--rm", "--network=none", name); out != "built by hush\n" {
 		t.Errorf("docker run %s printed %q, want %q", name, out, "built by hush\n")
 	}
-}
-
-// dockerMajor is the docker engine's major version.
-func dockerMajor(t *testing.T) int {
-	t.Helper()
-	v := strings.TrimSpace(run(t, "docker", "version", "--format", "{{.Server.Version}}"))
-	major, err := strconv.Atoi(strings.SplitN(v, ".", 2)[0])
-	if err != nil {
-		t.Fatalf("parsing docker version %q: %v", v, err)
-	}
-	return major
 }
 
 func TestSkopeoAndUmociReadOCILayout(t *testing.T) {

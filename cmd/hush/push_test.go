@@ -31,7 +31,6 @@ printf '{"https://%s/":{"auth":"%s","email":"ci@example.com"}}' "$GEN_REGISTRY" 
 func TestPushBuiltImage(t *testing.T) {
 	requireHush(t)
 	env := hushtest.NewEnv(t, hushBin)
-	since := time.Now()
 	secret := "hush-push-canary-" + time.Now().Format("150405.000000000")
 	wrong := "hush-wrong-canary-" + time.Now().Format("150405.000000000")
 	srv := registrytest.Start(t, map[string]string{"ci": secret})
@@ -75,6 +74,9 @@ func TestPushBuiltImage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("generator did not run: %v", err)
 	}
+	if !strings.HasPrefix(string(genOut), env.Shm+"/hush-regauth-") {
+		t.Errorf("generator output %s is not in a private dir under %s=%s", genOut, hushtest.TmpfsDirEnv, env.Shm)
+	}
 	if _, err := os.Stat(strings.TrimSpace(string(genOut))); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("generator output %s still exists after the push", genOut)
 	}
@@ -117,8 +119,7 @@ func TestPushBuiltImage(t *testing.T) {
 	os.Remove(bad)
 
 	for _, c := range []string{secret, wrong} {
-		hushtest.NoCanary(t, []byte(c), env.Root, srv.Dir, registry.DefaultGeneratorDir)
-		hushtest.NoCanaryInTemp(t, []byte(c), since)
+		env.NoCanary([]byte(c), srv.Dir)
 		if strings.Contains(out+errOut, c) {
 			t.Errorf("hush output shows a password")
 		}

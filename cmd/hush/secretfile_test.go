@@ -10,11 +10,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hush-build/hush/internal/hushtest"
 	"github.com/hush-build/hush/internal/secret"
-	"github.com/hush-build/hush/internal/secretfile"
 )
 
 // secretCLI runs `hush secret …` in dir with exactly env (plus PATH), returning stdout,
@@ -160,8 +158,7 @@ func TestSecretRekey(t *testing.T) {
 // TestSecretEditCanary: during `hush secret edit` the plaintext lives only in a private
 // directory on tmpfs, is gone afterwards, and no file anywhere else holds it.
 func TestSecretEditCanary(t *testing.T) {
-	hushtest.Require(t, secretfile.IsTmpfs("/dev/shm"), "needs /dev/shm on tmpfs")
-	start := time.Now()
+	shm, tmp := hushtest.ShmDir(t), t.TempDir()
 	dir := t.TempDir()
 	canary := "CANARY-edit-" + base64.RawURLEncoding.EncodeToString(randBytes(t, 12))
 	idFile, rcpt := keygen(t, dir, "id.txt")
@@ -180,7 +177,8 @@ ls -ld "$(dirname "$1")" | cut -c1-10 >> "$EDITOR_LOG"
 grep -q '^OLD=1$' "$1"
 printf 'NEW="%s\\nline2"\n' "$CANARY" >> "$1"
 `), 0o755)
-	env := []string{"HUSH_IDENTITY_FILE=" + idFile, "EDITOR=" + editor, "EDITOR_LOG=" + log, "CANARY=" + canary}
+	env := []string{"HUSH_IDENTITY_FILE=" + idFile, "EDITOR=" + editor, "EDITOR_LOG=" + log, "CANARY=" + canary,
+		"XDG_RUNTIME_DIR=" + shm, "TMPDIR=" + tmp}
 
 	// Without -r/-R and without a sidecar, edit refuses before decrypting anything.
 	if _, e, code := secretCLI(t, dir, env, nil, "edit", "app.env.age"); code == 0 || !strings.Contains(e, "app.env.age.recipients") {
@@ -193,7 +191,7 @@ printf 'NEW="%s\\nline2"\n' "$CANARY" >> "$1"
 	}
 	rec, _ := os.ReadFile(log)
 	f := strings.Fields(string(rec))
-	if len(f) != 3 || !strings.HasPrefix(f[0], "/dev/shm/hush-edit-") || f[1] != "tmpfs" || f[2] != "drwx------" {
+	if len(f) != 3 || !strings.HasPrefix(f[0], shm+"/hush-edit-") || f[1] != "tmpfs" || f[2] != "drwx------" {
 		t.Fatalf("editor saw %q; want a file in a private (0700) dir on tmpfs", f)
 	}
 	if _, err := os.Stat(filepath.Dir(f[0])); !os.IsNotExist(err) {
@@ -207,8 +205,7 @@ printf 'NEW="%s\\nline2"\n' "$CANARY" >> "$1"
 	if err != nil || len(vars) != 2 || string(vars[1].Value) != canary+"\nline2" {
 		t.Fatalf("edited file as an env file: %v %v", vars, err)
 	}
-	hushtest.NoCanary(t, []byte(canary), dir, "/dev/shm")
-	hushtest.NoCanaryInTemp(t, []byte(canary), start)
+	hushtest.NoCanary(t, []byte(canary), dir, shm, tmp)
 }
 
 func randBytes(t *testing.T, n int) []byte {
@@ -288,7 +285,6 @@ func TestSecretImportJet(t *testing.T) {
 // step, and neither the plaintext nor a decrypted copy is left anywhere.
 func TestBuildWithEncryptedSecret(t *testing.T) {
 	requireHush(t)
-	start := time.Now()
 	env := hushtest.NewEnv(t, hushBin)
 	canary := "CANARY-agebuild-" + base64.RawURLEncoding.EncodeToString(randBytes(t, 12))
 	idFile, rcpt := keygen(t, env.Dir, "id.txt")
@@ -312,6 +308,5 @@ func TestBuildWithEncryptedSecret(t *testing.T) {
 	if log, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(log), "no age identity found") {
 		t.Fatalf("build without an identity: %v\n%s", err, log)
 	}
-	hushtest.NoCanary(t, []byte(canary), env.Root, env.Dir)
-	hushtest.NoCanaryInTemp(t, []byte(canary), start)
+	env.NoCanary([]byte(canary))
 }

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -20,7 +19,6 @@ import (
 // key given by --ssh, cannot remove it, and the private key is nowhere in what the build leaves.
 func TestSSHMount(t *testing.T) {
 	requireHush(t)
-	start := time.Now()
 	env := hushtest.NewEnv(t, hushBin)
 	root, err := hushtest.ModuleRoot()
 	if err != nil {
@@ -74,6 +72,5 @@ func TestSSHMount(t *testing.T) {
 	// The private key's seed must not be anywhere the build wrote.
 	seed := priv.Seed()
 	os.Remove(keyFile)
-	hushtest.NoCanary(t, seed, env.Root, out)
-	hushtest.NoCanaryInTemp(t, seed, start)
+	env.NoCanary(seed)
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/hush-build/hush/internal/hushtest"
 )
 
 // The benchmark image: 8 gzip layers of 72 MiB of text-like data each (576 MiB), with
@@ -311,9 +313,7 @@ func BenchmarkScan(b *testing.B) {
 // searched form (patterns.forms).
 func BenchmarkGrepBaseline(b *testing.B) {
 	for _, bin := range []string{"gzip", "grep", "sh"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			b.Skipf("needs %s: %v", bin, err)
-		}
+		hushtest.RequireBinary(b, bin)
 	}
 	bi := loadBenchImage(b)
 	var total int64

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/hush-build/hush/internal/hushtest"
 )
 
 var archiveTime = time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -79,10 +81,7 @@ func compressWith(t *testing.T, kind string, data []byte) []byte {
 		must(t, err)
 		return zw.EncodeAll(data, nil)
 	case "bzip2", "xz":
-		if _, err := exec.LookPath(kind); err != nil {
-			t.Skipf("needs the %s binary to build a fixture: %v", kind, err)
-		}
-		cmd := exec.Command(kind, "-c")
+		cmd := exec.Command(hushtest.RequireBinary(t, kind), "-c") // builds the fixture
 		cmd.Stdin = bytes.NewReader(data)
 		out, err := cmd.Output()
 		must(t, err)

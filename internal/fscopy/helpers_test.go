@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hush-build/hush/internal/hushtest"
 )
 
 // mkTree creates entries below root. Keys are slash paths; a key ending in
@@ -108,9 +110,7 @@ func statT(t *testing.T, p string) *syscall.Stat_t {
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: changes file ownership")
-	}
+	hushtest.RequireRootFor(t, "changes file ownership")
 }
 
 func must(t *testing.T, err error) {

@@ -88,6 +88,7 @@ func TestRunnerEnv(t *testing.T) {
 		"GIT_CONFIG_KEY_0=http.https://git.example.com/org/repo.git.extraheader",
 		"GIT_CONFIG_VALUE_0=Authorization: " + header,
 		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0", "HOME=/h",
+		"TMPDIR=/h", // git's temporary files stay in the fetch's scratch area
 	}
 	for _, w := range want {
 		if !contains(g.remoteEnv, w) {

@@ -25,7 +25,8 @@ type runner struct {
 }
 
 // newRunner builds the environments for one fetch. home and templates are empty
-// directories private to this fetch.
+// directories private to this fetch; home is also TMPDIR, so temporary files of git and
+// the programs it starts stay in the fetch's scratch area and go with it.
 func newRunner(git, dir, home, templates string, ref Ref, opts Options, stderr *redactor, tail *tailBuffer) *runner {
 	path := os.Getenv("PATH")
 	if path == "" {
@@ -35,6 +36,7 @@ func newRunner(git, dir, home, templates string, ref Ref, opts Options, stderr *
 		"PATH=" + path,
 		"HOME=" + home,
 		"XDG_CONFIG_HOME=" + home,
+		"TMPDIR=" + home,
 		"LC_ALL=C",
 		"GIT_CONFIG_NOSYSTEM=1",
 		"GIT_CONFIG_GLOBAL=/dev/null",

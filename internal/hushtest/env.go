@@ -10,7 +10,13 @@ import (
 	"testing"
 )
 
-// Env is one test's hush state directory (HUSH_ROOT) with busybox:latest imported.
+// TmpfsDirEnv names the tmpfs directory hush keeps registry-auth generator output and the
+// credential-cache key in (internal/registry.TmpfsDirEnv; hushtest imports no hush package).
+const TmpfsDirEnv = "HUSH_TMPFS_DIR"
+
+// Env is one test's hush state directory (HUSH_ROOT) with busybox:latest imported. Every
+// directory a hush process it runs may write to belongs to the test, so a canary check
+// reads only them (NoCanary), never a shared directory such as /tmp or /dev/shm.
 type Env struct {
 	// Root is the state directory, HUSH_ROOT of every Run.
 	Root string
@@ -18,6 +24,10 @@ type Env struct {
 	Hush string
 	// Dir is a scratch directory for build contexts and outputs.
 	Dir string
+	// Tmp is TMPDIR of every Run, for hush and the programs it starts.
+	Tmp string
+	// Shm is a directory on /dev/shm, HUSH_TMPFS_DIR of every Run.
+	Shm string
 	t   testing.TB
 }
 
@@ -27,15 +37,25 @@ type Env struct {
 func NewEnv(t testing.TB, hush string) *Env {
 	t.Helper()
 	RequireRoot(t)
-	base := t.TempDir()
-	e := &Env{Root: filepath.Join(base, "root"), Hush: hush, Dir: filepath.Join(base, "work"), t: t}
-	if err := os.MkdirAll(e.Dir, 0o755); err != nil {
-		t.Fatalf("creating work dir: %v", err)
-	}
+	e := newEnvDirs(t, hush)
 	t.Cleanup(func() { CheckNoMounts(t, e.Root) })
 	tar := BusyboxTar(t)
 	if out, errOut, code := e.Run("import", tar, "busybox:latest"); code != 0 {
 		t.Fatalf("hush import busybox: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	return e
+}
+
+// newEnvDirs makes the directories of an Env (all but Root, which hush creates).
+func newEnvDirs(t testing.TB, hush string) *Env {
+	t.Helper()
+	base := t.TempDir()
+	e := &Env{Root: filepath.Join(base, "root"), Hush: hush, Dir: filepath.Join(base, "work"),
+		Tmp: filepath.Join(base, "tmp"), Shm: ShmDir(t), t: t}
+	for _, d := range []string{e.Dir, e.Tmp} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatalf("creating test directory: %v", err)
+		}
 	}
 	return e
 }
@@ -68,13 +88,29 @@ func (e *Env) RunStdin(stdin io.Reader, args ...string) (stdout, stderr string, 
 	return o.String(), er.String(), code
 }
 
-// Command returns an unstarted hush command with HUSH_ROOT set, for tests that need to
-// control the process (signals, process groups).
+// Command returns an unstarted hush command with HUSH_ROOT, TMPDIR and HUSH_TMPFS_DIR set
+// to the environment's directories, for tests that need to control the process (signals,
+// process groups).
 func (e *Env) Command(args ...string) *exec.Cmd {
 	cmd := exec.Command(e.Hush, args...)
-	cmd.Env = append(os.Environ(), "HUSH_ROOT="+e.Root)
+	cmd.Env = append(os.Environ(), "HUSH_ROOT="+e.Root, "TMPDIR="+e.Tmp, TmpfsDirEnv+"="+e.Shm)
 	cmd.Dir = e.Dir
 	return cmd
+}
+
+// FindCanary is FindCanary over every directory of the environment (state, work, TMPDIR
+// and tmpfs directories) and paths.
+func (e *Env) FindCanary(canary []byte, paths ...string) ([]string, error) {
+	return FindCanary(canary, append([]string{e.Root, e.Dir, e.Tmp, e.Shm}, paths...)...)
+}
+
+// NoCanary fails the test when the canary is in a file under any directory of the
+// environment or under paths (other directories the test owns, such as a registry's).
+// Inputs that hold the canary on purpose must be removed first.
+func (e *Env) NoCanary(canary []byte, paths ...string) {
+	e.t.Helper()
+	hits, err := e.FindCanary(canary, paths...)
+	reportLeaks(e.t, hits, err)
 }
 
 // WriteFile writes a file under Dir (creating parents) and returns its path.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -165,5 +166,42 @@ func TestEnv(t *testing.T) {
 	}
 	if _, _, code := e.Run("inspect", "no-such-image"); code == 0 {
 		t.Errorf("hush inspect no-such-image: exit 0, want non-zero")
+	}
+}
+
+// TestEnvOwnsTempDirs: what a process run by Env.Command writes to $TMPDIR and
+// $HUSH_TMPFS_DIR lands in directories of the test, and Env.FindCanary reads them.
+func TestEnvOwnsTempDirs(t *testing.T) {
+	e := newEnvDirs(t, "/bin/sh")
+	canary := "CANARY-env-" + filepath.Base(t.TempDir())
+	cmd := e.Command("-c", `printf %s "$C" > "$TMPDIR/a"; printf %s "$C" > "$`+TmpfsDirEnv+`/b"`)
+	cmd.Env = append(cmd.Env, "C="+canary)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	hits, err := e.FindCanary([]byte(canary))
+	want := []string{filepath.Join(e.Tmp, "a"), filepath.Join(e.Shm, "b")}
+	if err != nil || !reflect.DeepEqual(hits, want) {
+		t.Errorf("hits %v (%v), want %v", hits, err, want)
+	}
+	if filepath.Dir(e.Tmp) != filepath.Dir(e.Dir) || !strings.HasPrefix(e.Shm, "/dev/shm/hush-test-") {
+		t.Errorf("TMPDIR %s is not beside the work dir %s, or %s is not a fresh dir on /dev/shm", e.Tmp, e.Dir, e.Shm)
+	}
+}
+
+// TestOwnedDirs: ShmDir is a fresh tmpfs directory and PersistentDir one on a disk, both
+// removed when the test that made them ends.
+func TestOwnedDirs(t *testing.T) {
+	var shm, disk string
+	t.Run("make", func(t *testing.T) {
+		shm, disk = ShmDir(t), PersistentDir(t)
+		if !IsTmpfs(shm) || IsTmpfs(disk) {
+			t.Errorf("ShmDir %s tmpfs=%v, PersistentDir %s tmpfs=%v", shm, IsTmpfs(shm), disk, IsTmpfs(disk))
+		}
+	})
+	for _, d := range []string{shm, disk} {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s outlived its test: %v", d, err)
+		}
 	}
 }

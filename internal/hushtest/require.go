@@ -29,6 +29,13 @@ func RequireRoot(t testing.TB) {
 	Require(t, os.Geteuid() == 0, "needs root: hush build mounts overlayfs and runs an OCI runtime")
 }
 
+// RequireRootFor requires the test to run as root for the reason why ("changes file
+// ownership").
+func RequireRootFor(t testing.TB, why string) {
+	t.Helper()
+	Require(t, os.Geteuid() == 0, "needs root: "+why)
+}
+
 // RequireBinary requires name on PATH and returns its full path.
 func RequireBinary(t testing.TB, name string) string {
 	t.Helper()

@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/hush-build/hush/internal/hushtest"
 )
 
 // dockerTypedImage is an image with docker schema2 media types, the way
@@ -26,15 +28,6 @@ func dockerTypedImage(t *testing.T) v1.Image {
 	img := testImage(t, "docker-typed", layerOf(t, types.DockerLayer, entry{name: "bin/", typ: tar.TypeDir}, entry{name: "bin/tool", body: "#!/bin/sh\n", mode: 0o755}))
 	img = mutate.MediaType(img, types.DockerManifestSchema2)
 	return mutate.ConfigMediaType(img, types.DockerConfigJSON)
-}
-
-func needBinary(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("needs %s: not in PATH", name)
-	}
-	return p
 }
 
 func run(t *testing.T, name string, args ...string) string {
@@ -98,22 +91,19 @@ func TestWriteOCILayout(t *testing.T) {
 					t.Fatalf("layer media type %s, want %s", l.MediaType, types.OCILayer)
 				}
 			}
-			if _, err := exec.LookPath("skopeo"); err == nil {
-				out := run(t, "skopeo", "inspect", "--raw", "oci:"+dir)
-				if !strings.Contains(out, string(types.OCIManifestSchema1)) {
-					t.Fatalf("skopeo inspect: %s", out)
-				}
+			out := run(t, hushtest.RequireBinary(t, "skopeo"), "inspect", "--raw", "oci:"+dir)
+			if !strings.Contains(out, string(types.OCIManifestSchema1)) {
+				t.Fatalf("skopeo inspect: %s", out)
 			}
 			if tt.tag != "" {
-				if _, err := exec.LookPath("umoci"); err == nil {
-					if out := run(t, "umoci", "ls", "--layout", dir); strings.TrimSpace(out) != tt.tag {
-						t.Fatalf("umoci ls = %q, want %q", out, tt.tag)
-					}
-					bundle := filepath.Join(t.TempDir(), "bundle")
-					run(t, "umoci", "unpack", "--image", dir+":"+tt.tag, bundle)
-					if _, err := os.Stat(filepath.Join(bundle, "rootfs")); err != nil {
-						t.Fatalf("umoci unpack made no rootfs: %v", err)
-					}
+				umoci := hushtest.RequireBinary(t, "umoci")
+				if out := run(t, umoci, "ls", "--layout", dir); strings.TrimSpace(out) != tt.tag {
+					t.Fatalf("umoci ls = %q, want %q", out, tt.tag)
+				}
+				bundle := filepath.Join(t.TempDir(), "bundle")
+				run(t, umoci, "unpack", "--image", dir+":"+tt.tag, bundle)
+				if _, err := os.Stat(filepath.Join(bundle, "rootfs")); err != nil {
+					t.Fatalf("umoci unpack made no rootfs: %v", err)
 				}
 			}
 		})
@@ -121,8 +111,8 @@ func TestWriteOCILayout(t *testing.T) {
 }
 
 func TestToolsAcceptSinks(t *testing.T) {
-	needBinary(t, "skopeo")
-	needBinary(t, "umoci")
+	hushtest.RequireBinary(t, "skopeo")
+	hushtest.RequireBinary(t, "umoci")
 	img := simpleImage(t, "tools")
 	dir := t.TempDir()
 	layoutDir := filepath.Join(dir, "layout")

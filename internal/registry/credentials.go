@@ -32,7 +32,8 @@ type Credentials struct {
 	Env []string
 	// Logs receives generator and helper output; nil discards it.
 	Logs io.Writer
-	// GeneratorDir is the tmpfs for generator output; "" means DefaultGeneratorDir.
+	// GeneratorDir is the tmpfs for generator output and for the key of a Cache without
+	// a KeyDir; "" means $HUSH_TMPFS_DIR (through Getenv), else DefaultGeneratorDir.
 	GeneratorDir string
 	// RunImage runs "image:NAME" generators; nil: they are not supported.
 	RunImage ImageRunner
@@ -53,7 +54,17 @@ func (c Credentials) Keychain() (authn.Keychain, error) {
 		kcs = append(kcs, kc)
 	}
 	if c.Generator != "" {
-		kc, err := ParseGenerator(c.Generator, c.Env, c.Logs, c.GeneratorDir, c.RunImage, c.Cache)
+		dir := c.GeneratorDir
+		if dir == "" {
+			dir = c.getenv()(TmpfsDirEnv)
+		}
+		cache := c.Cache
+		if cache != nil && cache.KeyDir == "" {
+			withKeyDir := *cache
+			withKeyDir.KeyDir = dir
+			cache = &withKeyDir
+		}
+		kc, err := ParseGenerator(c.Generator, c.Env, c.Logs, dir, c.RunImage, cache)
 		if err != nil {
 			return nil, err
 		}

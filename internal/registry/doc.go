@@ -12,9 +12,10 @@
 // A generator spec is one of:
 //
 //	'COMMAND ARGS'  Codeship's contract: hush appends an output path on tmpfs
-//	                (a private dir under /dev/shm) as the last argument, reads
-//	                the dockercfg written there, deletes it at once and keeps
-//	                the credentials in memory for the build.
+//	                (a private dir under /dev/shm, or $HUSH_TMPFS_DIR) as the
+//	                last argument, reads the dockercfg written there, deletes
+//	                it at once and keeps the credentials in memory for the
+//	                build.
 //	helper:NAME     a docker credential helper (docker-credential-NAME) asked
 //	                for every registry.
 //	image:NAME      a hush image as the generator: not supported yet.

@@ -25,8 +25,13 @@ const (
 	GeneratorHelperPrefix = "helper:"
 )
 
-// DefaultGeneratorDir is the tmpfs under which generators write their output.
+// DefaultGeneratorDir is the tmpfs under which generators write their output and the
+// credential cache keeps its key, unless TmpfsDirEnv names another.
 const DefaultGeneratorDir = "/dev/shm"
+
+// TmpfsDirEnv is the environment variable that moves DefaultGeneratorDir (it must name a
+// tmpfs or ramfs directory); tests point it at a directory they own.
+const TmpfsDirEnv = "HUSH_TMPFS_DIR"
 
 // generatorOutput is the name of the file a generator is asked to write.
 const generatorOutput = "dockercfg"

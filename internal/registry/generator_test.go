@@ -63,11 +63,11 @@ func recordedPaths(t testing.TB, record string, argc int) []string {
 
 func TestGenerator(t *testing.T) {
 	secret := "gen-canary-" + time.Now().Format("150405.000000")
-	since := time.Now()
 	script, record := writeGenerator(t)
-	env := append(os.Environ(), "GEN_RECORD="+record, "GEN_REGISTRY=gen.example.com", "GEN_AUTH="+b64("genuser:"+secret))
+	shm, tmp := hushtest.ShmDir(t), t.TempDir()
+	env := append(os.Environ(), "GEN_RECORD="+record, "GEN_REGISTRY=gen.example.com", "GEN_AUTH="+b64("genuser:"+secret), "TMPDIR="+tmp)
 	var logs strings.Builder
-	kc, err := ParseGenerator(script+` "two words" 'it''s'`, env, &logsWriter{&logs}, "", nil, nil)
+	kc, err := ParseGenerator(script+` "two words" 'it''s'`, env, &logsWriter{&logs}, shm, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +92,8 @@ func TestGenerator(t *testing.T) {
 		t.Fatalf("generator ran with %q, want one run with [two words, its, PATH]", args)
 	}
 	out := args[2]
-	if !strings.HasPrefix(out, DefaultGeneratorDir+"/hush-regauth-") || filepath.Base(out) != "dockercfg" {
-		t.Errorf("output path %s is not a private file under %s", out, DefaultGeneratorDir)
+	if !strings.HasPrefix(out, shm+"/hush-regauth-") || filepath.Base(out) != "dockercfg" {
+		t.Errorf("output path %s is not a private file under %s", out, shm)
 	}
 	if _, err := os.Stat(filepath.Dir(out)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("generator output dir %s still exists (err %v)", filepath.Dir(out), err)
@@ -101,8 +101,7 @@ func TestGenerator(t *testing.T) {
 	if !strings.Contains(logs.String(), "generator log line") {
 		t.Errorf("generator output not passed to logs: %q", logs.String())
 	}
-	hushtest.NoCanaryInTemp(t, []byte(secret), since)
-	hushtest.NoCanary(t, []byte(secret), DefaultGeneratorDir)
+	hushtest.NoCanary(t, []byte(secret), shm, tmp, filepath.Dir(record))
 }
 
 // logsWriter hides strings.Builder's other methods.
@@ -112,7 +111,7 @@ func (w *logsWriter) Write(p []byte) (int, error) { return w.b.Write(p) }
 
 func TestGeneratorMaxAge(t *testing.T) {
 	script, record := writeGenerator(t)
-	g := &Generator{Args: []string{script}, MaxAge: time.Nanosecond,
+	g := &Generator{Args: []string{script}, MaxAge: time.Nanosecond, Dir: hushtest.ShmDir(t),
 		Env: []string{"GEN_RECORD=" + record, "GEN_REGISTRY=gen.example.com", "GEN_AUTH=" + b64("a:b")}}
 	for range 2 {
 		if got, err := authFor(t, g, "gen.example.com/x"); err != nil || got == nil {
@@ -139,7 +138,7 @@ func TestGeneratorErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
 			os.Remove(record)
-			g := &Generator{Args: []string{script}, Env: append(base, "GEN_MODE="+tt.mode)}
+			g := &Generator{Args: []string{script}, Env: append(base, "GEN_MODE="+tt.mode), Dir: hushtest.ShmDir(t)}
 			_, err := authFor(t, g, "gen.example.com/x")
 			if err == nil || err.Error() != tt.wantErr {
 				t.Fatalf("error = %v, want %q", err, tt.wantErr)
@@ -153,17 +152,45 @@ func TestGeneratorErrors(t *testing.T) {
 	}
 }
 
+// TestTmpfsDirEnv: HUSH_TMPFS_DIR moves both the generator's output and the credential
+// cache's key from /dev/shm; an explicit GeneratorDir wins over it.
+func TestTmpfsDirEnv(t *testing.T) {
+	script, record := writeGenerator(t)
+	fromEnv, explicit := hushtest.ShmDir(t), hushtest.ShmDir(t)
+	getenv := func(k string) string {
+		if k == "HUSH_TMPFS_DIR" {
+			return fromEnv
+		}
+		return ""
+	}
+	env := []string{"GEN_RECORD=" + record, "GEN_REGISTRY=gen.example.com", "GEN_AUTH=" + b64("u:p")}
+	for i, c := range []Credentials{
+		{Generator: script, Env: env, Getenv: getenv, NoUserConfig: true,
+			Cache: &DiskCache{Dir: t.TempDir(), TTL: time.Minute}},
+		{Generator: script, Env: env, Getenv: getenv, NoUserConfig: true, GeneratorDir: explicit},
+	} {
+		kc, err := c.Keychain()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := authFor(t, kc, "gen.example.com/app"); err != nil || got == nil {
+			t.Fatalf("auth = %+v, %v", got, err)
+		}
+		want := []string{fromEnv, explicit}[i]
+		if paths := recordedPaths(t, record, 1); !strings.HasPrefix(paths[i], want+"/hush-regauth-") {
+			t.Errorf("credentials %d: generator output %s, want it under %s", i, paths[i], want)
+		}
+	}
+	if keys, err := os.ReadDir(filepath.Join(fromEnv, "hush-keys")); err != nil || len(keys) != 1 {
+		t.Errorf("cache key not under HUSH_TMPFS_DIR %s: %v %v", fromEnv, keys, err)
+	}
+}
+
 func TestGeneratorRefusesPersistentDir(t *testing.T) {
-	dir, err := filepath.Abs("testdata")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if checkTmpfs(dir) == nil {
-		t.Skip("testdata is on a tmpfs here; no persistent directory to try")
-	}
+	dir := hushtest.PersistentDir(t)
 	script, record := writeGenerator(t)
 	g := &Generator{Args: []string{script}, Dir: dir, Env: []string{"GEN_RECORD=" + record}}
-	_, err = g.Run(context.Background())
+	_, err := g.Run(context.Background())
 	if !errors.Is(err, ErrNotTmpfs) {
 		t.Fatalf("error = %v, want ErrNotTmpfs", err)
 	}
@@ -266,7 +293,7 @@ func TestGeneratorOutputIsMasked(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs strings.Builder
-	kc, err := ParseGenerator(script, append(os.Environ(), "TOK="+token), &logsWriter{&logs}, "", nil, nil)
+	kc, err := ParseGenerator(script, append(os.Environ(), "TOK="+token), &logsWriter{&logs}, hushtest.ShmDir(t), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"filippo.io/age"
 
@@ -26,17 +25,10 @@ func editorScript(t *testing.T, log, body string) string {
 	return p
 }
 
-func shm(t *testing.T) string {
-	t.Helper()
-	hushtest.Require(t, IsTmpfs("/dev/shm"), "needs /dev/shm on tmpfs")
-	return "/dev/shm"
-}
-
 func TestEdit(t *testing.T) {
-	start := time.Now()
-	dir := shm(t)
+	dir := hushtest.ShmDir(t)
 	id := newIdentity(t)
-	work := t.TempDir()
+	work, tmp := t.TempDir(), t.TempDir()
 	path := filepath.Join(work, "app.env.age")
 	if err := WriteEncrypted(path, []byte("OLD=1\n"), 0o600, id.Recipient()); err != nil {
 		t.Fatal(err)
@@ -46,7 +38,7 @@ func TestEdit(t *testing.T) {
 	t.Setenv(EnvIdentity, id.String())
 	changed, err := Edit(context.Background(), path, EditOptions{
 		Identities: []age.Identity{id}, Recipients: []age.Recipient{id.Recipient()},
-		Editor: editor, TmpfsDirs: []string{work, dir}, Env: append(os.Environ(), "CANARY_VALUE="+canary),
+		Editor: editor, TmpfsDirs: []string{work, dir}, Env: append(os.Environ(), "CANARY_VALUE="+canary, "TMPDIR="+tmp),
 	})
 	if err != nil || !changed {
 		t.Fatalf("Edit = %v, %v", changed, err)
@@ -70,12 +62,11 @@ func TestEdit(t *testing.T) {
 	if err != nil || string(got) != "OLD=1\nNEW="+canary+"\n" {
 		t.Fatalf("re-encrypted file holds %q, %v", got, err)
 	}
-	hushtest.NoCanary(t, []byte(canary), work, dir)
-	hushtest.NoCanaryInTemp(t, []byte(canary), start)
+	hushtest.NoCanary(t, []byte(canary), work, dir, tmp)
 }
 
 func TestEditEnvironment(t *testing.T) {
-	dir := shm(t)
+	dir := hushtest.ShmDir(t)
 	id := newIdentity(t)
 	work := t.TempDir()
 	log := filepath.Join(work, "log")
@@ -98,7 +89,7 @@ func TestEditEnvironment(t *testing.T) {
 }
 
 func TestEditNoChange(t *testing.T) {
-	dir := shm(t)
+	dir := hushtest.ShmDir(t)
 	id := newIdentity(t)
 	work := t.TempDir()
 	for _, tc := range []struct {
@@ -146,8 +137,7 @@ func TestEditNoChange(t *testing.T) {
 }
 
 func TestEditRefusesWithoutTmpfs(t *testing.T) {
-	disk := t.TempDir()
-	hushtest.Require(t, !IsTmpfs(disk), "needs a temp dir that is not tmpfs")
+	disk := hushtest.PersistentDir(t)
 	id := newIdentity(t)
 	path := filepath.Join(disk, "f.age")
 	WriteEncrypted(path, []byte(canary), 0o600, id.Recipient())
@@ -165,7 +155,7 @@ func TestEditRefusesWithoutTmpfs(t *testing.T) {
 }
 
 func TestEditWrongIdentity(t *testing.T) {
-	dir := shm(t)
+	dir := hushtest.ShmDir(t)
 	id := newIdentity(t)
 	path := filepath.Join(t.TempDir(), "f.age")
 	WriteEncrypted(path, []byte(canary), 0o600, id.Recipient())

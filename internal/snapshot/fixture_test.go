@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hush-build/hush/internal/hushtest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -27,9 +29,7 @@ var fixtureTime = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates devices, chowns files, sets trusted.* xattrs and mounts overlayfs")
-	}
+	hushtest.RequireRootFor(t, "creates devices, chowns files, sets trusted.* xattrs and mounts overlayfs")
 }
 
 // buildTree creates, under dir, the tree described by the .tree spec file:

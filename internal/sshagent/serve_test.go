@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
+	"github.com/hush-build/hush/internal/hushtest"
 	"github.com/hush-build/hush/internal/sshagent"
 )
 
@@ -133,9 +134,7 @@ func TestServeReadOnly(t *testing.T) {
 }
 
 func TestServeSocketOwnerAndMode(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: chown of the agent socket to another uid")
-	}
+	hushtest.RequireRootFor(t, "chown of the agent socket to another uid")
 	ed := newEd25519Key(t, t.TempDir(), "id_ed25519")
 	tests := []struct {
 		uid, gid int

@@ -8,15 +8,13 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/hush-build/hush/internal/hushtest"
 	"github.com/hush-build/hush/internal/sshagent"
 )
 
 // TestSSHAddAgainstServe drives the served socket with OpenSSH's own client.
 func TestSSHAddAgainstServe(t *testing.T) {
-	sshAdd, err := exec.LookPath("ssh-add")
-	if err != nil {
-		t.Skip("needs ssh-add (Debian openssh-client): not on PATH")
-	}
+	sshAdd := hushtest.RequireBinary(t, "ssh-add") // Debian openssh-client
 	dir := t.TempDir()
 	ed := newEd25519Key(t, dir, "id_ed25519")
 	rsaKey := newRSAKey(t, dir, "id_rsa")
