@@ -113,7 +113,7 @@ func TestInterruptedBuild(t *testing.T) {
 			}
 			// `hush images` opened the store: the killed build's workspace, whose upper dir
 			// held the secret the step copied, is gone.
-			hushtest.NoCanary(t, canary, e.Root)
+			e.NoCanary(canary)
 
 			e.WriteFile("ctx/Dockerfile", "FROM busybox\nRUN echo step-started\n")
 			if out, errOut, code := e.Run("build", "--progress=plain", "-t", "fault", "ctx"); code != 0 {

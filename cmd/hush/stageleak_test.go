@@ -55,7 +55,7 @@ COPY --from=builder /artifact /artifact
 	if regexp.MustCompile(`RUN --mount=type=secret,id=tok cat[^\n]*\n#\d+ CACHED`).MatchString(errOut2) {
 		t.Errorf("the purged layer was reused from the cache:\n%s", errOut2)
 	}
-	hushtest.NoCanary(t, []byte(canary), e.Root)
+	e.NoCanary([]byte(canary))
 }
 
 // TestLeakInACacheMount: a step copies its secret into a cache mount. The audit fails the
@@ -77,7 +77,7 @@ RUN --mount=type=secret,id=tok --mount=type=cache,target=/cache cp /run/secrets/
 	if !regexp.MustCompile(`cachemounts/[0-9a-f]+/leak was removed`).Match(out) {
 		t.Errorf("the failure does not say the leaking file was removed from the cache mount:\n%s", out)
 	}
-	hushtest.NoCanary(t, []byte(canary), e.Root)
+	e.NoCanary([]byte(canary))
 	// Another secret this time: the old leak is gone, so this build passes.
 	e.WriteFile("ctx/Dockerfile", "FROM busybox\nRUN --mount=type=cache,target=/cache cat /cache/other\n")
 	cmd = e.Command("build", "--progress=plain", "--secret", "id=other,env=OTHER", "ctx")
