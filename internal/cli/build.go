@@ -12,7 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
-	"github.com/hush-build/hush/internal/build"
+	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/lint"
 	"github.com/hush-build/hush/internal/outfile"
@@ -253,7 +253,7 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 			}
 		}
 	}
-	git := build.GitAuth{Secrets: secrets, SSH: agents, KnownHosts: o.knownHosts, RunDir: filepath.Join(g.root, "run"), Stderr: stderr}
+	git := builder.GitAuth{Secrets: secrets, SSH: agents, KnownHosts: o.knownHosts, RunDir: filepath.Join(g.root, "run"), Stderr: stderr}
 	df, bctx, cleanup, err := o.loadInputs(ctx, stdin, sess.Path(), git)
 	if err != nil {
 		return err
@@ -288,7 +288,7 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	for _, f := range lint.Check(df, lint.Options{Secrets: vals, BuildArgs: args, Context: bctx}) {
 		disp.Warn(f.String())
 	}
-	res, err := b.Build(ctx, build.Options{Context: bctx, Dockerfile: df, BuildArgs: args,
+	res, err := b.Build(ctx, builder.Options{Context: bctx, Dockerfile: df, BuildArgs: args,
 		Target: o.target, NoCache: o.noCache, Labels: labels, Network: o.network, Progress: disp,
 		Secrets: secrets, SSH: agents, KnownHosts: o.knownHosts, Mask: masks})
 	if err != nil {
@@ -298,7 +298,7 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	for _, w := range res.Warnings {
 		disp.Warn(w)
 	}
-	if err := b.SelfAudit(ctx, res, build.AuditOptions{Mode: o.audit, Secrets: vals, Progress: disp}); err != nil {
+	if err := b.SelfAudit(ctx, res, builder.AuditOptions{Mode: o.audit, Secrets: vals, Progress: disp}); err != nil {
 		disp.Close()
 		return err
 	}

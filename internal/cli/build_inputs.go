@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/hush-build/hush/internal/build"
+	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/buildcontext"
 	"github.com/hush-build/hush/internal/dockerfile"
 	"github.com/hush-build/hush/internal/gitsource"
@@ -55,12 +55,12 @@ func maskValues(vals map[string][]byte) [][]byte {
 }
 
 // openAgents opens every --ssh source (keys are loaded into memory only).
-func openAgents(flags []string) (map[string]build.SSHSource, func(), error) {
+func openAgents(flags []string) (map[string]builder.SSHSource, func(), error) {
 	specs, err := sshagent.ParseSpecs(flags)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--ssh: %w", err)
 	}
-	out := map[string]build.SSHSource{}
+	out := map[string]builder.SSHSource{}
 	var opened []*sshagent.Source
 	closeAll := func() {
 		for _, s := range opened {
@@ -81,7 +81,7 @@ func openAgents(flags []string) (map[string]build.SSHSource, func(), error) {
 
 // loadInputs reads the Dockerfile and opens the build context; a fetched or generated
 // context goes under tmp, the build's scratch dir.
-func (o *buildOptions) loadInputs(ctx context.Context, stdin io.Reader, tmp string, git build.GitAuth) (*dockerfile.File, *buildcontext.Context, func(), error) {
+func (o *buildOptions) loadInputs(ctx context.Context, stdin io.Reader, tmp string, git builder.GitAuth) (*dockerfile.File, *buildcontext.Context, func(), error) {
 	cleanup := func() {}
 	ctxDir := o.contextPath
 	dfPath := o.file
@@ -158,13 +158,13 @@ func (o *buildOptions) loadInputs(ctx context.Context, stdin io.Reader, tmp stri
 }
 
 // fetchContext fetches a Git build context into a temp dir under tmp.
-func fetchContext(ctx context.Context, ref gitsource.Ref, tmp string, git build.GitAuth) (string, func(), error) {
+func fetchContext(ctx context.Context, ref gitsource.Ref, tmp string, git builder.GitAuth) (string, func(), error) {
 	parent, err := os.MkdirTemp(tmp, "git-")
 	if err != nil {
 		return "", nil, err
 	}
 	cleanup := func() { os.RemoveAll(parent) }
-	if _, err := build.FetchGit(ctx, ref, filepath.Join(parent, "src"), git); err != nil {
+	if _, err := builder.FetchGit(ctx, ref, filepath.Join(parent, "src"), git); err != nil {
 		cleanup()
 		return "", nil, fmt.Errorf("build context: %w", err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/hush-build/hush/internal/audit"
-	"github.com/hush-build/hush/internal/build"
+	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/cache"
 	"github.com/hush-build/hush/internal/executor"
 	"github.com/hush-build/hush/internal/image"
@@ -18,7 +18,7 @@ import (
 )
 
 // newBuilder opens the state dir root for one build whose scratch dir is tmp.
-func newBuilder(root, tmp, runtime string) (*build.Builder, error) {
+func newBuilder(root, tmp, runtime string) (*builder.Builder, error) {
 	c, err := cache.Open(filepath.Join(root, "cache"))
 	if err != nil {
 		return nil, err
@@ -36,9 +36,9 @@ func newBuilder(root, tmp, runtime string) (*build.Builder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return build.Open(root, build.Builder{Cache: c, Runtime: rt, TmpDir: tmp, RunDir: runDir,
+	return builder.Open(root, builder.Builder{Cache: c, Runtime: rt, TmpDir: tmp, RunDir: runDir,
 		CacheMountDir: filepath.Join(root, "cachemounts"), Fingerprints: fp, Audited: ledger,
-		Sums: build.LoadSumCache(filepath.Join(root, "contentsums.json"))})
+		Sums: builder.LoadSumCache(filepath.Join(root, "contentsums.json"))})
 }
 
 // publish sends the image to its output (stdout for dest=-), or to the

@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/hush-build/hush/internal/build"
+	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/snapshot"
 
@@ -103,7 +103,7 @@ func (g *globals) unpackLayers(img v1.Image) error {
 	if err != nil {
 		return err
 	}
-	if _, err := build.Lowers(snaps, layers); err != nil {
+	if _, err := builder.Lowers(snaps, layers); err != nil {
 		return fmt.Errorf("unpacking: %w", err)
 	}
 	return nil

@@ -11,7 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
-	"github.com/hush-build/hush/internal/build"
+	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/executor"
 	"github.com/hush-build/hush/internal/image"
 )
@@ -42,7 +42,7 @@ func defaultRoot() string {
 
 // store opens the image store, first sweeping what killed builds left in the state dir.
 func (g *globals) store() (*image.Store, error) {
-	return build.OpenStore(g.root)
+	return builder.OpenStore(g.root)
 }
 
 // enterNamespace runs the current command again inside hush's private mount namespace
