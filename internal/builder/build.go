@@ -2,6 +2,7 @@ package builder
 
 import (
 	"github.com/hush-build/hush/internal/lease"
+	"github.com/hush-build/hush/internal/scratch"
 
 	"context"
 	"errors"
@@ -68,12 +69,9 @@ type Builder struct {
 	// Lease holds every blob and unpacked layer the build uses, so that removing an image
 	// or a purge by another build does not delete them under it; nil holds nothing.
 	Lease *lease.Lease
-}
 
-// Close ends the builder's lease and finishes the removals it deferred.
-func (b *Builder) Close() error {
-	b.Lease.Release()
-	return errors.Join(b.Images.CollectPending(), b.Snapshots.CollectPending())
+	scratch *scratch.Dir // TmpDir, removed by Close
+	root    string       // the state dir
 }
 
 // Result is the built image.

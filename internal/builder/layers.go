@@ -44,3 +44,20 @@ func (b *Builder) lowers(layers []v1.Layer) ([]string, error) {
 	}
 	return Lowers(b.Snapshots, layers)
 }
+
+// Unpack unpacks img's layers into the snapshots of the state dir root now, as docker does
+// at load time, so the first build on the image does not pay for it.
+func Unpack(root string, img v1.Image) error {
+	layers, err := img.Layers()
+	if err != nil {
+		return fmt.Errorf("reading layers: %w", err)
+	}
+	s, err := openStores(root)
+	if err != nil {
+		return err
+	}
+	if _, err := Lowers(s.snaps, layers); err != nil {
+		return fmt.Errorf("unpacking: %w", err)
+	}
+	return nil
+}

@@ -22,8 +22,8 @@ import (
 type AuditOptions struct {
 	// Mode is --audit: "fail" (a leak fails the build and is purged), "warn" or "off".
 	Mode string
-	// Secrets are the build's secret values by id (the caller keeps and wipes them).
-	Secrets  map[string][]byte
+	// Secrets are the build's secret values (the caller keeps and wipes them).
+	Secrets  *secret.Set
 	Progress *progress.Display
 }
 
@@ -38,24 +38,21 @@ type AuditOptions struct {
 // error naming, for each finding, the secret id, the place, and the stage and step that
 // produced the layer, and saying what could not be removed. Nothing must be published then.
 func (b *Builder) SelfAudit(ctx context.Context, res *Result, o AuditOptions) error {
-	if o.Mode == "off" || len(o.Secrets) == 0 {
+	vals := o.Secrets.Values()
+	if o.Mode == "off" || len(vals) == 0 {
 		return nil
 	}
-	short := len(secret.ShortIDs(o.Secrets))
-	if short == len(o.Secrets) {
+	short := len(secret.ShortIDs(vals))
+	if short == len(vals) {
 		o.Progress.Warn(fmt.Sprintf("not auditing the image: every secret value (%d) is shorter than %d bytes, too short to search for", short, secret.MinSearchable))
 		return nil
 	}
-	what := fmt.Sprintf("%d secret value(s)", len(o.Secrets))
+	what := fmt.Sprintf("%d secret value(s)", len(vals))
 	if short > 0 {
-		what = fmt.Sprintf("%d of %d secret values (%d too short to audit)", len(o.Secrets)-short, len(o.Secrets), short)
+		what = fmt.Sprintf("%d of %d secret values (%d too short to audit)", len(vals)-short, len(vals), short)
 	}
 	step := o.Progress.Start("auditing every layer of the build and its state for " + what)
-	a, err := b.newAuditRun(o.Secrets)
-	if err != nil {
-		step.Done(err)
-		return err
-	}
+	a := &auditRun{secrets: vals, fps: o.Secrets.ValueFingerprints(b.Fingerprints), ledger: b.Audited, skipped: map[string]bool{}}
 	findings, err := a.scan(ctx, b, res)
 	if err != nil {
 		step.Done(err)
@@ -88,16 +85,6 @@ type auditRun struct {
 	ledger  *audit.Ledger
 	skipped map[string]bool // layers the ledger knew clean
 	read    int             // layers read
-}
-
-func (b *Builder) newAuditRun(secrets map[string][]byte) (*auditRun, error) {
-	a := &auditRun{secrets: secrets, ledger: b.Audited, skipped: map[string]bool{}}
-	for _, v := range secrets {
-		if !secret.Short(v) {
-			a.fps = append(a.fps, b.Fingerprints.ValueFingerprint(v))
-		}
-	}
-	return a, nil
 }
 
 // skip reports a layer the ledger knows to be clean for every value searched.

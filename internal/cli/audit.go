@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -18,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hush-build/hush/internal/audit"
+	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/secret"
 )
@@ -69,19 +69,15 @@ func runAudit(ctx context.Context, g *globals, o auditOptions, out, errOut io.Wr
 	if o.format != "text" && o.format != "json" {
 		return fmt.Errorf("audit: unknown --format %q (text or json)", o.format)
 	}
-	values, err := auditSecrets(o)
+	secrets, err := auditSecrets(o)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	mask := maskValues(values)
-	defer func() {
-		// A finding's place (a file name, a label key) may itself hold the value: the
-		// report and errors are masked like all of hush's output.
-		err = redactError(err, mask)
-		for _, v := range values {
-			clear(v)
-		}
-	}()
+	defer secrets.Wipe()
+	// A finding's place (a file name, a label key) may itself hold the value: the report
+	// and errors are masked like all of hush's output.
+	defer func() { err = redactError(err, secrets) }()
+	values := secrets.Values()
 	if len(values) == 0 && !o.detect {
 		return errors.New("audit: nothing to search for: give --secret, --secret-env-file or --detect")
 	}
@@ -100,7 +96,7 @@ func runAudit(ctx context.Context, g *globals, o auditOptions, out, errOut io.Wr
 		fmt.Fprintf(&warn, "WARNING: secret %q is shorter than %d bytes: too short to search for without matching ordinary text; not searched\n",
 			id, secret.MinSearchable)
 	}
-	if _, err := errOut.Write(secret.Redact(warn.Bytes(), mask)); err != nil {
+	if _, err := errOut.Write(secrets.Redact(warn.Bytes())); err != nil {
 		return fmt.Errorf("writing warnings: %w", err)
 	}
 	var buf bytes.Buffer
@@ -113,7 +109,7 @@ func runAudit(ctx context.Context, g *globals, o auditOptions, out, errOut io.Wr
 	} else if err := report.WriteText(&buf); err != nil {
 		return fmt.Errorf("writing report: %w", err)
 	}
-	text := secret.Redact(buf.Bytes(), mask)
+	text := secrets.Redact(buf.Bytes())
 	clear(buf.Bytes())
 	if _, err := out.Write(text); err != nil {
 		return fmt.Errorf("writing report: %w", err)
@@ -124,19 +120,9 @@ func runAudit(ctx context.Context, g *globals, o auditOptions, out, errOut io.Wr
 	return nil
 }
 
-// auditSecrets reads --secret-env-file files, then --secret specs (which win on equal ids).
-func auditSecrets(o auditOptions) (map[string][]byte, error) {
-	values := map[string][]byte{}
-	for _, f := range o.envFiles {
-		vars, err := secret.ReadEnvFile(f, os.LookupEnv)
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range vars {
-			clear(values[v.Key])
-			values[v.Key] = v.Value
-		}
-	}
+// auditSecrets reads the --secret specs and --secret-env-file files once (a file's value
+// wins on an equal id, as for build).
+func auditSecrets(o auditOptions) (*secret.Set, error) {
 	var specs []secret.Spec
 	for _, s := range o.secrets {
 		sp, err := secret.ParseSpec(s)
@@ -145,16 +131,7 @@ func auditSecrets(o auditOptions) (map[string][]byte, error) {
 		}
 		specs = append(specs, sp)
 	}
-	store, err := secret.Load(specs, os.LookupEnv)
-	if err != nil {
-		return nil, err
-	}
-	defer store.Wipe()
-	for id, v := range store.Values() {
-		clear(values[id])
-		values[id] = v
-	}
-	return values, nil
+	return builder.LoadSecrets(builder.SecretInputs{Specs: specs, EnvFiles: o.envFiles})
 }
 
 // auditTarget resolves ref (oci:DIR, docker-archive:FILE, store name or ID, registry

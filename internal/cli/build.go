@@ -3,10 +3,10 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -14,12 +14,11 @@ import (
 
 	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/image"
-	"github.com/hush-build/hush/internal/lint"
 	"github.com/hush-build/hush/internal/outfile"
 	"github.com/hush-build/hush/internal/progress"
-	"github.com/hush-build/hush/internal/registry"
-	"github.com/hush-build/hush/internal/scratch"
 	"github.com/hush-build/hush/internal/secret"
+	"github.com/hush-build/hush/internal/sink"
+	"github.com/hush-build/hush/internal/sshagent"
 )
 
 type buildOptions struct {
@@ -83,82 +82,121 @@ func newBuildCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// buildFlags are the build's flag values, parsed and checked before any work starts.
+type buildFlags struct {
+	outs         []sink.Output
+	args, labels map[string]string
+	secrets      []secret.Spec
+	ssh          []sshagent.Spec
+}
+
 // validate checks flag values before any work starts.
-func (o *buildOptions) validate(stdout io.Writer) ([]output, map[string]string, map[string]string, error) {
+func (o *buildOptions) validate(stdout io.Writer) (*buildFlags, error) {
 	outs, err := o.parseOutputs(stdout)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
+	if outs, err = o.pushOutput(outs); err != nil {
+		return nil, err
+	}
+	p := &buildFlags{outs: outs}
+	if p.args, err = keyValues("--build-arg", o.buildArgs, true); err != nil {
+		return nil, err
+	}
+	if p.labels, err = keyValues("--label", o.labels, false); err != nil {
+		return nil, err
+	}
+	if err := o.checkModes(); err != nil {
+		return nil, err
+	}
+	for _, f := range o.secrets {
+		sp, err := secret.ParseSpec(f)
+		if err != nil {
+			return nil, fmt.Errorf("--secret %q: %w", f, err)
+		}
+		p.secrets = append(p.secrets, sp)
+	}
+	if p.ssh, err = sshagent.ParseSpecs(o.ssh); err != nil {
+		return nil, fmt.Errorf("--ssh: %w", err)
+	}
+	return p, nil
+}
+
+// pushOutput applies --push: the image output, pushed.
+func (o *buildOptions) pushOutput(outs []sink.Output) ([]sink.Output, error) {
 	if o.push {
 		if len(outs) == 0 {
-			outs = append(outs, output{Type: "image"})
+			outs = append(outs, sink.Output{Type: "image"})
 		}
 		if outs[0].Type != "image" {
-			return nil, nil, nil, fmt.Errorf("--push cannot be combined with --output type=%s", outs[0].Type)
+			return nil, fmt.Errorf("--push cannot be combined with --output type=%s", outs[0].Type)
 		}
 		outs[0].Push = true
 	}
 	if len(outs) == 1 && outs[0].Push && len(o.tags) == 0 && outs[0].Name == "" {
-		return nil, nil, nil, fmt.Errorf("--push: name the image with -t NAME (or --output type=registry,name=NAME)")
+		return nil, fmt.Errorf("--push: name the image with -t NAME (or --output type=registry,name=NAME)")
 	}
-	args := map[string]string{}
-	for _, a := range o.buildArgs {
+	return outs, nil
+}
+
+// keyValues parses KEY=VALUE flags; with fromEnv a bare KEY takes the environment's value
+// (and is left out when the variable is unset), as docker does for --build-arg.
+func keyValues(flag string, values []string, fromEnv bool) (map[string]string, error) {
+	out := map[string]string{}
+	for _, a := range values {
 		k, v, ok := strings.Cut(a, "=")
 		if k == "" {
-			return nil, nil, nil, fmt.Errorf("--build-arg %q: want KEY[=VALUE]", a)
+			return nil, fmt.Errorf("%s %q: want KEY=VALUE", flag, a)
 		}
-		if !ok {
+		if !ok && fromEnv {
 			ev, set := os.LookupEnv(k)
 			if !set {
 				continue
 			}
 			v = ev
 		}
-		args[k] = v
+		out[k] = v
 	}
-	labels := map[string]string{}
-	for _, l := range o.labels {
-		k, v, _ := strings.Cut(l, "=")
-		if k == "" {
-			return nil, nil, nil, fmt.Errorf("--label %q: want KEY=VALUE", l)
-		}
-		labels[k] = v
-	}
+	return out, nil
+}
+
+// checkModes checks the flags that name one of a few modes.
+func (o *buildOptions) checkModes() error {
 	switch o.audit {
 	case "fail", "warn", "off":
 	default:
-		return nil, nil, nil, fmt.Errorf("--audit %q: want fail, warn or off", o.audit)
+		return fmt.Errorf("--audit %q: want fail, warn or off", o.audit)
 	}
 	switch o.network {
 	case "default", "host", "none":
 	default:
-		return nil, nil, nil, fmt.Errorf("--network %q: want default, host or none", o.network)
+		return fmt.Errorf("--network %q: want default, host or none", o.network)
 	}
 	for _, t := range o.tags {
 		if _, err := image.NormalizeName(t); err != nil {
-			return nil, nil, nil, fmt.Errorf("--tag %q: %w", t, err)
+			return fmt.Errorf("--tag %q: %w", t, err)
 		}
 	}
 	if o.quiet {
 		o.progress = progress.ModeQuiet
 	}
 	if _, err := progress.New(io.Discard, o.progress); err != nil {
-		return nil, nil, nil, fmt.Errorf("--progress: %w", err)
+		return fmt.Errorf("--progress: %w", err)
 	}
-	return outs, args, labels, nil
+	return nil
 }
 
 // parseOutputs parses --output and checks the destinations of --output,
 // --iidfile and --metadata-file on disk. When the output streams to stdout,
 // neither file may be stdout too.
-func (o *buildOptions) parseOutputs(stdout io.Writer) ([]output, error) {
-	var outs []output
+func (o *buildOptions) parseOutputs(stdout io.Writer) ([]sink.Output, error) {
+	var outs []sink.Output
 	for _, s := range o.outputs {
-		out, err := parseOutput(s)
+		out, err := sink.Parse(s)
 		if err != nil {
 			return nil, err
 		}
-		if err := checkOutputDest(out, stdout); err != nil {
+		if err := out.Check(stdout); err != nil {
 			return nil, err
 		}
 		outs = append(outs, out)
@@ -173,156 +211,113 @@ func (o *buildOptions) parseOutputs(stdout io.Writer) ([]output, error) {
 		if fi, err := os.Stat(f.path); err == nil && fi.IsDir() {
 			return nil, fmt.Errorf("%s %s: is a directory, want a file", f.flag, f.path)
 		}
-		if len(outs) == 1 && outs[0].toStdout() && sameAsStdout(f.path, stdout) {
+		if len(outs) == 1 && outs[0].ToStdout() && sink.SameAsStdout(f.path, stdout) {
 			return nil, fmt.Errorf("%s %s: stdout already carries the --output %q archive; write it to a file", f.flag, f.path, outs[0].Spec)
 		}
 	}
 	return outs, nil
 }
 
+// runBuild wires the flags to one builder.Run: secrets loaded once and masked in
+// everything printed, registry access, sinks, then the image ID files.
 func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader, stdout, stderr io.Writer) (err error) {
-	outs, args, labels, err := o.validate(stdout)
+	p, err := o.validate(stdout)
 	if err != nil {
 		return err
 	}
 	if handled, err := g.enterNamespace(); handled || err != nil {
 		return err
 	}
-	// Everything this build keeps on disk for a while (a fetched context, read-only views,
-	// new cache mounts) lives in one scratch dir that the next hush command sweeps if this
-	// one is killed.
-	sess, err := scratch.New(filepath.Join(g.root, "tmp"))
-	if err != nil {
-		return err
-	}
-	defer sess.Remove()
-	secrets, err := loadSecrets(o.secrets)
+	secrets, err := builder.LoadSecrets(builder.SecretInputs{Specs: p.secrets, EnvFiles: o.secretFiles, SSH: p.ssh})
 	if err != nil {
 		return err
 	}
 	defer secrets.Wipe()
-	for _, f := range o.secretFiles {
-		vars, err := secret.ReadEnvFile(f, os.LookupEnv)
-		if err != nil {
-			return fmt.Errorf("--secret-env-file: %w", err)
-		}
-		for _, v := range vars {
-			secrets.Add(v.Key, v.Value)
-			clear(v.Value)
-		}
-	}
-	for _, f := range o.argFiles {
-		vars, err := secret.ReadEnvFile(f, os.LookupEnv)
-		if err != nil {
-			return fmt.Errorf("--build-arg-file: %w", err)
-		}
-		for _, v := range vars {
-			if _, set := args[v.Key]; !set { // --build-arg wins over a file
-				args[v.Key] = string(v.Value)
-			}
-			clear(v.Value)
-		}
-	}
-	// One copy of every secret value of this build, for masking, lint and the audit;
-	// wiped when the build ends.
-	vals, err := secretValues(secrets, o.ssh)
-	if err != nil {
+	if err := addArgFiles(p.args, o.argFiles); err != nil {
 		return err
 	}
-	defer func() {
-		for _, v := range vals {
-			clear(v)
-		}
-	}()
-	mask := maskValues(vals)
-	masks := secret.NewMasks(mask)
-	defer masks.Wipe()
-	red := masks.Writer(stderr)
+	red := secrets.Masks().Writer(stderr)
 	defer red.Close()
 	stderr = red
-	defer func() { err = redactError(err, mask) }()
-	agents, closeAgents, err := openAgents(o.ssh)
-	if err != nil {
-		return err
-	}
-	defer closeAgents()
-	if o.knownHosts == "" {
-		if home, err := os.UserHomeDir(); err == nil {
-			if _, err := os.Stat(filepath.Join(home, ".ssh", "known_hosts")); err == nil {
-				o.knownHosts = filepath.Join(home, ".ssh", "known_hosts")
-			}
-		}
-	}
-	git := builder.GitAuth{Secrets: secrets, SSH: agents, KnownHosts: o.knownHosts, RunDir: filepath.Join(g.root, "run"), Stderr: stderr}
-	df, bctx, cleanup, err := o.loadInputs(ctx, stdin, sess.Path(), git)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	b, err := newBuilder(g.root, sess.Path(), o.runtime)
+	defer func() { err = redactError(err, secrets) }()
+	b, err := builder.Open(g.root, builder.Config{Runtime: o.runtime})
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	kc, err := o.registry.keychain(g.root, stderr, imageGenerator(b))
-	if err != nil {
-		return err
-	}
-	regOpts, err := o.registry.options()
-	if err != nil {
-		return err
-	}
-	transport, err := registry.Transport(regOpts...)
-	if err != nil {
-		return err
-	}
-	b.Resolver.Keychain, b.Resolver.Transport, b.Resolver.Insecure = kc, transport, o.registry.insecure
-	disp, err := progress.New(stderr, o.progress, progress.WithTerminal(os.Stderr))
-	if err != nil {
-		return err
-	}
-	warnShortSecrets(vals, disp)
-	if len(o.argFiles) > 0 {
-		disp.Warn("--build-arg-file: build args persist in the image history (docker history shows them); use --secret-env-file for credentials")
-	}
-	for _, f := range lint.Check(df, lint.Options{Secrets: vals, BuildArgs: args, Context: bctx}) {
-		disp.Warn(f.String())
-	}
-	res, err := b.Build(ctx, builder.Options{Context: bctx, Dockerfile: df, BuildArgs: args,
-		Target: o.target, NoCache: o.noCache, Labels: labels, Network: o.network, Progress: disp,
-		Secrets: secrets, SSH: agents, KnownHosts: o.knownHosts, Mask: masks})
-	if err != nil {
-		disp.Close()
-		return err
-	}
-	for _, w := range res.Warnings {
-		disp.Warn(w)
-	}
-	if err := b.SelfAudit(ctx, res, builder.AuditOptions{Mode: o.audit, Secrets: vals, Progress: disp}); err != nil {
-		disp.Close()
-		return err
-	}
-	id, digest, err := publish(ctx, b.Images, res.Image, outs, o.tags, disp, stdout, func(ctx context.Context, name string) error {
-		return registry.Push(ctx, res.Image, name, kc, regOpts...)
-	})
-	if cerr := disp.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
+	pub, err := o.build(ctx, b, p, secrets, stdin, stdout, stderr)
 	if err != nil {
 		return err
 	}
 	// -q prints the ID on stdout, unless stdout carries the output archive
 	// (buildx would append it to the archive; use --iidfile for it).
-	if o.quiet && !(len(outs) == 1 && outs[0].toStdout()) {
-		fmt.Fprintln(stdout, id)
+	if o.quiet && !(len(p.outs) == 1 && p.outs[0].ToStdout()) {
+		fmt.Fprintln(stdout, pub.ID)
 	}
-	return writeIDFiles(o, id, digest, mask)
+	return writeIDFiles(o, pub.ID, pub.Digest, secrets)
+}
+
+// build makes the request and runs it under a progress display.
+func (o *buildOptions) build(ctx context.Context, b *builder.Builder, p *buildFlags, secrets *secret.Set, stdin io.Reader, stdout, stderr io.Writer) (*builder.Published, error) {
+	reg, push, err := o.registry.access(b, stderr)
+	if err != nil {
+		return nil, err
+	}
+	ss, err := sink.Plan(p.outs, o.tags, b.Images, stdout, push)
+	if err != nil {
+		return nil, err
+	}
+	disp, err := progress.New(stderr, o.progress, progress.WithTerminal(os.Stderr))
+	if err != nil {
+		return nil, err
+	}
+	if len(o.argFiles) > 0 {
+		disp.Warn("--build-arg-file: build args persist in the image history (docker history shows them); use --secret-env-file for credentials")
+	}
+	pub, err := b.Run(ctx, builder.Request{Context: o.contextPath, Dockerfile: o.file, Stdin: stdin,
+		BuildArgs: p.args, Labels: p.labels, Target: o.target, NoCache: o.noCache, Network: o.network,
+		Secrets: secrets, SSH: p.ssh, KnownHosts: o.knownHosts, Audit: o.audit,
+		Registry: reg, Sinks: sinks(ss), Progress: disp, Log: stderr})
+	if cerr := disp.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return pub, err
+}
+
+// addArgFiles adds each KEY=value of the --build-arg-file files to args (--build-arg wins).
+func addArgFiles(args map[string]string, files []string) error {
+	for _, f := range files {
+		vars, err := secret.ReadEnvFile(f, os.LookupEnv)
+		if err != nil {
+			return fmt.Errorf("--build-arg-file: %w", err)
+		}
+		for _, v := range vars {
+			if _, set := args[v.Key]; !set {
+				args[v.Key] = string(v.Value)
+			}
+			clear(v.Value)
+		}
+	}
+	return nil
+}
+
+// redactError masks secret values in an error's text (keeping exit codes).
+func redactError(err error, secrets *secret.Set) error {
+	var ee *ExitError
+	if err == nil || errors.As(err, &ee) {
+		return err
+	}
+	msg := secrets.Redact([]byte(err.Error()))
+	if string(msg) == err.Error() {
+		return err
+	}
+	return errors.New(string(msg))
 }
 
 // writeIDFiles writes --iidfile and --metadata-file through outfile.Write:
 // a FIFO, a device or /dev/stdout is written through, a regular file
 // replaced atomically.
-func writeIDFiles(o *buildOptions, id, digest v1.Hash, mask [][]byte) error {
+func writeIDFiles(o *buildOptions, id, digest v1.Hash, secrets *secret.Set) error {
 	if o.iidfile != "" {
 		if err := outfile.Write(o.iidfile, 0o644, writeBytes([]byte(id.String()))); err != nil {
 			return fmt.Errorf("--iidfile: %w", err)
@@ -339,8 +334,7 @@ func writeIDFiles(o *buildOptions, id, digest v1.Hash, mask [][]byte) error {
 			md["image.name"] = strings.Join(names, ",")
 		}
 		data, _ := json.MarshalIndent(md, "", "  ")
-		data = secret.Redact(data, mask)
-		if err := outfile.Write(o.metadataFile, 0o644, writeBytes(data)); err != nil {
+		if err := outfile.Write(o.metadataFile, 0o644, writeBytes(secrets.Redact(data))); err != nil {
 			return fmt.Errorf("--metadata-file: %w", err)
 		}
 	}

@@ -1,20 +1,18 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/hush-build/hush/internal/buildcontext"
-	"github.com/hush-build/hush/internal/dockerfile"
+	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/lint"
+	"github.com/hush-build/hush/internal/secret"
 )
 
 // Exit codes of `hush lint` (docs/lint.md).
@@ -82,32 +80,24 @@ func runLint(_ context.Context, o *lintOptions, stdout, stderr io.Writer) error 
 		}
 		args[k] = v
 	}
-	secrets, err := loadSecrets(o.secrets)
+	var specs []secret.Spec
+	for _, f := range o.secrets {
+		sp, err := secret.ParseSpec(f)
+		if err != nil {
+			return lintUsageError(stderr, fmt.Errorf("--secret %q: %w", f, err))
+		}
+		specs = append(specs, sp)
+	}
+	secrets, err := builder.LoadSecrets(builder.SecretInputs{Specs: specs})
 	if err != nil {
 		return lintUsageError(stderr, err)
 	}
 	defer secrets.Wipe()
-	dfPath := o.file
-	if dfPath == "" {
-		dfPath = filepath.Join(o.contextPath, "Dockerfile")
-	}
-	src, err := os.ReadFile(dfPath)
-	if err != nil {
-		return lintUsageError(stderr, fmt.Errorf("reading Dockerfile: %w", err))
-	}
-	df, err := dockerfile.Parse(dfPath, bytes.NewReader(src))
+	df, bctx, err := lint.Open(o.contextPath, o.file)
 	if err != nil {
 		return lintUsageError(stderr, err)
 	}
-	bctx, err := buildcontext.Open(o.contextPath, o.file)
-	if err != nil {
-		return lintUsageError(stderr, err)
-	}
-	values := secrets.Values()
-	findings := lint.Check(df, lint.Options{Secrets: values, BuildArgs: args, Context: bctx})
-	for _, v := range values {
-		clear(v)
-	}
+	findings := lint.Check(df, lint.Options{Secrets: secrets.Values(), BuildArgs: args, Context: bctx})
 	if err := writeFindings(stdout, o.format, findings); err != nil {
 		return err
 	}

@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/image"
-	"github.com/hush-build/hush/internal/snapshot"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
@@ -92,19 +90,8 @@ func (g *globals) unpack(store *image.Store, ref string) error {
 	return nil
 }
 
-// unpackLayers unpacks img's layers into the snapshot store (each checked
-// against its diff_id).
+// unpackLayers unpacks img's layers into the state dir's snapshots (each checked against
+// its diff_id).
 func (g *globals) unpackLayers(img v1.Image) error {
-	layers, err := img.Layers()
-	if err != nil {
-		return fmt.Errorf("reading layers: %w", err)
-	}
-	snaps, err := snapshot.Open(filepath.Join(g.root, "snapshots"))
-	if err != nil {
-		return err
-	}
-	if _, err := builder.Lowers(snaps, layers); err != nil {
-		return fmt.Errorf("unpacking: %w", err)
-	}
-	return nil
+	return builder.Unpack(g.root, img)
 }

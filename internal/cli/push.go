@@ -14,9 +14,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/registry"
-	"github.com/hush-build/hush/internal/scratch"
 )
 
 // registryFlags are the registry access flags shared by push and build.
@@ -102,17 +102,12 @@ func runPush(ctx context.Context, g *globals, o *pushOptions, stdout, stderr io.
 		if handled, err := g.enterNamespace(); handled || err != nil {
 			return err
 		}
-		sess, err := scratch.New(filepath.Join(g.root, "tmp"))
-		if err != nil {
-			return err
-		}
-		defer sess.Remove()
-		b, err := newBuilder(g.root, sess.Path(), "")
+		b, err := builder.Open(g.root, builder.Config{})
 		if err != nil {
 			return err
 		}
 		defer b.Close()
-		runImage = imageGenerator(b)
+		runImage = b.ImageGenerator()
 	}
 	store, err := g.store()
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hush-build/hush/internal/builder"
-	"github.com/hush-build/hush/internal/executor"
 	"github.com/hush-build/hush/internal/image"
 )
 
@@ -45,21 +44,15 @@ func (g *globals) store() (*image.Store, error) {
 	return builder.OpenStore(g.root)
 }
 
-// enterNamespace runs the current command again inside hush's private mount namespace
-// (see executor.Reexec). In the parent it returns handled=true with the child's outcome;
-// in the child it prepares the namespace and returns handled=false.
+// enterNamespace runs the current command again inside hush's private namespaces (see
+// builder.EnterNamespace). In the parent it returns handled=true with the child's outcome;
+// in the child it returns handled=false.
 func (g *globals) enterNamespace() (handled bool, err error) {
-	if !executor.InPrivateNS() {
-		code, err := executor.Reexec()
-		if err != nil {
-			return true, err
-		}
-		if code != 0 {
-			return true, &ExitError{Code: code}
-		}
-		return true, nil
+	handled, code, err := builder.EnterNamespace(g.root)
+	if handled && err == nil && code != 0 {
+		err = &ExitError{Code: code}
 	}
-	return false, executor.PrepareNS(filepath.Join(g.root, "run"))
+	return handled, err
 }
 
 // image looks ref up in the local store.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -188,4 +190,26 @@ func (c *checker) checkMounts(cmd *instructions.RunCommand, v *vars) {
 			"secret mount target %q is not absolute: %s; use an absolute path such as /root/%s",
 			m.Target, why, strings.TrimPrefix(strings.TrimPrefix(m.Target, "~"), "/"))
 	}
+}
+
+// Open reads and parses the Dockerfile at dockerfile ("" means CONTEXT/Dockerfile) and
+// opens the context dir, with its .dockerignore, for Check.
+func Open(contextDir, dockerfilePath string) (*dockerfile.File, *buildcontext.Context, error) {
+	path := dockerfilePath
+	if path == "" {
+		path = filepath.Join(contextDir, "Dockerfile")
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading Dockerfile: %w", err)
+	}
+	df, err := dockerfile.Parse(path, bytes.NewReader(src))
+	if err != nil {
+		return nil, nil, err
+	}
+	bctx, err := buildcontext.Open(contextDir, dockerfilePath)
+	if err != nil {
+		return nil, nil, err
+	}
+	return df, bctx, nil
 }

@@ -121,8 +121,15 @@ func (m *Masks) Wipe() {
 // Redact returns text with every occurrence of values and their Forms masked, for whole
 // strings such as an error message or a metadata file. It never fails.
 func Redact(text []byte, values [][]byte) []byte {
+	m := NewMasks(values)
+	defer m.Wipe()
+	return m.Redact(text)
+}
+
+// Redact returns text with every mask applied. It never fails.
+func (m *Masks) Redact(text []byte) []byte {
 	var b bytes.Buffer
-	r := NewRedactor(&b, values)
+	r := m.Writer(&b)
 	r.Write(text) // a bytes.Buffer never fails
 	r.Close()
 	return b.Bytes()

@@ -23,7 +23,7 @@ import (
 // servedAgent opens spec, serves it and returns the socket path.
 func servedAgent(t *testing.T, spec sshagent.Spec) (*sshagent.Source, string, func() error) {
 	t.Helper()
-	src, err := sshagent.Open(spec, noEnv)
+	src, err := sshagent.Open(spec, noEnv, nil)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -147,7 +147,7 @@ func TestServeSocketOwnerAndMode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%d:%d %v", tt.uid, tt.gid, tt.mode), func(t *testing.T) {
-			src, err := sshagent.Open(sshagent.Spec{ID: "k", Paths: []string{ed.file}}, noEnv)
+			src, err := sshagent.Open(sshagent.Spec{ID: "k", Paths: []string{ed.file}}, noEnv, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -215,7 +215,7 @@ func TestServeRefusals(t *testing.T) {
 	ed := newEd25519Key(t, dir, "id_ed25519")
 
 	t.Run("existing path is not replaced", func(t *testing.T) {
-		src, err := sshagent.Open(sshagent.Spec{ID: "k", Paths: []string{ed.file}}, noEnv)
+		src, err := sshagent.Open(sshagent.Spec{ID: "k", Paths: []string{ed.file}}, noEnv, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -235,7 +235,7 @@ func TestServeRefusals(t *testing.T) {
 		}
 	})
 	t.Run("mode with non-permission bits", func(t *testing.T) {
-		src, err := sshagent.Open(sshagent.Spec{ID: "k", Paths: []string{ed.file}}, noEnv)
+		src, err := sshagent.Open(sshagent.Spec{ID: "k", Paths: []string{ed.file}}, noEnv, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,7 +250,7 @@ func TestServeRefusals(t *testing.T) {
 		}
 	})
 	t.Run("closed source", func(t *testing.T) {
-		src, err := sshagent.Open(sshagent.Spec{ID: "k", Paths: []string{ed.file}}, noEnv)
+		src, err := sshagent.Open(sshagent.Spec{ID: "k", Paths: []string{ed.file}}, noEnv, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

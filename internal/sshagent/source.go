@@ -44,8 +44,13 @@ type Source struct {
 // Open resolves spec into a Source. A spec without paths uses the socket in
 // env("SSH_AUTH_SOCK"). Otherwise the paths are either exactly one agent
 // socket, or one or more private key files, which are parsed now and kept
-// only in memory.
-func Open(spec Spec, env func(string) string) (*Source, error) {
+// only in memory. readKey reads a key file (hush's secret set reads it once and
+// keeps it for masking and the audit); nil reads it directly. Open wipes what
+// readKey returns.
+func Open(spec Spec, env func(string) string, readKey func(path string) ([]byte, error)) (*Source, error) {
+	if readKey == nil {
+		readKey = readKeyFile
+	}
 	id := spec.ID
 	if id == "" {
 		id = DefaultID
@@ -92,7 +97,7 @@ func Open(spec Spec, env func(string) string) (*Source, error) {
 	}
 	var keys []any
 	for _, p := range keyFiles {
-		key, err := addKeyFile(kr, p)
+		key, err := addKeyFile(kr, p, readKey)
 		if err != nil {
 			_ = kr.RemoveAll()
 			wipeKeys(keys)
@@ -103,21 +108,32 @@ func Open(spec Spec, env func(string) string) (*Source, error) {
 	return &Source{id: id, keyring: kr, keys: keys}, nil
 }
 
-// addKeyFile parses one private key file into kr. Errors name the file but
-// never carry its content.
-func addKeyFile(kr agent.Agent, path string) (any, error) {
+// readKeyFile reads one private key file, at most maxKeyFileBytes.
+func readKeyFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening key file: %w", err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileBytes+1))
-	defer clear(data)
 	if err != nil {
+		clear(data)
 		return nil, fmt.Errorf("reading key file %s: %w", path, err)
 	}
 	if len(data) > maxKeyFileBytes {
+		clear(data)
 		return nil, fmt.Errorf("reading key file %s: larger than %d bytes, not a private key", path, maxKeyFileBytes)
+	}
+	return data, nil
+}
+
+// addKeyFile parses one private key file into kr. Errors name the file but
+// never carry its content.
+func addKeyFile(kr agent.Agent, path string, readKey func(string) ([]byte, error)) (any, error) {
+	data, err := readKey(path)
+	defer clear(data)
+	if err != nil {
+		return nil, err
 	}
 	key, err := ssh.ParseRawPrivateKey(data)
 	if err != nil {

@@ -60,7 +60,7 @@ func TestOpenErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src, err := sshagent.Open(tt.spec, tt.env)
+			src, err := sshagent.Open(tt.spec, tt.env, nil)
 			if err == nil {
 				src.Close()
 				t.Fatalf("Open(%+v) succeeded, want error", tt.spec)
@@ -114,7 +114,7 @@ func TestOpen(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src, err := sshagent.Open(tt.spec, tt.env)
+			src, err := sshagent.Open(tt.spec, tt.env, nil)
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}

@@ -33,7 +33,7 @@ func TestCloseZeroesKeys(t *testing.T) {
 		}
 		paths = append(paths, p)
 	}
-	src, err := Open(Spec{ID: "k", Paths: paths}, func(string) string { return "" })
+	src, err := Open(Spec{ID: "k", Paths: paths}, func(string) string { return "" }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,7 @@
-package cli
+package sink
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,25 +14,25 @@ import (
 func TestParseOutput(t *testing.T) {
 	tests := []struct {
 		in      string
-		want    output // Spec is filled from in
+		want    Output // Spec is filled from in
 		wantErr string
 	}{
-		{in: "out", want: output{Type: "local", Dest: "out"}},
-		{in: "-", want: output{Type: "tar", Dest: "-"}},
-		{in: "type=tar,dest=-", want: output{Type: "tar", Dest: "-"}},
-		{in: "type=tar", want: output{Type: "tar", Dest: "-"}},
-		{in: "type=tar,dest=rootfs.tar", want: output{Type: "tar", Dest: "rootfs.tar"}},
-		{in: "type=local,dest=-", want: output{Type: "tar", Dest: "-"}},
-		{in: "type=local,dest=out", want: output{Type: "local", Dest: "out"}},
-		{in: "type=oci,dest=-", want: output{Type: "oci", Dest: "-", Tar: true}},
-		{in: "type=oci", want: output{Type: "oci", Dest: "-", Tar: true}},
-		{in: "type=oci,dest=x.tar", want: output{Type: "oci", Dest: "x.tar", Tar: true}},
-		{in: "type=oci,dest=layout", want: output{Type: "oci", Dest: "layout"}},
-		{in: "type=oci,dest=layout,tar=true", want: output{Type: "oci", Dest: "layout", Tar: true}},
-		{in: "type=docker,dest=-,name=a:1", want: output{Type: "docker", Dest: "-", Name: "a:1"}},
-		{in: "type=docker,dest=d.tar", want: output{Type: "docker", Dest: "d.tar"}},
-		{in: "type=image,name=a", want: output{Type: "image", Name: "a"}},
-		{in: "type=registry,name=a", want: output{Type: "image", Name: "a", Push: true}},
+		{in: "out", want: Output{Type: "local", Dest: "out"}},
+		{in: "-", want: Output{Type: "tar", Dest: "-"}},
+		{in: "type=tar,dest=-", want: Output{Type: "tar", Dest: "-"}},
+		{in: "type=tar", want: Output{Type: "tar", Dest: "-"}},
+		{in: "type=tar,dest=rootfs.tar", want: Output{Type: "tar", Dest: "rootfs.tar"}},
+		{in: "type=local,dest=-", want: Output{Type: "tar", Dest: "-"}},
+		{in: "type=local,dest=out", want: Output{Type: "local", Dest: "out"}},
+		{in: "type=oci,dest=-", want: Output{Type: "oci", Dest: "-", Tar: true}},
+		{in: "type=oci", want: Output{Type: "oci", Dest: "-", Tar: true}},
+		{in: "type=oci,dest=x.tar", want: Output{Type: "oci", Dest: "x.tar", Tar: true}},
+		{in: "type=oci,dest=layout", want: Output{Type: "oci", Dest: "layout"}},
+		{in: "type=oci,dest=layout,tar=true", want: Output{Type: "oci", Dest: "layout", Tar: true}},
+		{in: "type=docker,dest=-,name=a:1", want: Output{Type: "docker", Dest: "-", Name: "a:1"}},
+		{in: "type=docker,dest=d.tar", want: Output{Type: "docker", Dest: "d.tar"}},
+		{in: "type=image,name=a", want: Output{Type: "image", Name: "a"}},
+		{in: "type=registry,name=a", want: Output{Type: "image", Name: "a", Push: true}},
 
 		{in: "", wantErr: `--output "": empty value`},
 		{in: "  ", wantErr: `--output "  ": empty value`},
@@ -52,7 +51,7 @@ func TestParseOutput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := parseOutput(tt.in)
+			got, err := Parse(tt.in)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
@@ -108,7 +107,7 @@ func TestCheckOutputDest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
-			o, err := parseOutput(tt.spec)
+			o, err := Parse(tt.spec)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,7 +115,7 @@ func TestCheckOutputDest(t *testing.T) {
 			if tt.tty {
 				stdout = pty
 			}
-			err2 := checkOutputDest(o, stdout)
+			err2 := o.Check(stdout)
 			if tt.wantErr == "" {
 				if err2 != nil {
 					t.Fatal(err2)
@@ -125,44 +124,6 @@ func TestCheckOutputDest(t *testing.T) {
 			}
 			if err2 == nil || !strings.Contains(err2.Error(), tt.wantErr) || !strings.HasPrefix(err2.Error(), "--output ") {
 				t.Fatalf("err = %v, want --output … %q", err2, tt.wantErr)
-			}
-		})
-	}
-}
-
-// --iidfile and --metadata-file cannot be stdout when the output streams
-// there, and cannot be a directory.
-func TestParseOutputsIDFiles(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	defer w.Close()
-	self := fmt.Sprintf("/proc/self/fd/%d", w.Fd())
-	dir := t.TempDir()
-	tests := []struct {
-		name    string
-		opts    buildOptions
-		wantErr string
-	}{
-		{name: "iidfile stdout without a stream", opts: buildOptions{iidfile: self}},
-		{name: "iidfile stdout with -o -", opts: buildOptions{outputs: []string{"-"}, iidfile: self}, wantErr: "--iidfile " + self + ": stdout already carries"},
-		{name: "metadata stdout with oci dest=-", opts: buildOptions{outputs: []string{"type=oci,dest=-"}, metadataFile: self}, wantErr: "--metadata-file"},
-		{name: "iidfile a file with -o -", opts: buildOptions{outputs: []string{"-"}, iidfile: filepath.Join(dir, "iid")}},
-		{name: "iidfile a directory", opts: buildOptions{iidfile: dir}, wantErr: "--iidfile " + dir + ": is a directory"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := tt.opts.parseOutputs(w)
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("err = %v, want %q", err, tt.wantErr)
 			}
 		})
 	}

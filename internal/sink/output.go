@@ -1,4 +1,4 @@
-package cli
+package sink
 
 import (
 	"encoding/csv"
@@ -15,8 +15,8 @@ import (
 	"github.com/hush-build/hush/internal/outfile"
 )
 
-// output is one parsed --output value.
-type output struct {
+// Output is one parsed --output value.
+type Output struct {
 	Spec string // the flag value, for errors
 	Type string // oci, docker, local, tar, image
 	Dest string // "-" is stdout
@@ -25,28 +25,28 @@ type output struct {
 	Push bool
 }
 
-// toStdout reports whether the output streams to stdout (dest=-).
-func (o output) toStdout() bool { return o.Dest == "-" }
+// ToStdout reports whether the output streams to stdout (dest=-).
+func (o Output) ToStdout() bool { return o.Dest == "-" }
 
 // writesDir reports whether the output is a directory (type=local, or an
 // OCI layout) rather than a file or stream.
-func (o output) writesDir() bool {
+func (o Output) writesDir() bool {
 	return o.Type == "local" || (o.Type == "oci" && !o.Tar)
 }
 
-// parseOutput reads buildx's --output grammar: CSV key=value pairs, a bare
+// Parse reads buildx's --output grammar: CSV key=value pairs, a bare
 // path meaning type=local,dest=PATH, or "-" meaning type=tar,dest=-.
 // type=tar and type=oci without dest stream to stdout, as in buildx;
 // type=local,dest=- (which buildx refuses) is a tar of the rootfs on stdout,
 // the same as type=tar,dest=-.
-func parseOutput(s string) (output, error) {
+func Parse(s string) (Output, error) {
 	switch {
 	case strings.TrimSpace(s) == "":
-		return output{}, fmt.Errorf("--output %q: empty value: want type=TYPE[,dest=PATH], a directory, or - for a tar on stdout", s)
+		return Output{}, fmt.Errorf("--output %q: empty value: want type=TYPE[,dest=PATH], a directory, or - for a tar on stdout", s)
 	case s == "-":
-		return output{Spec: s, Type: "tar", Dest: "-"}, nil
+		return Output{Spec: s, Type: "tar", Dest: "-"}, nil
 	case !strings.Contains(s, "="):
-		return output{Spec: s, Type: "local", Dest: s}, nil
+		return Output{Spec: s, Type: "local", Dest: s}, nil
 	}
 	o, destSet, tarSet, err := parseOutputFields(s)
 	if err != nil {
@@ -74,7 +74,7 @@ func parseOutput(s string) (output, error) {
 }
 
 // parseOutputFields splits the CSV key=value pairs of s.
-func parseOutputFields(s string) (o output, destSet, tarSet bool, err error) {
+func parseOutputFields(s string) (o Output, destSet, tarSet bool, err error) {
 	o.Spec = s
 	fields, err := csv.NewReader(strings.NewReader(s)).Read()
 	if err != nil {
@@ -109,13 +109,13 @@ func parseOutputFields(s string) (o output, destSet, tarSet bool, err error) {
 }
 
 // resolveDest applies each type's dest rules to a file-or-dir output.
-func resolveDest(o output, destSet, tarSet bool) (output, error) {
+func resolveDest(o Output, destSet, tarSet bool) (Output, error) {
 	switch o.Type {
 	case "local":
 		if !destSet {
 			return o, fmt.Errorf("--output %q: type=local needs dest=DIR (or dest=- for a tar on stdout)", o.Spec)
 		}
-		if o.toStdout() {
+		if o.ToStdout() {
 			o.Type = "tar"
 		}
 	case "tar":
@@ -127,9 +127,9 @@ func resolveDest(o output, destSet, tarSet bool) (output, error) {
 			// buildx writes a tar by default; hush keeps the contract
 			// that dest=DIR is a layout dir, and writes a tar when dest ends in
 			// .tar, is stdout, or is not given (stdout, as in buildx).
-			o.Tar = !destSet || o.toStdout() || strings.HasSuffix(o.Dest, ".tar")
+			o.Tar = !destSet || o.ToStdout() || strings.HasSuffix(o.Dest, ".tar")
 		}
-		if !o.Tar && (!destSet || o.toStdout()) {
+		if !o.Tar && (!destSet || o.ToStdout()) {
 			return o, fmt.Errorf("--output %q: type=oci,tar=false writes a layout directory: it needs dest=DIR", o.Spec)
 		}
 		if !destSet {
@@ -143,15 +143,15 @@ func resolveDest(o output, destSet, tarSet bool) (output, error) {
 	return o, nil
 }
 
-// checkOutputDest checks an output's destination on disk before the build
+// Check checks an output's destination on disk before the build
 // starts: stdout must not be a terminal, dest must not be (or resolve to) /,
 // a directory output must not be an existing file and a file output must not
 // be an existing directory.
-func checkOutputDest(o output, stdout io.Writer) error {
+func (o Output) Check(stdout io.Writer) error {
 	if o.Type == "image" {
 		return nil
 	}
-	if o.toStdout() {
+	if o.ToStdout() {
 		if isTerminal(stdout) {
 			return fmt.Errorf("--output %q: refusing to write the %s archive to a terminal: redirect stdout (> FILE or | CMD) or give dest=FILE", o.Spec, o.Type)
 		}
@@ -181,9 +181,9 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// sameAsStdout reports whether path names the file stdout writes to
+// SameAsStdout reports whether path names the file stdout writes to
 // (/dev/stdout, /proc/self/fd/1, or the file stdout is redirected to).
-func sameAsStdout(path string, stdout io.Writer) bool {
+func SameAsStdout(path string, stdout io.Writer) bool {
 	f, ok := stdout.(*os.File)
 	if !ok {
 		return false

@@ -1,4 +1,4 @@
-package cli
+package builder
 
 import (
 	"context"
@@ -9,15 +9,14 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/executor"
 	"github.com/hush-build/hush/internal/registry"
 )
 
-// imageGenerator runs a hush image as a Codeship-style credential generator: its
+// ImageGenerator runs a hush image as a Codeship-style credential generator: its
 // entrypoint with the spec's args in place of its cmd (its cmd when there are none), then
 // the output path, with the generator's private tmpfs dir at registry.ImageOutDir.
-func imageGenerator(b *builder.Builder) registry.ImageRunner {
+func (b *Builder) ImageGenerator() registry.ImageRunner {
 	return func(ctx context.Context, ref string, args []string, dir string, stdout, stderr io.Writer) error {
 		if !executor.InPrivateNS() {
 			return errors.New("internal error: image generators run only inside hush's mount namespace")
@@ -26,7 +25,7 @@ func imageGenerator(b *builder.Builder) registry.ImageRunner {
 		if len(args) > 1 {
 			cmd = args[:len(args)-1]
 		}
-		err := b.RunImage(ctx, builder.RunSpec{Image: ref, Cmd: cmd, Args: args[len(args)-1:],
+		err := b.RunImage(ctx, RunSpec{Image: ref, Cmd: cmd, Args: args[len(args)-1:],
 			Mounts: []specs.Mount{{Destination: registry.ImageOutDir, Type: "bind", Source: dir,
 				Options: []string{"rbind", "nosuid", "nodev", "noexec"}}},
 			Prepare: func(uid, gid int) error { return os.Chown(dir, uid, gid) },

@@ -1,0 +1,136 @@
+package builder
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/hush-build/hush/internal/buildcontext"
+	"github.com/hush-build/hush/internal/dockerfile"
+	"github.com/hush-build/hush/internal/gitsource"
+)
+
+// inputs are a build's Dockerfile and context, opened.
+type inputs struct {
+	dockerfile *dockerfile.File
+	context    *buildcontext.Context
+}
+
+// loadInputs reads the Dockerfile and opens the build context a request names: a local
+// directory, a Git URL (fetched into the builder's scratch dir), or "-" (a Dockerfile on
+// stdin and an empty context). Everything it fetches is removed with the scratch dir.
+func (b *Builder) loadInputs(ctx context.Context, req *Request, git GitAuth) (*inputs, error) {
+	ctxDir, dfPath, dfData, err := b.contextDir(ctx, req, git)
+	if err != nil {
+		return nil, err
+	}
+	if req.DockerfileInline != nil {
+		dfData = req.DockerfileInline
+	} else if dfData == nil {
+		if dfData, err = readDockerfile(dfPath, req.Stdin); err != nil {
+			return nil, err
+		}
+	}
+	if dfPath == "-" {
+		dfPath = filepath.Join(ctxDir, "Dockerfile")
+	}
+	df, err := dockerfile.Parse(filepath.Base(dfPath), bytes.NewReader(dfData))
+	if err != nil {
+		return nil, err
+	}
+	bctx, err := buildcontext.Open(ctxDir, dfPath)
+	if err != nil {
+		return nil, err
+	}
+	return &inputs{dockerfile: df, context: bctx}, nil
+}
+
+// contextDir makes the context a local directory and says where the Dockerfile is (or
+// returns its content when it came on stdin as the context).
+func (b *Builder) contextDir(ctx context.Context, req *Request, git GitAuth) (dir, dfPath string, dfData []byte, err error) {
+	dir, dfPath = req.Context, req.Dockerfile
+	ref, isGit, perr := gitsource.Parse(dir)
+	if _, statErr := os.Stat(dir); statErr == nil {
+		isGit, perr = false, nil // an existing local path is never a Git shorthand
+	}
+	switch {
+	case perr != nil:
+		return "", "", nil, fmt.Errorf("build context %s: %w", gitsource.Redact(dir), perr)
+	case isGit:
+		if dir, err = b.fetchContext(ctx, ref, git); err != nil {
+			return "", "", nil, err
+		}
+	case dir == "-":
+		if dfData, err = readStdinDockerfile(req.Stdin); err != nil {
+			return "", "", nil, err
+		}
+		if dir, err = os.MkdirTemp(b.TmpDir, "ctx-"); err != nil {
+			return "", "", nil, err
+		}
+	default:
+		fi, err := os.Stat(dir)
+		if err != nil {
+			return "", "", nil, fmt.Errorf("build context %s: %w", dir, err)
+		}
+		if !fi.IsDir() {
+			return "", "", nil, fmt.Errorf("build context %s: not a directory", dir)
+		}
+	}
+	if dfPath == "" {
+		dfPath = "Dockerfile"
+	}
+	if dfPath != "-" && !filepath.IsAbs(dfPath) && (isGit || req.Dockerfile == "") {
+		dfPath = filepath.Join(dir, dfPath) // relative to the context, as for a Git context
+	}
+	return dir, dfPath, dfData, nil
+}
+
+func readDockerfile(path string, stdin io.Reader) ([]byte, error) {
+	if path == "-" {
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("reading Dockerfile from stdin: %w", err)
+		}
+		return b, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading Dockerfile: %w", err)
+	}
+	return b, nil
+}
+
+func readStdinDockerfile(stdin io.Reader) ([]byte, error) {
+	data, err := readDockerfile("-", stdin)
+	if err != nil {
+		return nil, err
+	}
+	if isArchive(data) {
+		return nil, fmt.Errorf("build context \"-\": a tar archive on stdin is not supported yet; pass a directory or a Git URL (a Dockerfile on stdin works)")
+	}
+	return data, nil
+}
+
+// fetchContext fetches a Git build context into the scratch dir.
+func (b *Builder) fetchContext(ctx context.Context, ref gitsource.Ref, git GitAuth) (string, error) {
+	parent, err := os.MkdirTemp(b.TmpDir, "git-")
+	if err != nil {
+		return "", err
+	}
+	if _, err := FetchGit(ctx, ref, filepath.Join(parent, "src"), git); err != nil {
+		os.RemoveAll(parent)
+		return "", fmt.Errorf("build context: %w", err)
+	}
+	return filepath.Join(parent, "src"), nil
+}
+
+// isArchive reports a gzip stream or a tar archive (ustar magic at offset 257).
+func isArchive(b []byte) bool {
+	if len(b) > 2 && b[0] == 0x1f && b[1] == 0x8b {
+		return true
+	}
+	return len(b) > 262 && string(b[257:262]) == "ustar"
+}
