@@ -24,154 +24,62 @@ func isURL(s string) bool {
 	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 }
 
-// copyAction prepares COPY/ADD: it opens the source (context, stage, image or inline
-// heredoc files), digests what will be copied for the cache key, and copies on execute.
-func (r *run) copyAction(ctx context.Context, st *plan.Stage, state *plan.State, res *stageResult, step *plan.Step) (*action, error) {
+// copyAction prepares COPY/ADD: it opens every source (fetching what must be fetched),
+// keys the step on what the sources hold, and copies them on execute.
+func (r *run) copyAction(ctx context.Context, st *plan.Stage, res *stageResult, step *plan.Step) (*action, error) {
 	cs := step.Copy
-	a := &action{}
-	var cleanups []func()
-	a.cleanup = func() {
-		for i := len(cleanups) - 1; i >= 0; i-- {
-			cleanups[i]()
-		}
+	srcs, identity, err := r.copySources(ctx, st, cs)
+	if err != nil {
+		return nil, err
 	}
-	fail := func(err error) (*action, error) { a.cleanup(); return nil, err }
-
-	var src fscopy.Source
-	identity := "context"
-	var locals, urls []string
-	var gits []gitsource.Ref
-	switch {
-	case len(cs.Contents) > 0:
-		dir, err := r.inlineFiles(cs)
-		if err != nil {
-			return fail(err)
-		}
-		cleanups = append(cleanups, func() { os.RemoveAll(dir) })
-		src, identity = fscopy.Source{Root: dir}, "inline"
-		for _, c := range cs.Contents {
-			locals = append(locals, c.Path)
-		}
-	case cs.From != "":
-		fr, err := r.fromSource(ctx, st, cs.From, cs.FromStage)
-		if err != nil {
-			return fail(err)
-		}
-		lowers, err := r.lowers(fr.layers)
-		if err != nil {
-			return fail(err)
-		}
-		dir, rm, err := r.b.mountDir()
-		if err != nil {
-			return fail(err)
-		}
-		cleanups = append(cleanups, rm)
-		unmount, err := snapshot.MountReadOnly(lowers, dir)
-		if err != nil {
-			return fail(fmt.Errorf("mounting --from=%s: %w", cs.From, err))
-		}
-		cleanups = append(cleanups, func() { _ = unmount() })
-		src, identity = fscopy.Source{Root: dir}, fr.key
-		locals = cs.Sources
-	default:
-		src = r.contextSource()
-		for _, s := range cs.Sources {
-			ref, git, err := gitsource.Parse(s)
-			if cs.Add && err != nil {
-				return fail(err)
-			}
-			switch {
-			case cs.Add && git:
-				ref.KeepGitDir = ref.KeepGitDir || cs.KeepGitDir
-				gits = append(gits, ref)
-			case cs.Add && isURL(s):
-				urls = append(urls, s)
-			default:
-				locals = append(locals, s)
-			}
-		}
-	}
-	if !cs.Add && len(urls) > 0 {
-		return fail(fmt.Errorf("source can't be a URL for COPY"))
-	}
-	opts := fscopy.Options{KeepOwner: cs.From != "", Exclude: cs.Excludes,
-		ExtractArchives: cs.Add && (cs.Unpack == nil || *cs.Unpack) && cs.From == ""}
-	if cs.Chmod != "" {
-		m, err := strconv.ParseUint(cs.Chmod, 8, 32)
-		if err != nil {
-			return fail(fmt.Errorf("--chmod=%s: %w", cs.Chmod, err))
-		}
-		mode := os.FileMode(m)
-		opts.Chmod = &mode
+	opts, err := copyOptions(cs)
+	if err != nil {
+		closeSources(srcs)
+		return nil, err
 	}
 	k := cache.NewKey("copy", res.key).Add("from", identity).Add("add", strconv.FormatBool(cs.Add)).
 		AddList("sources", cs.Sources).Add("dest", cs.Dest).Add("workdir", step.Workdir).
 		Add("chown", cs.Chown).Add("chmod", cs.Chmod).AddList("exclude", cs.Excludes).
 		Add("extract", strconv.FormatBool(opts.ExtractArchives))
-	if len(locals) > 0 {
-		d, err := fscopy.Digest(src, locals, cs.Excludes...)
-		if err != nil {
-			return fail(err)
-		}
-		k.Add("content", d)
-	}
-	// Each URL is downloaded once: its digest keys the cache, and on a miss the same file
-	// is placed in the layer.
-	var downloads []*fscopy.Downloaded
-	if len(urls) > 0 {
-		dir, rm, err := r.b.mountDir()
-		if err != nil {
-			return fail(err)
-		}
-		cleanups = append(cleanups, func() { os.RemoveAll(dir); rm() })
-		for _, u := range urls {
-			d, err := fscopy.Download(ctx, u, r.httpAuth(ctx, u), dir)
-			if err != nil {
-				return fail(err)
-			}
-			downloads = append(downloads, d)
-			k.Add("url", u).Add("url-content", d.Sum)
+	for _, s := range srcs {
+		if err := s.key(k); err != nil {
+			closeSources(srcs)
+			return nil, err
 		}
 	}
-	var gitDirs []string
-	for _, g := range gits {
-		dir, commit, err := r.fetchGitSource(ctx, g)
-		if err != nil {
-			return fail(err)
-		}
-		cleanups = append(cleanups, func() { os.RemoveAll(filepath.Dir(dir)) })
-		gitDirs = append(gitDirs, dir)
-		k.Add("git", gitsource.Redact(g.Remote)).Add("git-commit", commit).Add("git-subdir", g.Subdir).
-			Add("git-keep", strconv.FormatBool(g.KeepGitDir))
-	}
-	a.key = k.Sum()
-	a.execute = func(ctx context.Context, ws *snapshot.Workspace, _ *progress.Step) error {
+	a := &action{key: k.Sum(), cleanup: func() { closeSources(srcs) }}
+	a.execute = func(ctx context.Context, ws *snapshot.Workspace, _ *progress.Step) (finish, error) {
 		o := opts
 		if cs.Chown != "" {
 			owner, err := fscopy.ResolveOwner(ws.Merged, cs.Chown)
 			if err != nil {
-				return fmt.Errorf("--chown=%s: %w", cs.Chown, err)
+				return nil, fmt.Errorf("--chown=%s: %w", cs.Chown, err)
 			}
 			o.Chown = &owner
 		}
-		if len(locals) > 0 {
-			if err := fscopy.Copy(src, locals, ws.Merged, cs.Dest, step.Workdir, o); err != nil {
-				return err
+		for _, s := range srcs {
+			if err := s.place(ws.Merged, cs.Dest, step.Workdir, o); err != nil {
+				return nil, err
 			}
 		}
-		for _, dir := range gitDirs {
-			if err := fscopy.Copy(fscopy.Source{Root: dir}, []string{"/"}, ws.Merged, cs.Dest, step.Workdir, o); err != nil {
-				return err
-			}
-		}
-		for _, d := range downloads {
-			if err := d.Place(ws.Merged, cs.Dest, step.Workdir, o); err != nil {
-				return err
-			}
-		}
-		return nil
+		return nil, nil
 	}
 	return a, nil
+}
+
+// copyOptions are the COPY/ADD flags that change how files land.
+func copyOptions(cs *plan.CopySpec) (fscopy.Options, error) {
+	opts := fscopy.Options{KeepOwner: cs.From != "", Exclude: cs.Excludes,
+		ExtractArchives: cs.Add && (cs.Unpack == nil || *cs.Unpack) && cs.From == ""}
+	if cs.Chmod != "" {
+		m, err := strconv.ParseUint(cs.Chmod, 8, 32)
+		if err != nil {
+			return opts, fmt.Errorf("--chmod=%s: %w", cs.Chmod, err)
+		}
+		mode := os.FileMode(m)
+		opts.Chmod = &mode
+	}
+	return opts, nil
 }
 
 // fetchGitSource fetches an ADD <git url> source into a temp dir.
@@ -256,8 +164,8 @@ func (r *run) inlineFiles(cs *plan.CopySpec) (string, error) {
 func (r *run) mkdirAction(res *stageResult, step *plan.Step) (*action, error) {
 	k := cache.NewKey("mkdir", res.key).Add("dir", step.Dir).Add("user", step.User)
 	a := &action{key: k.Sum()}
-	a.execute = func(ctx context.Context, ws *snapshot.Workspace, _ *progress.Step) error {
-		return mkdirAs(ws.Merged, step.Dir, step.User)
+	a.execute = func(ctx context.Context, ws *snapshot.Workspace, _ *progress.Step) (finish, error) {
+		return nil, mkdirAs(ws.Merged, step.Dir, step.User)
 	}
 	return a, nil
 }

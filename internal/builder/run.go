@@ -35,12 +35,12 @@ func (r *run) runAction(ctx context.Context, st *plan.Stage, res *stageResult, s
 		return nil, err
 	}
 	a := &action{key: k.Sum()}
-	a.execute = func(ctx context.Context, ws *snapshot.Workspace, ps *progress.Step) error {
+	a.execute = func(ctx context.Context, ws *snapshot.Workspace, ps *progress.Step) (finish, error) {
 		stubs, err := r.execRun(ctx, st, ws, step, network, ps)
-		if stubs != nil {
-			a.post = stubs.Remove
+		if err != nil || stubs == nil {
+			return nil, err
 		}
-		return err
+		return stubs.Remove, nil
 	}
 	return a, nil
 }

@@ -22,12 +22,16 @@ import (
 
 // action is a prepared layer-producing step: its cache key and how to execute it.
 type action struct {
-	key     string
-	execute func(ctx context.Context, ws *snapshot.Workspace, out *progress.Step) error
-	// post runs on the upper dir after the rootfs is unmounted (set by execute).
-	post    func(upper string) error
+	key string
+	// execute runs the step on the mounted workspace and returns what must still be done
+	// to its upper dir once the rootfs is unmounted (nil: nothing).
+	execute func(ctx context.Context, ws *snapshot.Workspace, out *progress.Step) (finish, error)
 	cleanup func()
 }
+
+// finish completes a step on its upper dir after the rootfs is unmounted (removing the
+// mount-point stubs a runtime created).
+type finish func(upper string) error
 
 // execStep runs (or reuses from cache) one Run, Copy or Mkdir step and appends its
 // layer and history to res.
@@ -47,7 +51,7 @@ func (r *run) execStepIn(ctx context.Context, st *plan.Stage, state *plan.State,
 	case plan.Run:
 		a, err = r.runAction(ctx, st, res, step)
 	case plan.Copy:
-		a, err = r.copyAction(ctx, st, state, res, step)
+		a, err = r.copyAction(ctx, st, res, step)
 	case plan.Mkdir:
 		a, err = r.mkdirAction(res, step)
 	default:
@@ -147,12 +151,12 @@ func (r *run) executeInWorkspace(ctx context.Context, res *stageResult, a *actio
 	if err != nil {
 		return nil, nil, err
 	}
-	err = a.execute(ctx, ws, ps)
+	done, err := a.execute(ctx, ws, ps)
 	if uerr := unmount(); err == nil && uerr != nil {
 		err = fmt.Errorf("unmounting rootfs: %w", uerr)
 	}
-	if err == nil && a.post != nil {
-		err = a.post(ws.Upper)
+	if err == nil && done != nil {
+		err = done(ws.Upper)
 	}
 	if err != nil {
 		return nil, nil, err
