@@ -383,7 +383,7 @@ func (c *copier) setMeta(target string, st *syscall.Stat_t, isLink bool) error {
 	}
 	if !isLink {
 		// chmod(2) after chown(2): chown clears set-id bits.
-		if err := c.root.Chmod(target, fileMode(c.perm(st))); err != nil {
+		if err := c.root.Chmod(target, fsroot.FileMode(c.perm(st))); err != nil {
 			return fmt.Errorf("setting mode: %w", err)
 		}
 	}
@@ -391,21 +391,6 @@ func (c *copier) setMeta(target string, st *syscall.Stat_t, isLink bool) error {
 		return fmt.Errorf("setting times: %w", err)
 	}
 	return nil
-}
-
-// fileMode turns raw permission and set-id bits into an os.FileMode.
-func fileMode(perm uint32) os.FileMode {
-	m := os.FileMode(perm & 0o777)
-	if perm&unix.S_ISUID != 0 {
-		m |= os.ModeSetuid
-	}
-	if perm&unix.S_ISGID != 0 {
-		m |= os.ModeSetgid
-	}
-	if perm&unix.S_ISVTX != 0 {
-		m |= os.ModeSticky
-	}
-	return m
 }
 
 // show names a destination path as seen from inside the root.

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hush-build/hush/internal/fsroot"
 	"golang.org/x/sys/unix"
 )
 
@@ -202,7 +203,7 @@ func (c *copier) writeDownload(body io.Reader, target string) (sum string, err e
 	if err == nil {
 		mode := os.FileMode(0o600)
 		if c.opts.Chmod != nil {
-			mode = fileMode(uint32(*c.opts.Chmod))
+			mode = fsroot.FileMode(uint32(*c.opts.Chmod))
 		}
 		err = tmp.Chmod(mode)
 	}

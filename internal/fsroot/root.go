@@ -374,6 +374,21 @@ func (r *Root) onRoot(op string, fn func(p string) error) error {
 // descriptor's own file, never by a path name.
 func procFD(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
 
+// FileMode turns raw permission and set-id bits (as in stat's st_mode) into an os.FileMode.
+func FileMode(perm uint32) os.FileMode {
+	m := os.FileMode(perm & 0o777)
+	if perm&unix.S_ISUID != 0 {
+		m |= os.ModeSetuid
+	}
+	if perm&unix.S_ISGID != 0 {
+		m |= os.ModeSetgid
+	}
+	if perm&unix.S_ISVTX != 0 {
+		m |= os.ModeSticky
+	}
+	return m
+}
+
 func unixMode(m os.FileMode) uint32 {
 	u := uint32(m.Perm())
 	if m&os.ModeSetuid != 0 {

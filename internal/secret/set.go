@@ -1,10 +1,11 @@
 package secret
 
 import (
+	"github.com/hush-build/hush/internal/sshagent"
+
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sort"
 	"sync"
@@ -15,9 +16,6 @@ import (
 // MaxSize is the largest secret hush accepts. BuildKit's 500 KiB cap came from gRPC;
 // hush keeps values in memory and allows much more.
 const MaxSize = 16 << 20
-
-// maxKeyFileBytes bounds an --ssh key file; real keys are a few KiB.
-const maxKeyFileBytes = 100 << 10
 
 // ErrNotFound is returned for an id no --secret supplied.
 var ErrNotFound = errors.New("secret not found")
@@ -94,7 +92,7 @@ func (s *Set) AddKeyFiles(agentID string, paths []string) error {
 		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
 			continue // a socket, or an error the agent reports
 		}
-		data, err := readKeyFile(p)
+		data, err := sshagent.ReadKeyFile(p)
 		if err != nil {
 			return fmt.Errorf("--ssh %s: %w", agentID, err)
 		}
@@ -117,24 +115,6 @@ func (s *Set) KeyFile(agentID, path string) ([]byte, error) {
 
 // keyFileID names a key file among the set's values (audit findings show it).
 func keyFileID(agentID, path string) string { return "ssh:" + agentID + ":" + path }
-
-func readKeyFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("opening key file: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileBytes+1))
-	if err != nil {
-		clear(data)
-		return nil, fmt.Errorf("reading key file %s: %w", path, err)
-	}
-	if len(data) > maxKeyFileBytes {
-		clear(data)
-		return nil, fmt.Errorf("reading key file %s: larger than %d bytes, not a private key", path, maxKeyFileBytes)
-	}
-	return data, nil
-}
 
 // put stores e under id, wiping what it replaces, and drops the compiled masks.
 func (s *Set) put(id string, e *entry) {

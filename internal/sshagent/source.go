@@ -49,7 +49,7 @@ type Source struct {
 // readKey returns.
 func Open(spec Spec, env func(string) string, readKey func(path string) ([]byte, error)) (*Source, error) {
 	if readKey == nil {
-		readKey = readKeyFile
+		readKey = ReadKeyFile
 	}
 	id := spec.ID
 	if id == "" {
@@ -108,8 +108,9 @@ func Open(spec Spec, env func(string) string, readKey func(path string) ([]byte,
 	return &Source{id: id, keyring: kr, keys: keys}, nil
 }
 
-// readKeyFile reads one private key file, at most maxKeyFileBytes.
-func readKeyFile(path string) ([]byte, error) {
+// ReadKeyFile reads one private key file, at most maxKeyFileBytes (real keys are a few
+// KiB); the caller wipes it.
+func ReadKeyFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening key file: %w", err)
