@@ -1,8 +1,13 @@
-// Package builder is the orchestrator: for each stage the target needs it resolves the base,
-// and for each step it prepares mounts, executes, snapshots and appends the result to the
-// image, reusing cached steps; independent stages run concurrently.
+// Package builder owns a build from start to end: Open opens a state dir (its layout is
+// the builder's alone), and Run takes one Request — inputs (a context dir, a Git URL or
+// stdin, and a Dockerfile), build args, secrets and sinks — and plans it, builds every
+// stage the target needs (independent stages concurrently, steps reused from the cache
+// when their inputs are unchanged), audits every layer it built, reused or started from
+// for the secret values, and only then hands the image to the sinks. hush build, bake and
+// steps are thin callers of Run.
 //
-// It owns the order of work and the build cache lookups. It must never interpret Dockerfile
-// syntax (that is plan's), write image formats (image's), or hold a secret value in a cache
-// key, an error or a log line.
+// It owns the order of work, the build cache lookups, the self-audit and the purge of what
+// leaked. It must never interpret Dockerfile syntax (that is plan's), write image formats
+// (image's and sink's), publish an image that was not audited, or hold a secret value in a
+// cache key, an error or a log line.
 package builder
