@@ -45,12 +45,13 @@ type Options struct {
 	KnownHosts string
 	// Mask holds the secret values masked in step output (nil: none).
 	Mask *secret.Masks
+	// Registry is how FROM pulls images the store lacks.
+	Registry Registry
 }
 
 // Builder holds the stores and runtime shared by builds.
 type Builder struct {
 	Images    *image.Store
-	Resolver  *image.Resolver
 	Snapshots *snapshot.Store
 	Cache     *cache.Store
 	Runtime   executor.Runtime
@@ -108,13 +109,14 @@ type future struct {
 }
 
 type run struct {
-	b       *Builder
-	opts    Options
-	plan    *plan.Plan
-	futures map[*plan.Stage]*future
-	multi   bool
-	imgMu   sync.Mutex
-	images  map[string]*stageResult // resolved image refs (FROM, --from)
+	b        *Builder
+	opts     Options
+	plan     *plan.Plan
+	futures  map[*plan.Stage]*future
+	multi    bool
+	imgMu    sync.Mutex
+	images   map[string]*stageResult // resolved image refs (FROM, --from)
+	resolver *image.Resolver         // this build's: its registry access, the builder's lease
 	// origins records where each layer (by digest) came from, first seen first.
 	originMu sync.Mutex
 	origins  []LayerOrigin
@@ -135,7 +137,7 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	r := &run{b: b, opts: opts, plan: p, futures: map[*plan.Stage]*future{}, images: map[string]*stageResult{},
-		multi: len(p.Needed()) > 1, seen: map[v1.Hash]bool{}}
+		multi: len(p.Needed()) > 1, seen: map[v1.Hash]bool{}, resolver: b.resolver(opts.Registry)}
 	for _, st := range p.Needed() {
 		r.futures[st] = &future{done: make(chan struct{})}
 	}
@@ -284,4 +286,9 @@ func (r *run) origin(l v1.Layer, stage, step string) {
 		r.seen[d] = true
 		r.origins = append(r.origins, LayerOrigin{Layer: l, Stage: stage, Step: step})
 	}
+}
+
+// resolver finds images for one build: in the store, else from a registry with reg.
+func (b *Builder) resolver(reg Registry) *image.Resolver {
+	return &image.Resolver{Store: b.Images, Lease: b.Lease, Keychain: reg.Keychain, Transport: reg.Transport, Insecure: reg.Insecure}
 }

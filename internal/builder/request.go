@@ -97,13 +97,13 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.Resolver.Keychain, b.Resolver.Transport, b.Resolver.Insecure = req.Registry.Keychain, req.Registry.Transport, req.Registry.Insecure
 	for _, f := range lint.Check(in.dockerfile, lint.Options{Secrets: req.Secrets.Values(), BuildArgs: req.BuildArgs, Context: in.context}) {
 		req.Progress.Warn(f.String())
 	}
 	res, err := b.Build(ctx, Options{Context: in.context, Dockerfile: in.dockerfile, BuildArgs: req.BuildArgs,
 		Target: req.Target, NoCache: req.NoCache, Labels: req.Labels, Network: req.Network, Progress: req.Progress,
-		Secrets: req.Secrets, SSH: agents, KnownHosts: req.KnownHosts, Mask: req.Secrets.Masks()})
+		Secrets: req.Secrets, SSH: agents, KnownHosts: req.KnownHosts, Mask: req.Secrets.Masks(),
+		Registry: req.Registry})
 	if err != nil {
 		return nil, err
 	}

@@ -99,7 +99,7 @@ func (r *run) image(ctx context.Context, ref string) (*stageResult, error) {
 	if res, ok := r.images[ref]; ok {
 		return res, nil
 	}
-	img, err := r.b.Resolver.Resolve(ctx, ref)
+	img, err := r.resolver.Resolve(ctx, ref)
 	if err != nil {
 		return nil, err
 	}

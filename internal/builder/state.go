@@ -119,7 +119,6 @@ func Open(root string, cfg Config) (*Builder, error) {
 		b.scratch.Remove()
 		return nil, err
 	}
-	b.Resolver = &image.Resolver{Store: s.images, Lease: b.Lease}
 	return b, nil
 }
 
