@@ -9,7 +9,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -19,6 +18,7 @@ import (
 	"github.com/hush-build/hush/internal/audit"
 	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/image"
+	"github.com/hush-build/hush/internal/registry"
 	"github.com/hush-build/hush/internal/secret"
 )
 
@@ -28,6 +28,7 @@ type auditOptions struct {
 	envFiles []string
 	format   string
 	detect   bool
+	registry registryFlags
 }
 
 func newAuditCmd(g *globals) *cobra.Command {
@@ -40,7 +41,9 @@ the annotations of IMAGE for each given secret value, raw and encoded (hex, base
 alignment, URL, JSON). With --detect, also look for well-known credential formats.
 
 IMAGE is a name or ID in hush's store, oci:DIR (an OCI layout), docker-archive:FILE.tar,
-or a registry reference (credentials from the Docker config).
+or a registry reference: every platform of an index is searched. Registry credentials
+come from --registry-auth, then --registry-auth-generator, then the docker config, as for
+build and push.
 
 A secret shorter than 6 bytes (white space at its ends aside) is not searched for: it would
 match ordinary text. Each such id is named in a warning on stderr.
@@ -62,6 +65,7 @@ Exit status: 0 clean, 1 a secret or credential was found, 2 error or nothing to 
 	cmd.Flags().StringArrayVar(&o.envFiles, "secret-env-file", nil, "file of KEY=value lines, each value a secret with id KEY")
 	cmd.Flags().StringVar(&o.format, "format", "text", "report format: text or json (docs/spec/audit-report.md)")
 	cmd.Flags().BoolVar(&o.detect, "detect", false, "also look for well-known credential formats (keys, tokens, credential files)")
+	o.registry.register(cmd.Flags())
 	return cmd
 }
 
@@ -85,8 +89,13 @@ func runAudit(ctx context.Context, g *globals, o auditOptions, out, errOut io.Wr
 		return fmt.Errorf("audit: nothing to search for: every secret is shorter than %d bytes (%s); give --detect or a longer secret",
 			secret.MinSearchable, strings.Join(short, ", "))
 	}
-	opts := audit.Options{Detect: o.detect}
-	report, err := auditTarget(ctx, g, o.image, values, opts)
+	runImage, done, handled, err := o.registry.imageRunner(g)
+	if handled || err != nil {
+		return err
+	}
+	defer done()
+	src := auditSource{g: g, registry: o.registry, logs: errOut, runImage: runImage}
+	report, err := src.scan(ctx, o.image, values, audit.Options{Detect: o.detect})
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", o.image, err)
 	}
@@ -134,9 +143,18 @@ func auditSecrets(o auditOptions) (*secret.Set, error) {
 	return builder.LoadSecrets(builder.SecretInputs{Specs: specs, EnvFiles: o.envFiles})
 }
 
-// auditTarget resolves ref (oci:DIR, docker-archive:FILE, store name or ID, registry
+// auditSource finds the image to audit: hush's store, an OCI layout, a docker archive or
+// a registry (reached like build and push reach it).
+type auditSource struct {
+	g        *globals
+	registry registryFlags
+	logs     io.Writer // generator and helper output
+	runImage registry.ImageRunner
+}
+
+// scan resolves ref (oci:DIR, docker-archive:FILE, store name or ID, registry
 // reference) and scans it.
-func auditTarget(ctx context.Context, g *globals, ref string, values map[string][]byte, opts audit.Options) (*audit.Report, error) {
+func (a auditSource) scan(ctx context.Context, ref string, values map[string][]byte, opts audit.Options) (*audit.Report, error) {
 	switch {
 	case strings.HasPrefix(ref, "oci:"):
 		idx, err := layout.ImageIndexFromPath(strings.TrimPrefix(ref, "oci:"))
@@ -151,7 +169,7 @@ func auditTarget(ctx context.Context, g *globals, ref string, values map[string]
 		}
 		return audit.Scan(ctx, img, values, opts)
 	}
-	store, err := g.store()
+	store, err := a.g.store()
 	if err != nil {
 		return nil, err
 	}
@@ -162,13 +180,12 @@ func auditTarget(ctx context.Context, g *globals, ref string, values map[string]
 	if !errors.Is(err, image.ErrNotFound) {
 		return nil, err
 	}
-	r, perr := name.ParseReference(ref)
-	if perr != nil {
+	if _, perr := name.ParseReference(ref); perr != nil {
 		return nil, err
 	}
-	desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	desc, err := a.fetch(ctx, ref)
 	if err != nil {
-		return nil, fmt.Errorf("not in the store, and fetching from the registry: %w", err)
+		return nil, fmt.Errorf("not in the store, and %w", err)
 	}
 	if desc.MediaType.IsIndex() {
 		idx, err := desc.ImageIndex()
@@ -182,4 +199,17 @@ func auditTarget(ctx context.Context, g *globals, ref string, values map[string]
 		return nil, err
 	}
 	return audit.Scan(ctx, rimg, values, opts)
+}
+
+// fetch gets ref from its registry with the registry flags' credentials and transport.
+func (a auditSource) fetch(ctx context.Context, ref string) (*remote.Descriptor, error) {
+	kc, err := a.registry.keychain(a.g.root, a.logs, a.runImage)
+	if err != nil {
+		return nil, err
+	}
+	ropts, err := a.registry.options()
+	if err != nil {
+		return nil, err
+	}
+	return registry.Get(ctx, ref, kc, ropts...)
 }

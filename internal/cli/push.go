@@ -1,71 +1,15 @@
 package cli
 
 import (
-	"path/filepath"
-	"strings"
-	"time"
-
 	"context"
 	"fmt"
 	"io"
-	"os"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
-	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/registry"
 )
-
-// registryFlags are the registry access flags shared by push and build.
-type registryFlags struct {
-	authFile  string
-	generator string
-	caFile    string
-	insecure  bool
-	cacheTTL  time.Duration
-}
-
-func (f *registryFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.authFile, "registry-auth", "", "registry credentials: a dockercfg or config.json, plain or age-encrypted (FILE[.age]); read into memory only, wins over the docker config")
-	fs.StringVar(&f.generator, "registry-auth-generator", "", "mint registry credentials: 'COMMAND ARGS' writes a dockercfg to the path hush appends as its last argument (on tmpfs, deleted at once); 'helper:NAME' asks docker-credential-NAME")
-	fs.StringVar(&f.caFile, "registry-ca", "", "PEM CA certificates to trust for registry TLS, besides the system roots")
-	fs.BoolVar(&f.insecure, "insecure-registry", false, "allow plain-HTTP registries")
-	fs.DurationVar(&f.cacheTTL, "registry-auth-cache", 0, "keep generated credentials on disk, age-encrypted under the state dir (the key stays on a tmpfs), for this long (e.g. 30m); 0: memory only, for this command")
-}
-
-// keychain returns the credentials the flags describe, then the user's docker config.
-// Generator and helper output goes to logs; runImage runs "image:NAME" generators.
-func (f *registryFlags) keychain(root string, logs io.Writer, runImage registry.ImageRunner) (authn.Keychain, error) {
-	c := registry.Credentials{AuthFile: f.authFile, Generator: f.generator, Logs: logs, RunImage: runImage}
-	if f.cacheTTL > 0 {
-		c.Cache = &registry.DiskCache{Dir: filepath.Join(root, "regauth"), TTL: f.cacheTTL}
-	}
-	return c.Keychain()
-}
-
-// needsNamespace reports flags that run a hush image (an image generator).
-func (f *registryFlags) needsNamespace() bool {
-	return strings.HasPrefix(f.generator, registry.GeneratorImagePrefix)
-}
-
-// options returns how to reach registries (TLS roots, plain HTTP).
-func (f *registryFlags) options() ([]registry.Option, error) {
-	var opts []registry.Option
-	if f.caFile != "" {
-		pem, err := os.ReadFile(f.caFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading --registry-ca: %w", err)
-		}
-		opts = append(opts, registry.WithCACerts(pem))
-	}
-	if f.insecure {
-		opts = append(opts, registry.WithInsecure())
-	}
-	return opts, nil
-}
 
 type pushOptions struct {
 	image, ref string
@@ -97,18 +41,11 @@ kept in memory and never printed.`,
 }
 
 func runPush(ctx context.Context, g *globals, o *pushOptions, stdout, stderr io.Writer) error {
-	var runImage registry.ImageRunner
-	if o.registry.needsNamespace() {
-		if handled, err := g.enterNamespace(); handled || err != nil {
-			return err
-		}
-		b, err := builder.Open(g.root, builder.Config{})
-		if err != nil {
-			return err
-		}
-		defer b.Close()
-		runImage = b.ImageGenerator()
+	runImage, done, handled, err := o.registry.imageRunner(g)
+	if handled || err != nil {
+		return err
 	}
+	defer done()
 	store, err := g.store()
 	if err != nil {
 		return err

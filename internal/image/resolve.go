@@ -20,10 +20,12 @@ import (
 // pulled image is stored under its normalized name and served from the
 // store, so its layers are read from local files.
 type Resolver struct {
-	Store    *Store
-	Keychain authn.Keychain // nil means authn.DefaultKeychain (the user's Docker credentials)
-	Insecure bool           // allow plain-HTTP registries
-	Platform *v1.Platform   // nil means linux/runtime.GOARCH
+	Store *Store
+	// Keychain gives registry credentials (hush's, from internal/registry); nil means
+	// anonymous: the resolver never reads a docker config of its own.
+	Keychain authn.Keychain
+	Insecure bool         // allow plain-HTTP registries
+	Platform *v1.Platform // nil means linux/runtime.GOARCH
 	// Transport, when set, carries registry requests (custom CA roots).
 	Transport http.RoundTripper
 	// Lease, when set, holds every blob of a resolved image for the build using it.
@@ -71,7 +73,7 @@ func (r *Resolver) pull(ctx context.Context, norm string) error {
 	}
 	kc := r.Keychain
 	if kc == nil {
-		kc = authn.DefaultKeychain
+		kc = authn.NewMultiKeychain() // resolves every registry to authn.Anonymous
 	}
 	platform := hostPlatform()
 	if r.Platform != nil {

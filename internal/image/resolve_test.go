@@ -6,6 +6,8 @@ import (
 	"io"
 	"log"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -21,10 +23,17 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
-func TestResolve(t *testing.T) {
+// testRegistry serves an in-memory registry without auth for the test; it returns its
+// host:port and the server (to close early).
+func testRegistry(t *testing.T) (string, *httptest.Server) {
+	t.Helper()
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://"), srv
+}
+
+func TestResolve(t *testing.T) {
+	host, srv := testRegistry(t)
 
 	single := simpleImage(t, "single")
 	push(t, host+"/app:1", single)
@@ -112,5 +121,28 @@ func push(t *testing.T, ref string, img v1.Image) {
 	}
 	if err := remote.Write(r, img); err != nil {
 		t.Fatalf("pushing %s: %v", ref, err)
+	}
+}
+
+// TestResolveWithoutKeychainReadsNoDockerConfig: a Resolver without a Keychain pulls
+// anonymously. It never reads the user's docker config behind hush's credential path: a
+// config whose credsStore names a helper that does not exist would fail the pull if it did.
+func TestResolveWithoutKeychainReadsNoDockerConfig(t *testing.T) {
+	host, _ := testRegistry(t)
+	img := simpleImage(t, "anonymous")
+	push(t, host+"/app:1", img)
+
+	cfg := t.TempDir()
+	if err := os.WriteFile(filepath.Join(cfg, "config.json"), []byte(`{"credsStore":"hush-test-absent"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", cfg)
+	r := &Resolver{Store: newStore(t)}
+	got, err := r.Resolve(context.Background(), host+"/app:1")
+	if err != nil {
+		t.Fatalf("Resolve without a keychain: %v", err)
+	}
+	if mustDigest(t, got) != mustDigest(t, img) {
+		t.Errorf("resolved %s, want %s", mustDigest(t, got), mustDigest(t, img))
 	}
 }

@@ -6,10 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/docker/cli/cli/config/configfile"
+	"github.com/docker/cli/cli/config/types"
 )
 
 // ConfigFileName is the file docker reads in DOCKER_CONFIG (~/.docker by default).
@@ -18,50 +22,14 @@ const ConfigFileName = "config.json"
 // legacyFileName is the pre-1.7 docker config in the home directory.
 const legacyFileName = ".dockercfg"
 
-// Entry is one registry's credentials: a user name and password, an identity
-// token (OAuth refresh token exchanged by the client) or a registry token
-// (a bearer token sent as is).
-type Entry struct {
-	Username      string
-	Password      string
-	IdentityToken string
-	RegistryToken string
-}
-
-func (e Entry) empty() bool { return e == Entry{} }
-
-// Config is a parsed docker config: credentials per normalized registry key,
-// the default credential store and per-registry credential helpers.
-type Config struct {
-	// Auths maps NormalizeKey(registry) to its stored credentials.
-	Auths map[string]Entry
-	// CredsStore names the default helper (docker-credential-<CredsStore>).
-	CredsStore string
-	// CredHelpers maps NormalizeKey(registry) to a helper name.
-	CredHelpers map[string]string
-}
-
-// Empty reports whether c holds no credential and names no helper.
-func (c *Config) Empty() bool {
-	return c == nil || (len(c.Auths) == 0 && c.CredsStore == "" && len(c.CredHelpers) == 0)
-}
-
-// rawEntry is an auths entry as docker writes it.
-type rawEntry struct {
-	Auth          string `json:"auth"`
-	Username      string `json:"username"`
-	Password      string `json:"password"`
-	IdentityToken string `json:"identitytoken"`
-	RegistryToken string `json:"registrytoken"`
-	Email         string `json:"email"`
-}
-
-// ParseConfig parses a docker config.json ({"auths": …, "credsStore": …,
-// "credHelpers": …}) or a legacy .dockercfg ({"host": {"auth": …, "email": …}}).
-// Keys are normalized with NormalizeKey; when two keys normalize alike, the one
-// already in canonical form wins, else the first in sorted order. Errors never
-// quote the input.
-func ParseConfig(data []byte) (*Config, error) {
+// parseConfig parses a docker config.json ({"auths": …, "credsStore": …,
+// "credHelpers": …}) or a legacy .dockercfg ({"host": {"auth": …, "email": …}})
+// from memory with docker/cli's configfile, which decodes "auth" into a user
+// name and password. The result has no file name, so it can never be saved.
+// Keys of AuthConfigs and CredentialHelpers are normalized with NormalizeKey;
+// when two keys normalize alike, the one already in canonical form wins, else
+// the first in sorted order. Errors never quote the input.
+func parseConfig(data []byte) (*configfile.ConfigFile, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
 		return nil, fmt.Errorf("parsing docker config: %w", jsonError(err))
@@ -69,43 +37,23 @@ func ParseConfig(data []byte) (*Config, error) {
 	if top == nil {
 		return nil, errors.New("parsing docker config: not a JSON object")
 	}
-	var raw struct {
-		Auths       map[string]rawEntry `json:"auths"`
-		CredsStore  string              `json:"credsStore"`
-		CredHelpers map[string]string   `json:"credHelpers"`
+	legacy := isLegacy(top)
+	for _, v := range top {
+		clear(v)
 	}
-	if isLegacy(top) {
-		raw.Auths = map[string]rawEntry{}
-		for k, v := range top {
-			var e rawEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return nil, fmt.Errorf("parsing docker config entry for %s: %w", NormalizeKey(k), jsonError(err))
-			}
-			raw.Auths[k] = e
-		}
-	} else if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("parsing docker config: %w", jsonError(err))
+	if legacy {
+		// docker/cli dropped the legacy form: it is config.json's "auths" alone.
+		wrapped := slices.Concat([]byte(`{"auths":`), data, []byte(`}`))
+		defer clear(wrapped)
+		data = wrapped
 	}
-	c := &Config{Auths: map[string]Entry{}, CredsStore: raw.CredsStore, CredHelpers: map[string]string{}}
-	for _, k := range canonicalOrder(raw.Auths) {
-		key := NormalizeKey(k)
-		if _, dup := c.Auths[key]; dup || key == "" {
-			continue
-		}
-		e, err := decodeEntry(raw.Auths[k])
-		if err != nil {
-			return nil, fmt.Errorf("parsing docker config entry for %s: %w", key, err)
-		}
-		c.Auths[key] = e
+	cf := configfile.New("")
+	if err := cf.LoadFromReader(bytes.NewReader(data)); err != nil {
+		return nil, fmt.Errorf("parsing docker config: %w", configError(err))
 	}
-	for _, k := range canonicalOrder(raw.CredHelpers) {
-		key := NormalizeKey(k)
-		if _, dup := c.CredHelpers[key]; dup || key == "" {
-			continue
-		}
-		c.CredHelpers[key] = raw.CredHelpers[k]
-	}
-	return c, nil
+	cf.AuthConfigs = normalizeKeys(cf.AuthConfigs)
+	cf.CredentialHelpers = normalizeKeys(cf.CredentialHelpers)
+	return cf, nil
 }
 
 // isLegacy reports whether a config's top level is a legacy .dockercfg: no
@@ -124,16 +72,20 @@ func isLegacy(top map[string]json.RawMessage) bool {
 		if json.Unmarshal(v, &probe) != nil {
 			return false
 		}
-		if _, ok := probe["auth"]; !ok {
+		_, ok := probe["auth"]
+		for _, p := range probe {
+			clear(p)
+		}
+		if !ok {
 			return false
 		}
 	}
 	return true
 }
 
-// canonicalOrder lists m's keys with keys already in canonical form first,
-// the rest sorted.
-func canonicalOrder[V any](m map[string]V) []string {
+// normalizeKeys re-keys m by NormalizeKey: keys already in canonical form win,
+// then the rest in sorted order; a key that normalizes to "" is dropped.
+func normalizeKeys[V any](m map[string]V) map[string]V {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -148,43 +100,56 @@ func canonicalOrder[V any](m map[string]V) []string {
 		}
 		return strings.Compare(a, b)
 	})
-	return keys
+	out := make(map[string]V, len(m))
+	for _, k := range keys {
+		key := NormalizeKey(k)
+		if _, dup := out[key]; dup || key == "" {
+			continue
+		}
+		out[key] = m[k]
+	}
+	return out
 }
 
-// decodeEntry turns an auths entry into credentials. "auth" (base64 of
-// user:password) wins over separate username and password fields, like docker.
-func decodeEntry(r rawEntry) (Entry, error) {
-	e := Entry{Username: r.Username, Password: r.Password, IdentityToken: r.IdentityToken, RegistryToken: r.RegistryToken}
-	if r.Auth == "" {
-		return e, nil
+// hasCredentials reports whether an auths entry holds anything to log in with.
+func hasCredentials(a types.AuthConfig) bool {
+	return a.Username != "" || a.Password != "" || a.IdentityToken != "" || a.RegistryToken != ""
+}
+
+// configError replaces an error of configfile.LoadFromReader with one that
+// cannot quote the input: a JSON error (see jsonError), or one from decoding an
+// "auth" field, which base64 reports by offset.
+func configError(err error) error {
+	var be base64.CorruptInputError
+	switch {
+	case errors.As(err, &be):
+		return fmt.Errorf("an auths entry's \"auth\" is not base64: illegal data at byte %d", int64(be))
+	case isJSONError(err):
+		return jsonError(err)
 	}
-	dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(r.Auth))
-	if err != nil {
-		// base64's errors give only an offset, never the input.
-		return Entry{}, fmt.Errorf("decoding auth: %w", err)
-	}
-	user, pass, ok := bytes.Cut(dec, []byte(":"))
-	if !ok {
-		clear(dec)
-		return Entry{}, errors.New("decoding auth: not user:password")
-	}
-	e.Username, e.Password = string(user), strings.Trim(string(pass), "\x00")
-	clear(dec)
-	return e, nil
+	return errors.New(`an auths entry's "auth" is not base64 of user:password`)
 }
 
 // jsonError replaces encoding/json errors that could quote input (a syntax
 // error names the offending character) with ones that give only an offset.
 func jsonError(err error) error {
 	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Errorf("invalid JSON at byte %d", se.Offset)
-	}
 	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
+	switch {
+	case errors.As(err, &se):
+		return fmt.Errorf("invalid JSON at byte %d", se.Offset)
+	case errors.As(err, &te):
 		return fmt.Errorf("unexpected JSON %s at byte %d", te.Value, te.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return errors.New("invalid JSON: it ends too early")
 	}
 	return errors.New("invalid JSON")
+}
+
+func isJSONError(err error) bool {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	return errors.As(err, &se) || errors.As(err, &te) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
 // ConfigDir is where docker reads config.json: $DOCKER_CONFIG, else ~/.docker.
@@ -203,13 +168,15 @@ func ConfigDir(getenv func(string) string) string {
 	return filepath.Join(home, ".docker")
 }
 
-// LoadUserConfig reads the user's docker config as docker does:
+// loadUserConfig reads the user's docker config as docker does:
 // ConfigDir/config.json, else (without DOCKER_CONFIG) the legacy
-// ~/.dockercfg. A missing file is an empty config, not an error.
-func LoadUserConfig(getenv func(string) string) (*Config, error) {
+// ~/.dockercfg. A missing file is an empty config, not an error. The path is
+// hush's own resolution, not docker/cli's (which caches DOCKER_CONFIG in
+// package state); the file is only read.
+func loadUserConfig(getenv func(string) string) (*configfile.ConfigFile, error) {
 	dir := ConfigDir(getenv)
 	if dir == "" {
-		return &Config{}, nil
+		return configfile.New(""), nil
 	}
 	paths := []string{filepath.Join(dir, ConfigFileName)}
 	if getenv("DOCKER_CONFIG") == "" {
@@ -223,12 +190,12 @@ func LoadUserConfig(getenv func(string) string) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading docker config: %w", err)
 		}
-		c, err := ParseConfig(data)
+		c, err := parseConfig(data)
 		clear(data)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", p, err)
 		}
 		return c, nil
 	}
-	return &Config{}, nil
+	return configfile.New(""), nil
 }

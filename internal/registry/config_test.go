@@ -7,33 +7,53 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/docker/cli/cli/config/configfile"
+	"github.com/docker/cli/cli/config/types"
 )
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// parsed is what a docker config gives a keychain: credentials and helper names by
+// normalized key.
+type parsed struct {
+	Auths       map[string]types.AuthConfig
+	CredsStore  string
+	CredHelpers map[string]string
+}
+
+func summarize(cf *configfile.ConfigFile) parsed {
+	p := parsed{Auths: map[string]types.AuthConfig{}, CredsStore: cf.CredentialsStore, CredHelpers: cf.CredentialHelpers}
+	for k, a := range cf.AuthConfigs {
+		a.ServerAddress = "" // the key as written; lookups go by the normalized map key
+		p.Auths[k] = a
+	}
+	return p
+}
 
 func TestParseConfig(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want *Config
+		want parsed
 	}{
 		{
 			name: "config.json auths with trailing slash and scheme",
 			in:   `{"auths":{"https://reg.example.com/":{"auth":"` + b64("alice:pw:with:colons") + `"}}}`,
-			want: &Config{Auths: map[string]Entry{"reg.example.com": {Username: "alice", Password: "pw:with:colons"}}, CredHelpers: map[string]string{}},
+			want: parsed{Auths: map[string]types.AuthConfig{"reg.example.com": {Username: "alice", Password: "pw:with:colons"}}, CredHelpers: map[string]string{}},
 		},
 		{
 			name: "legacy dockercfg",
 			in:   `{"https://reg.example.com":{"auth":"` + b64("bob:secret") + `","email":"bob@example.com"}, "quay.io": {"auth": "` + b64("q:r") + `", "email": ""}}`,
-			want: &Config{Auths: map[string]Entry{"reg.example.com": {Username: "bob", Password: "secret"}, "quay.io": {Username: "q", Password: "r"}}, CredHelpers: map[string]string{}},
+			want: parsed{Auths: map[string]types.AuthConfig{"reg.example.com": {Username: "bob", Password: "secret"}, "quay.io": {Username: "q", Password: "r"}}, CredHelpers: map[string]string{}},
 		},
 		{
 			name: "docker hub aliases, tokens, helpers",
 			in: `{"auths":{"docker.io":{"identitytoken":"idtok"},"reg.example.com":{"registrytoken":"regtok"},
 				"u.example.com":{"username":"u","password":"p"}},
 				"credsStore":"desktop","credHelpers":{"https://gcr.io/":"gcloud","Registry-1.Docker.io":"hub"}}`,
-			want: &Config{
-				Auths: map[string]Entry{
+			want: parsed{
+				Auths: map[string]types.AuthConfig{
 					DockerHubKey:      {IdentityToken: "idtok"},
 					"reg.example.com": {RegistryToken: "regtok"},
 					"u.example.com":   {Username: "u", Password: "p"},
@@ -45,32 +65,38 @@ func TestParseConfig(t *testing.T) {
 		{
 			name: "canonical key wins over an alias",
 			in:   `{"auths":{"https://reg.example.com/":{"auth":"` + b64("old:x") + `"},"reg.example.com":{"auth":"` + b64("new:y") + `"}}}`,
-			want: &Config{Auths: map[string]Entry{"reg.example.com": {Username: "new", Password: "y"}}, CredHelpers: map[string]string{}},
+			want: parsed{Auths: map[string]types.AuthConfig{"reg.example.com": {Username: "new", Password: "y"}}, CredHelpers: map[string]string{}},
 		},
 		{
 			name: "auth wins over username and password",
 			in:   `{"auths":{"r.example":{"auth":"` + b64("a:b") + `","username":"c","password":"d"}}}`,
-			want: &Config{Auths: map[string]Entry{"r.example": {Username: "a", Password: "b"}}, CredHelpers: map[string]string{}},
+			want: parsed{Auths: map[string]types.AuthConfig{"r.example": {Username: "a", Password: "b"}}, CredHelpers: map[string]string{}},
 		},
 		{
 			name: "empty object",
 			in:   `{}`,
-			want: &Config{Auths: map[string]Entry{}, CredHelpers: map[string]string{}},
+			want: parsed{Auths: map[string]types.AuthConfig{}, CredHelpers: map[string]string{}},
 		},
 		{
 			name: "other docker settings only",
 			in:   `{"psFormat":"table {{.ID}}","detachKeys":"ctrl-x"}`,
-			want: &Config{Auths: map[string]Entry{}, CredHelpers: map[string]string{}},
+			want: parsed{Auths: map[string]types.AuthConfig{}, CredHelpers: map[string]string{}},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseConfig([]byte(tt.in))
+			got, err := parseConfig([]byte(tt.in))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %+v\nwant %+v", got, tt.want)
+			if !reflect.DeepEqual(summarize(got), tt.want) {
+				t.Errorf("got %+v\nwant %+v", summarize(got), tt.want)
+			}
+			if got.Filename != "" {
+				t.Errorf("parsed config has file name %q: Save would write it", got.Filename)
+			}
+			if err := got.Save(); err == nil {
+				t.Error("a config parsed from memory could be saved")
 			}
 		})
 	}
@@ -80,15 +106,16 @@ func TestParseConfigErrorsHideContent(t *testing.T) {
 	const secret = "Zsup3rsecretZ"
 	tests := []struct{ name, in, wantErr string }{
 		{"syntax error", `{"auths":{"r":{"auth":"x"}}` + secret, "invalid JSON at byte"},
-		{"bad base64", `{"auths":{"r.example":{"auth":"` + secret + `!!"}}}`, "parsing docker config entry for r.example: decoding auth"},
-		{"no colon", `{"auths":{"r.example":{"auth":"` + b64(secret) + `"}}}`, "not user:password"},
+		{"bad base64", `{"auths":{"r.example":{"auth":"` + secret + `!!"}}}`, `parsing docker config: an auths entry's "auth" is not base64: illegal data at byte`},
+		{"no colon", `{"auths":{"r.example":{"auth":"` + b64(secret) + `"}}}`, "not base64 of user:password"},
+		{"truncated", `{"auths":{"r.example":{"auth":"` + secret, "invalid JSON"},
 		{"wrong type", `{"auths":{"r.example":{"auth":12}},"x":"` + secret + `"}`, "unexpected JSON number"},
 		{"not an object", `"` + secret + `"`, "unexpected JSON string"},
 		{"null", `null`, "not a JSON object"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseConfig([]byte(tt.in))
+			_, err := parseConfig([]byte(tt.in))
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -136,26 +163,26 @@ func TestLoadUserConfig(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup()
 			}
-			c, err := LoadUserConfig(env(tt.env))
+			c, err := loadUserConfig(env(tt.env))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(c.Auths) != 1 || c.Auths[tt.wantKey].empty() {
-				t.Errorf("auths = %v, want only %s", keys(c.Auths), tt.wantKey)
+			if len(c.AuthConfigs) != 1 || !hasCredentials(c.AuthConfigs[tt.wantKey]) {
+				t.Errorf("auths = %v, want only %s", keys(c.AuthConfigs), tt.wantKey)
 			}
 		})
 	}
 
 	t.Run("missing everywhere is empty", func(t *testing.T) {
-		c, err := LoadUserConfig(env(map[string]string{"DOCKER_CONFIG": t.TempDir()}))
-		if err != nil || !c.Empty() {
+		c, err := loadUserConfig(env(map[string]string{"DOCKER_CONFIG": t.TempDir()}))
+		if err != nil || c.ContainsAuth() {
 			t.Errorf("got %+v, %v; want empty config", c, err)
 		}
 	})
 	t.Run("broken config names the file", func(t *testing.T) {
 		bad := t.TempDir()
 		write(filepath.Join(bad, "config.json"), `{"auths":`)
-		_, err := LoadUserConfig(env(map[string]string{"DOCKER_CONFIG": bad}))
+		_, err := loadUserConfig(env(map[string]string{"DOCKER_CONFIG": bad}))
 		if err == nil || !strings.Contains(err.Error(), filepath.Join(bad, "config.json")) {
 			t.Errorf("error = %v, want one naming the file", err)
 		}

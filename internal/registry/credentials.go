@@ -72,7 +72,7 @@ func (c Credentials) Keychain() (authn.Keychain, error) {
 	}
 	if !c.NoUserConfig {
 		getenv := c.getenv()
-		cfg, err := LoadUserConfig(getenv)
+		cfg, err := loadUserConfig(getenv)
 		if err != nil {
 			return nil, err
 		}
@@ -100,11 +100,11 @@ func (c Credentials) authFileKeychain() (*Keychain, error) {
 		return nil, fmt.Errorf("reading registry auth file: %w", err)
 	}
 	defer clear(data)
-	cfg, err := ParseConfig(data)
+	cfg, err := parseConfig(data)
 	if err != nil {
 		return nil, fmt.Errorf("reading registry auth file %s: %w", c.AuthFile, err)
 	}
-	if cfg.Empty() {
+	if !cfg.ContainsAuth() {
 		return nil, fmt.Errorf("reading registry auth file %s: no credentials in it", c.AuthFile)
 	}
 	return &Keychain{Config: cfg, Source: "--registry-auth " + c.AuthFile, Env: c.Env, Stderr: c.Logs}, nil

@@ -1,13 +1,18 @@
-// Package registry owns hush's registry credentials and pushes: reading the
-// user's Docker config the way docker does (DOCKER_CONFIG, auths, credsStore,
-// credHelpers and the docker-credential-helper protocol), explicit
-// --registry-auth files (a legacy .dockercfg or a config.json, plain or
-// age-encrypted and decrypted in memory), --registry-auth-generator commands
-// and pushing an image to a registry.
+// Package registry owns hush's registry credentials and registry access: the
+// one credential path behind FROM pulls, pushes and `hush audit REF`. It reads
+// the user's Docker config the way docker does (DOCKER_CONFIG, auths,
+// credsStore, credHelpers), explicit --registry-auth files (a legacy
+// .dockercfg or a config.json, plain or age-encrypted and decrypted in memory)
+// and --registry-auth-generator output; it pushes, pulls and fetches images.
 //
-// Registry keys are normalized (scheme, path and trailing slash dropped, host
-// lowercased, every Docker Hub alias mapped to https://index.docker.io/v1/),
-// so "https://reg.example.com/" serves reg.example.com.
+// Parsing is docker/cli's configfile (loaded from bytes in memory, with no file
+// name, so it can never be saved) and helpers are asked through
+// docker-credential-helpers' client with a program hush runs itself (its PATH
+// and environment, stderr held back and masked, nothing it prints in an
+// error). On top, hush normalizes registry keys (scheme, path and trailing
+// slash dropped, host lowercased, every Docker Hub alias mapped to
+// https://index.docker.io/v1/), so "https://reg.example.com/" serves
+// reg.example.com, and resolves DOCKER_CONFIG and ~/.dockercfg itself.
 //
 // A generator spec is one of:
 //

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docker/cli/cli/config/configfile"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"golang.org/x/sys/unix"
 )
@@ -113,7 +114,7 @@ func ParseGenerator(spec string, env []string, logs io.Writer, dir string, runIm
 		if name == "" || strings.ContainsAny(name, `/\ `) {
 			return nil, fmt.Errorf("parsing registry auth generator %q: want helper:NAME for docker-credential-NAME", spec)
 		}
-		return &Keychain{Config: &Config{CredsStore: name}, Source: "credential helper " + HelperPrefix + name, Env: env, Stderr: logs}, nil
+		return &Keychain{Config: &configfile.ConfigFile{CredentialsStore: name}, Source: "credential helper " + HelperPrefix + name, Env: env, Stderr: logs}, nil
 	}
 	args, err := SplitCommand(spec)
 	if err != nil {
@@ -143,10 +144,10 @@ func (g *Generator) keychain(ctx context.Context) (*Keychain, error) {
 	if g.kc != nil && (g.MaxAge <= 0 || time.Since(g.ran) < g.MaxAge) {
 		return g.kc, nil
 	}
-	var cfg *Config
+	var cfg *configfile.ConfigFile
 	if g.Cache != nil {
 		if data, ok := g.Cache.Load(strings.Join(g.Args, "\x00"), time.Now()); ok {
-			cfg, _ = ParseConfig(data)
+			cfg, _ = parseConfig(data)
 			clear(data)
 		}
 	}
@@ -173,7 +174,7 @@ func (g *Generator) source() string {
 
 // Run runs the command once and returns the credentials it wrote. The output
 // file and its private directory are removed before Run returns, on every path.
-func (g *Generator) Run(ctx context.Context) (*Config, error) {
+func (g *Generator) Run(ctx context.Context) (*configfile.ConfigFile, error) {
 	if len(g.Args) == 0 {
 		return nil, errors.New("running registry auth generator: empty command")
 	}
@@ -218,12 +219,12 @@ func (g *Generator) Run(ctx context.Context) (*Config, error) {
 		return nil, fmt.Errorf("reading %s output: %w", g.source(), err)
 	}
 	defer clear(data)
-	cfg, err := ParseConfig(data)
+	cfg, err := parseConfig(data)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s output: %w", g.source(), err)
 	}
-	logs.emit(g.Stdout, g.Stderr, cfg.values())
-	if cfg.Empty() {
+	logs.emit(g.Stdout, g.Stderr, credentialValues(cfg))
+	if !cfg.ContainsAuth() {
 		return nil, fmt.Errorf("reading %s output: no credentials in it", g.source())
 	}
 	if g.Cache != nil {

@@ -214,7 +214,7 @@ func TestParseGenerator(t *testing.T) {
 		{spec: `gen "unterminated`, errText: "unterminated quote"},
 		{spec: "helper:test", check: func(t *testing.T, g any) {
 			kc, ok := g.(*Keychain)
-			if !ok || kc.Config.CredsStore != "test" {
+			if !ok || kc.Config.CredentialsStore != "test" {
 				t.Fatalf("got %#v, want a keychain asking docker-credential-test", g)
 			}
 		}},

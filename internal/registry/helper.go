@@ -3,7 +3,6 @@ package registry
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/docker/cli/cli/config/types"
+	"github.com/docker/docker-credential-helpers/client"
+	"github.com/docker/docker-credential-helpers/credentials"
 )
 
 // HelperPrefix is the prefix of docker credential helper programs.
@@ -19,68 +22,101 @@ const HelperPrefix = "docker-credential-"
 // tokenUser is the user name a helper returns when Secret is an identity token.
 const tokenUser = "<token>"
 
-// helperNotFound is what helpers print (on stdout, exiting 1) for an unknown
-// server, per docker-credential-helpers.
-const helperNotFound = "credentials not found in native keychain"
-
 // ErrHelperNotFound is returned (wrapped) when a credential helper program is
 // not on PATH.
 var ErrHelperNotFound = errors.New("credential helper not found")
 
-// Helper runs one docker credential helper (docker-credential-<Name>) with
-// the helper protocol: `get` with the server URL on stdin, a JSON
+// helper asks one docker credential helper (docker-credential-<name>) for
+// credentials through docker-credential-helpers' client, which speaks the
+// protocol: `get` with the server URL on stdin, a JSON
 // {"ServerURL","Username","Secret"} on stdout.
-type Helper struct {
-	// Name is the helper's suffix ("pass" runs docker-credential-pass).
-	Name string
-	// Env is the helper's environment (PATH is also where it is looked up);
+type helper struct {
+	// name is the helper's suffix ("pass" runs docker-credential-pass).
+	name string
+	// env is the helper's environment (PATH is also where it is looked up);
 	// nil means os.Environ().
-	Env []string
-	// Stderr receives the helper's stderr (prompts, diagnostics); nil discards it.
-	Stderr io.Writer
+	env []string
+	// stderr receives the helper's stderr (prompts, diagnostics) once it has
+	// answered, with the secret it handed out masked; nil discards it.
+	stderr io.Writer
 }
 
-// Get asks the helper for serverURL's credentials. found is false when the
+// get asks the helper for serverURL's credentials. found is false when the
 // helper knows no credentials for it. Errors name the helper and the server,
-// never anything the helper printed.
-func (h Helper) Get(ctx context.Context, serverURL string) (e Entry, found bool, err error) {
-	if strings.ContainsAny(h.Name, `/\`) || h.Name == "" {
-		return Entry{}, false, fmt.Errorf("running credential helper %q: invalid name", h.Name)
+// never anything the helper printed (the client's own errors quote its
+// stdout, so they are not passed on).
+func (h helper) get(ctx context.Context, serverURL string) (a types.AuthConfig, found bool, err error) {
+	if strings.ContainsAny(h.name, `/\`) || h.name == "" {
+		return a, false, fmt.Errorf("running credential helper %q: invalid name", h.name)
 	}
-	prog := HelperPrefix + h.Name
-	env := h.Env
+	prog := HelperPrefix + h.name
+	env := h.env
 	if env == nil {
 		env = os.Environ()
 	}
 	path, err := lookPath(prog, envValue(env, "PATH"))
 	if err != nil {
-		return Entry{}, false, fmt.Errorf("running %s for %s: %w", prog, serverURL, err)
+		return a, false, fmt.Errorf("running %s for %s: %w", prog, serverURL, err)
 	}
-	cmd := exec.CommandContext(ctx, path, "get")
-	cmd.Env = env
-	cmd.Stdin = strings.NewReader(serverURL)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = h.Stderr
-	defer clear(out.Bytes())
-	if err := cmd.Run(); err != nil {
-		if strings.TrimSpace(out.String()) == helperNotFound {
-			return Entry{}, false, nil
-		}
-		return Entry{}, false, fmt.Errorf("running %s get for %s: %w", prog, serverURL, exitError(err))
+	p := &helperProgram{ctx: ctx, path: path, env: env}
+	defer p.wipe()
+	creds, err := client.Get(p.start, serverURL)
+	switch {
+	case credentials.IsErrCredentialsNotFound(err):
+		p.logs.emit(nil, h.stderr, nil)
+		return a, false, nil
+	case err != nil && p.runErr != nil:
+		p.logs.emit(nil, h.stderr, nil)
+		return a, false, fmt.Errorf("running %s get for %s: %w", prog, serverURL, p.runErr)
+	case err != nil:
+		p.logs.emit(nil, h.stderr, nil)
+		return a, false, fmt.Errorf("reading %s answer for %s: %w", prog, serverURL, jsonError(err))
 	}
-	var resp struct {
-		Username string
-		Secret   string
+	p.logs.emit(nil, h.stderr, [][]byte{[]byte(creds.Secret)})
+	if creds.Username == tokenUser {
+		return types.AuthConfig{IdentityToken: creds.Secret}, creds.Secret != "", nil
 	}
-	if err := json.Unmarshal(out.Bytes(), &resp); err != nil {
-		return Entry{}, false, fmt.Errorf("reading %s answer for %s: %w", prog, serverURL, jsonError(err))
-	}
-	if resp.Username == tokenUser {
-		return Entry{IdentityToken: resp.Secret}, resp.Secret != "", nil
-	}
-	e = Entry{Username: resp.Username, Password: resp.Secret}
-	return e, !e.empty(), nil
+	a = types.AuthConfig{Username: creds.Username, Password: creds.Secret}
+	return a, hasCredentials(a), nil
+}
+
+// helperProgram is the client.Program that runs a helper: with hush's context
+// and environment, its stdout kept for the client (and wiped afterwards), its
+// stderr held back until the secret it hands out is known.
+type helperProgram struct {
+	ctx    context.Context
+	path   string
+	env    []string
+	args   []string
+	stdin  io.Reader
+	stdout bytes.Buffer
+	logs   logBuffer
+	// runErr is the run's exit status, without anything the helper printed.
+	runErr error
+}
+
+// start is the client.ProgramFunc: one helperProgram serves one call.
+func (p *helperProgram) start(args ...string) client.Program {
+	p.args = args
+	return p
+}
+
+// Input implements client.Program.
+func (p *helperProgram) Input(in io.Reader) { p.stdin = in }
+
+// Output implements client.Program.
+func (p *helperProgram) Output() ([]byte, error) {
+	cmd := exec.CommandContext(p.ctx, p.path, p.args...)
+	cmd.Env, cmd.Stdin = p.env, p.stdin
+	cmd.Stdout, cmd.Stderr = &p.stdout, p.logs.err()
+	err := cmd.Run()
+	p.runErr = exitError(err)
+	return p.stdout.Bytes(), err
+}
+
+func (p *helperProgram) wipe() {
+	clear(p.stdout.Bytes())
+	p.logs.wipe()
 }
 
 // exitError keeps an exec error's status but drops anything it captured.

@@ -1,6 +1,10 @@
 package registry
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/docker/cli/cli/config/credentials"
+)
 
 // DockerHubKey is the key docker uses for Docker Hub in config files and when
 // asking credential helpers, kept for historical reasons.
@@ -15,20 +19,13 @@ var dockerHubHosts = map[string]bool{
 }
 
 // NormalizeKey maps a registry as written in a config file, a credential
-// helper answer or an image reference to one canonical key: the lowercased
-// host[:port], without scheme, path or trailing slash, and DockerHubKey for
-// every Docker Hub alias. "https://Reg.example.com:5000/", "reg.example.com:5000"
-// and "reg.example.com:5000/v2/" are all "reg.example.com:5000".
+// helper answer or an image reference to one canonical key: docker's
+// ConvertToHostname (scheme and path dropped), lowercased and trimmed, and
+// DockerHubKey for every Docker Hub alias. "https://Reg.example.com:5000/",
+// "reg.example.com:5000" and "reg.example.com:5000/v2/" are all
+// "reg.example.com:5000".
 func NormalizeKey(s string) string {
-	s = strings.TrimSpace(s)
-	lower := strings.ToLower(s)
-	for _, scheme := range []string{"https://", "http://"} {
-		if strings.HasPrefix(lower, scheme) {
-			lower = lower[len(scheme):]
-			break
-		}
-	}
-	host, _, _ := strings.Cut(lower, "/")
+	host := strings.ToLower(credentials.ConvertToHostname(strings.TrimSpace(s)))
 	if dockerHubHosts[host] {
 		return DockerHubKey
 	}

@@ -6,18 +6,21 @@ import (
 	"io"
 	"sync"
 
+	"github.com/docker/cli/cli/config/configfile"
+	"github.com/docker/cli/cli/config/types"
 	"github.com/google/go-containerregistry/pkg/authn"
 )
 
 // Keychain answers go-containerregistry credential lookups from one docker
-// Config the way docker does: the registry's credHelpers entry, else the
+// config the way docker does: the registry's credHelpers entry, else the
 // credsStore helper, else its auths entry; nothing found is anonymous.
 // Registry names are normalized with NormalizeKey, so a "https://host/" key
 // serves "host". Helper answers are kept in memory for the keychain's life
 // (one build or push). A Keychain is safe for concurrent use.
 type Keychain struct {
-	// Config holds the credentials and helper names.
-	Config *Config
+	// Config holds the credentials and helper names, its AuthConfigs and
+	// CredentialHelpers keyed by NormalizeKey (as parseConfig leaves them).
+	Config *configfile.ConfigFile
 	// Source names where Config came from ("--registry-auth creds.json",
 	// "docker config"); errors use it, never the credentials.
 	Source string
@@ -31,7 +34,7 @@ type Keychain struct {
 }
 
 type cachedEntry struct {
-	entry Entry
+	entry types.AuthConfig
 	found bool
 }
 
@@ -59,41 +62,41 @@ func (k *Keychain) ResolveContext(ctx context.Context, target authn.Resource) (a
 }
 
 // Lookup returns the credentials for a registry key (normalized here too).
-func (k *Keychain) Lookup(ctx context.Context, registry string) (Entry, bool, error) {
+func (k *Keychain) Lookup(ctx context.Context, registry string) (types.AuthConfig, bool, error) {
 	if k == nil || k.Config == nil {
-		return Entry{}, false, nil
+		return types.AuthConfig{}, false, nil
 	}
 	key := NormalizeKey(registry)
-	name := k.Config.CredHelpers[key]
+	name := k.Config.CredentialHelpers[key]
 	if name == "" {
-		name = k.Config.CredsStore
+		name = k.Config.CredentialsStore
 	}
 	if name != "" {
-		e, found, err := k.helper(ctx, name, key)
+		a, found, err := k.helper(ctx, name, key)
 		if err != nil {
-			return Entry{}, false, fmt.Errorf("getting credentials for %s from %s: %w", key, k.source(), err)
+			return types.AuthConfig{}, false, fmt.Errorf("getting credentials for %s from %s: %w", key, k.source(), err)
 		}
 		if found {
-			return e, true, nil
+			return a, true, nil
 		}
 	}
-	e, ok := k.Config.Auths[key]
-	if !ok || e.empty() {
-		return Entry{}, false, nil
+	a, ok := k.Config.AuthConfigs[key]
+	if !ok || !hasCredentials(a) {
+		return types.AuthConfig{}, false, nil
 	}
-	return e, true, nil
+	return a, true, nil
 }
 
-func (k *Keychain) helper(ctx context.Context, name, key string) (Entry, bool, error) {
+func (k *Keychain) helper(ctx context.Context, name, key string) (types.AuthConfig, bool, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	ck := name + "\x00" + key
 	if c, ok := k.cached[ck]; ok {
 		return c.entry, c.found, nil
 	}
-	e, found, err := Helper{Name: name, Env: k.Env, Stderr: k.Stderr}.Get(ctx, key)
+	e, found, err := helper{name: name, env: k.Env, stderr: k.Stderr}.get(ctx, key)
 	if err != nil {
-		return Entry{}, false, err
+		return types.AuthConfig{}, false, err
 	}
 	if k.cached == nil {
 		k.cached = map[string]cachedEntry{}
@@ -116,7 +119,7 @@ type authenticator struct {
 	source string
 }
 
-func newAuthenticator(e Entry, source string) authn.Authenticator {
+func newAuthenticator(e types.AuthConfig, source string) authn.Authenticator {
 	return &authenticator{
 		Authenticator: authn.FromConfig(authn.AuthConfig{
 			Username:      e.Username,

@@ -10,8 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker/cli/cli/config/configfile"
+	"github.com/docker/cli/cli/config/types"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/hush-build/hush/internal/secret"
 )
 
 // helperEnv returns an environment whose PATH holds testdata's
@@ -45,7 +49,7 @@ func authFor(t *testing.T, kc authn.Keychain, ref string) (*authn.AuthConfig, er
 func TestKeychainResolve(t *testing.T) {
 	const secret = "kc-canary-7d1e"
 	env, _ := helperEnv(t, secret)
-	cfg, err := ParseConfig([]byte(`{
+	cfg, err := parseConfig([]byte(`{
 		"auths": {
 			"https://trailing.example.com/": {"auth": "` + b64("tuser:"+secret) + `"},
 			"https://index.docker.io/v1/": {"auth": "` + b64("hubuser:"+secret) + `"},
@@ -98,42 +102,104 @@ func TestKeychainResolve(t *testing.T) {
 	}
 }
 
+// TestKeychainNormalizedKeys: however a config spells a registry (scheme, trailing slash,
+// path, case, docker.io's aliases), the auths entry and the credHelpers entry serve image
+// references on that registry, and no other.
+func TestKeychainNormalizedKeys(t *testing.T) {
+	const canary = "norm-canary-3f9c"
+	env, log := helperEnv(t, canary)
+	tests := []struct {
+		key, ref, helperAsked string
+	}{
+		{"reg.example.com", "reg.example.com/app:1", "reg.example.com"},
+		{"reg.example.com/", "reg.example.com/app", "reg.example.com"},
+		{"https://reg.example.com/", "reg.example.com/app", "reg.example.com"},
+		{"https://reg.example.com", "reg.example.com/team/app@sha256:" + strings.Repeat("a", 64), "reg.example.com"},
+		{"http://reg.example.com/v2/", "reg.example.com/app", "reg.example.com"},
+		{"HTTPS://Reg.Example.COM/", "reg.example.com/app", "reg.example.com"},
+		{"https://127.0.0.1:5000/", "127.0.0.1:5000/app", "127.0.0.1:5000"},
+		{"https://index.docker.io/v1/", "busybox", DockerHubKey},
+		{"docker.io", "library/busybox:latest", DockerHubKey},
+		{"index.docker.io", "docker.io/library/busybox", DockerHubKey},
+		{"https://registry-1.docker.io/", "index.docker.io/library/busybox", DockerHubKey},
+		{"registry.hub.docker.com", "busybox", DockerHubKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key+" serves "+tt.ref, func(t *testing.T) {
+			auths, err := parseConfig([]byte(`{"auths":{"` + tt.key + `":{"auth":"` + b64("fileuser:"+canary) + `"}}}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := authFor(t, &Keychain{Config: auths}, tt.ref)
+			if err != nil || got == nil || *got != (authn.AuthConfig{Username: "fileuser", Password: canary}) {
+				t.Errorf("auths %q for %s: got %+v, %v", tt.key, tt.ref, got, err)
+			}
+			if other, err := authFor(t, &Keychain{Config: auths}, "other.example.com/app"); err != nil || other != nil {
+				t.Errorf("auths %q serve other.example.com: %+v, %v", tt.key, other, err)
+			}
+
+			helpers, err := parseConfig([]byte(`{"credHelpers":{"` + tt.key + `":"test"}}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(log, 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+			if _, err := authFor(t, &Keychain{Config: helpers, Env: env}, tt.ref); err != nil {
+				t.Fatal(err)
+			}
+			calls, _ := os.ReadFile(log)
+			if string(calls) != "get "+tt.helperAsked+"\n" {
+				t.Errorf("credHelpers %q for %s asked the helper %q, want %q", tt.key, tt.ref, calls, "get "+tt.helperAsked+"\n")
+			}
+		})
+	}
+}
+
 func TestHelperProtocol(t *testing.T) {
-	const secret = "helper-canary-91ab"
-	env, log := helperEnv(t, secret)
+	const canary = "helper-canary-91ab"
+	env, log := helperEnv(t, canary)
 	var stderr bytes.Buffer
-	h := Helper{Name: "test", Env: env, Stderr: &stderr}
+	h := helper{name: "test", env: env, stderr: &stderr}
 	tests := []struct {
 		server    string
-		want      Entry
+		want      types.AuthConfig
 		wantFound bool
 		wantErr   string
 	}{
-		{server: "reg.example.com", want: Entry{Username: "helperuser", Password: secret}, wantFound: true},
-		{server: DockerHubKey, want: Entry{IdentityToken: secret}, wantFound: true},
+		{server: "reg.example.com", want: types.AuthConfig{Username: "helperuser", Password: canary}, wantFound: true},
+		{server: DockerHubKey, want: types.AuthConfig{IdentityToken: canary}, wantFound: true},
+		{server: "chatty.example", want: types.AuthConfig{Username: "chattyuser", Password: canary}, wantFound: true},
 		{server: "unknown.example"},
 		{server: "broken.example", wantErr: "running docker-credential-test get for broken.example: exit status 2"},
 		{server: "garbage.example", wantErr: "reading docker-credential-test answer for garbage.example: invalid JSON"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.server, func(t *testing.T) {
-			got, found, err := h.Get(context.Background(), tt.server)
+			got, found, err := h.get(context.Background(), tt.server)
 			if tt.wantErr != "" {
 				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
 					t.Fatalf("error = %v, want prefix %q", err, tt.wantErr)
 				}
-				if strings.Contains(err.Error(), secret) {
+				if strings.Contains(err.Error(), canary) {
 					t.Errorf("error leaks the helper's output: %q", err)
 				}
 				return
 			}
 			if err != nil || got != tt.want || found != tt.wantFound {
-				t.Errorf("Get = %+v, %v, %v; want %+v, %v", got, found, err, tt.want, tt.wantFound)
+				t.Errorf("get = %+v, %v, %v; want %+v, %v", got, found, err, tt.want, tt.wantFound)
 			}
 		})
 	}
 	if !strings.Contains(stderr.String(), "helper diagnostics") {
 		t.Errorf("helper stderr not passed on: %q", stderr.String())
+	}
+	// The chatty helper prints the secret it hands out on stderr: hush shows the line, masked.
+	if !strings.Contains(stderr.String(), "fetched "+secret.Mask+" for chatty.example\n") {
+		t.Errorf("chatty helper's stderr not passed on masked: %q", stderr.String())
+	}
+	if strings.Contains(stderr.String(), canary) {
+		t.Errorf("helper stderr shows the secret it handed out: %q", stderr.String())
 	}
 	calls, err := os.ReadFile(log)
 	if err != nil {
@@ -142,14 +208,14 @@ func TestHelperProtocol(t *testing.T) {
 	if !strings.Contains(string(calls), "get https://index.docker.io/v1/\n") {
 		t.Errorf("helper was not asked with docker's hub key:\n%s", calls)
 	}
-	if _, _, err := (Helper{Name: "../evil", Env: env}).Get(context.Background(), "x"); err == nil {
+	if _, _, err := (helper{name: "../evil", env: env}).get(context.Background(), "x"); err == nil {
 		t.Error("helper name with a slash accepted")
 	}
 }
 
 func TestKeychainCachesHelperAnswers(t *testing.T) {
 	env, log := helperEnv(t, "cache-canary")
-	kc := &Keychain{Config: &Config{CredsStore: "test"}, Env: env}
+	kc := &Keychain{Config: &configfile.ConfigFile{CredentialsStore: "test"}, Env: env}
 	for range 3 {
 		if a, err := authFor(t, kc, "reg.example.com/app"); err != nil || a == nil {
 			t.Fatalf("resolve = %v, %v", a, err)
@@ -168,7 +234,7 @@ func TestKeychainCachesHelperAnswers(t *testing.T) {
 }
 
 func TestAuthenticatorHidesCredentials(t *testing.T) {
-	a := newAuthenticator(Entry{Username: "u", Password: "fmt-canary"}, "--registry-auth x.json")
+	a := newAuthenticator(types.AuthConfig{Username: "u", Password: "fmt-canary"}, "--registry-auth x.json")
 	for _, s := range []string{fmt.Sprintf("%v", a), fmt.Sprintf("%+v", a), fmt.Sprintf("%#v", a)} {
 		if strings.Contains(s, "fmt-canary") {
 			t.Errorf("formatting shows the password: %s", s)

@@ -6,6 +6,8 @@ import (
 	"io"
 	"sync"
 
+	"github.com/docker/cli/cli/config/configfile"
+
 	"github.com/hush-build/hush/internal/secret"
 )
 
@@ -64,11 +66,11 @@ func (b *logBuffer) wipe() {
 	clear(b.stderr.Bytes())
 }
 
-// values lists every credential in c (and each user:password pair as docker's base64
-// "auth" field holds it), for masking.
-func (c *Config) values() [][]byte {
+// credentialValues lists every credential in c (and each user:password pair as docker's
+// base64 "auth" field holds it), for masking.
+func credentialValues(c *configfile.ConfigFile) [][]byte {
 	var out [][]byte
-	for _, e := range c.Auths {
+	for _, e := range c.AuthConfigs {
 		for _, v := range []string{e.Password, e.IdentityToken, e.RegistryToken} {
 			if v != "" {
 				out = append(out, []byte(v))

@@ -121,21 +121,12 @@ func (o *options) nameOptions() []name.Option {
 // wraps ErrUnauthorized and names the registry and where the credentials came
 // from, never the credentials.
 func Push(ctx context.Context, img v1.Image, ref string, kc authn.Keychain, opts ...Option) error {
-	o, err := newOptions(opts)
+	c, err := connect(ctx, "pushing to", ref, kc, opts)
 	if err != nil {
 		return err
 	}
-	nref, err := name.ParseReference(ref, o.nameOptions()...)
-	if err != nil {
-		return fmt.Errorf("pushing to %q: %w", ref, err)
-	}
-	auth, err := resolve(ctx, kc, nref.Context())
-	if err != nil {
-		return fmt.Errorf("pushing to %s: %w", nref, err)
-	}
-	err = remote.Write(nref, img, remote.WithContext(ctx), remote.WithAuth(auth), remote.WithTransport(o.transport))
-	if err != nil {
-		return fmt.Errorf("pushing to %s: %w", nref, explain(err, nref.Context().RegistryStr(), auth))
+	if err := remote.Write(c.ref, img, c.remoteOptions(ctx)...); err != nil {
+		return c.fail(err)
 	}
 	return nil
 }
@@ -143,27 +134,66 @@ func Push(ctx context.Context, img v1.Image, ref string, kc authn.Keychain, opts
 // Pull fetches the image ref names (for an index, the linux platform
 // image matching platform; nil means linux/amd64) with kc's credentials.
 func Pull(ctx context.Context, ref string, kc authn.Keychain, platform *v1.Platform, opts ...Option) (v1.Image, error) {
+	c, err := connect(ctx, "pulling", ref, kc, opts)
+	if err != nil {
+		return nil, err
+	}
+	ropts := c.remoteOptions(ctx)
+	if platform != nil {
+		ropts = append(ropts, remote.WithPlatform(*platform))
+	}
+	img, err := remote.Image(c.ref, ropts...)
+	if err != nil {
+		return nil, c.fail(err)
+	}
+	return img, nil
+}
+
+// Get fetches what ref names, an image or an index of every platform's image,
+// with kc's credentials (hush audit reads them all).
+func Get(ctx context.Context, ref string, kc authn.Keychain, opts ...Option) (*remote.Descriptor, error) {
+	c, err := connect(ctx, "fetching", ref, kc, opts)
+	if err != nil {
+		return nil, err
+	}
+	desc, err := remote.Get(c.ref, c.remoteOptions(ctx)...)
+	if err != nil {
+		return nil, c.fail(err)
+	}
+	return desc, nil
+}
+
+// conn is one registry operation's reference, credentials and transport.
+type conn struct {
+	verb string // "pushing to", for errors
+	ref  name.Reference
+	auth authn.Authenticator
+	o    *options
+}
+
+func connect(ctx context.Context, verb, ref string, kc authn.Keychain, opts []Option) (*conn, error) {
 	o, err := newOptions(opts)
 	if err != nil {
 		return nil, err
 	}
 	nref, err := name.ParseReference(ref, o.nameOptions()...)
 	if err != nil {
-		return nil, fmt.Errorf("pulling %q: %w", ref, err)
+		return nil, fmt.Errorf("%s %q: %w", verb, ref, err)
 	}
 	auth, err := resolve(ctx, kc, nref.Context())
 	if err != nil {
-		return nil, fmt.Errorf("pulling %s: %w", nref, err)
+		return nil, fmt.Errorf("%s %s: %w", verb, nref, err)
 	}
-	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuth(auth), remote.WithTransport(o.transport)}
-	if platform != nil {
-		ropts = append(ropts, remote.WithPlatform(*platform))
-	}
-	img, err := remote.Image(nref, ropts...)
-	if err != nil {
-		return nil, fmt.Errorf("pulling %s: %w", nref, explain(err, nref.Context().RegistryStr(), auth))
-	}
-	return img, nil
+	return &conn{verb: verb, ref: nref, auth: auth, o: o}, nil
+}
+
+func (c *conn) remoteOptions(ctx context.Context) []remote.Option {
+	return []remote.Option{remote.WithContext(ctx), remote.WithAuth(c.auth), remote.WithTransport(c.o.transport)}
+}
+
+// fail wraps a registry error, explaining a refusal (see explain).
+func (c *conn) fail(err error) error {
+	return fmt.Errorf("%s %s: %w", c.verb, c.ref, explain(err, c.ref.Context().RegistryStr(), c.auth))
 }
 
 func resolve(ctx context.Context, kc authn.Keychain, repo name.Repository) (authn.Authenticator, error) {

@@ -158,6 +158,12 @@ func TestPushPullRealRegistry(t *testing.T) {
 			}
 			return ""
 		}}},
+		{"credsStore", Credentials{Env: env, Getenv: func(k string) string {
+			if k == "DOCKER_CONFIG" {
+				return filepath.Join(cfgDir, "store")
+			}
+			return ""
+		}}},
 		{"generator", Credentials{Generator: script + " --flag", Env: env, Getenv: noUser, GeneratorDir: shm}},
 		{"credential helper as generator", Credentials{Generator: "helper:test", Env: env, Getenv: noUser}},
 		{"auth file wins over the user config", Credentials{Env: env,
@@ -170,7 +176,8 @@ func TestPushPullRealRegistry(t *testing.T) {
 			}}},
 	}
 	writeFile(t, cfgDir, "docker/config.json", `{"auths":{"http://`+srv.Host+`/v2/":{"auth":"`+b64("alice:"+secret)+`"}}}`)
-	writeFile(t, cfgDir, "helpers/config.json", `{"credHelpers":{"`+srv.Host+`/":"test"}}`)
+	writeFile(t, cfgDir, "helpers/config.json", `{"credsStore":"nosuchstore","credHelpers":{"https://`+srv.Host+`/":"test"}}`)
+	writeFile(t, cfgDir, "store/config.json", `{"credsStore":"test","auths":{"`+srv.Host+`":{"auth":"`+b64("alice:wrong")+`"}}}`)
 	writeFile(t, cfgDir, "wrong/config.json", `{"auths":{"`+srv.Host+`":{"auth":"`+b64("alice:wrong")+`"}}}`)
 
 	for i, tt := range tests {
