@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -102,6 +103,72 @@ COPY --chown=nobody f /f
 			out, _ := cmd.CombinedOutput()
 			if after := list(); after != before {
 				t.Fatalf("the build changed host directory %s\n--- before\n%s--- after\n%s--- build output\n%s", victim, before, after, out)
+			}
+		})
+	}
+}
+
+// TestContextSymlinksStayInContext: a Dockerfile or .dockerignore that is a symlink to a
+// host file (or a FIFO) is context content, maybe hostile: it must never show a host file in
+// the build log nor hang the build.
+func TestContextSymlinksStayInContext(t *testing.T) {
+	requireHush(t)
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, ctx string)
+	}{
+		{"Dockerfile to the environment", func(t *testing.T, ctx string) {
+			if err := os.Symlink("/proc/self/environ", filepath.Join(ctx, "Dockerfile")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"Dockerfile to a host file", func(t *testing.T, ctx string) {
+			if err := os.Symlink(filepath.Join(filepath.Dir(ctx), "host-secret"), filepath.Join(ctx, "Dockerfile")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"Dockerfile that is a FIFO", func(t *testing.T, ctx string) {
+			if err := unix.Mkfifo(filepath.Join(ctx, "Dockerfile"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{".dockerignore that is a FIFO", func(t *testing.T, ctx string) {
+			if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Mkfifo(filepath.Join(ctx, ".dockerignore"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := hushtest.NewEnv(t, hushBin)
+			canary := "CANARY-host-" + filepath.Base(t.TempDir())
+			if err := os.WriteFile(filepath.Join(e.Dir, "host-secret"), []byte("RUN "+canary+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ctx := filepath.Join(e.Dir, "ctx")
+			if err := os.MkdirAll(ctx, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			tt.setup(t, ctx)
+			cmd := e.Command("build", "--progress=plain", "ctx")
+			cmd.Env = append(cmd.Env, "HUSH_CANARY_ENV="+canary)
+			done := make(chan []byte, 1)
+			go func() { out, _ := cmd.CombinedOutput(); done <- out }()
+			select {
+			case out := <-done:
+				if strings.Contains(string(out), canary) {
+					t.Errorf("the build log shows a host file's content:\n%s", out)
+				}
+				if !strings.Contains(string(out), "ERROR") {
+					t.Errorf("the build did not fail clearly:\n%s", out)
+				}
+			case <-time.After(30 * time.Second):
+				_ = cmd.Process.Kill()
+				t.Fatal("the build hung on a FIFO in the context")
 			}
 		})
 	}

@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
+	"github.com/hush-build/hush/internal/fsroot"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 )
@@ -52,7 +54,7 @@ func Open(dir, dockerfilePath string) (*Context, error) {
 	}
 	c := &Context{dir: abs}
 	for _, candidate := range []string{dockerfilePath + ".dockerignore", filepath.Join(abs, ".dockerignore")} {
-		data, err := readIgnoreFile(candidate)
+		data, err := readIgnoreFile(abs, candidate)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
@@ -69,8 +71,18 @@ func Open(dir, dockerfilePath string) (*Context, error) {
 	return c, nil
 }
 
-func readIgnoreFile(name string) ([]byte, error) {
-	f, err := os.Open(name)
+// readIgnoreFile reads an ignore file: inside the context it is resolved in the context
+// (a symlink cannot reach a host file) and must be a regular file; one beside a Dockerfile
+// the user named outside the context is read as asked, without blocking on a FIFO.
+func readIgnoreFile(ctxDir, name string) ([]byte, error) {
+	if rel, err := filepath.Rel(ctxDir, name); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+		b, err := fsroot.ReadFileIn(ctxDir, rel, maxIgnoreFileBytes)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("reading ignore file %s: %w", name, err)
+		}
+		return b, err
+	}
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, err

@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hush-build/hush/internal/buildcontext"
 	"github.com/hush-build/hush/internal/dockerfile"
+	"github.com/hush-build/hush/internal/fsroot"
 	"github.com/hush-build/hush/internal/gitsource"
 )
 
@@ -30,7 +32,7 @@ func (b *Builder) loadInputs(ctx context.Context, req *Request, git GitAuth) (*i
 	if req.DockerfileInline != nil {
 		dfData = req.DockerfileInline
 	} else if dfData == nil {
-		if dfData, err = readDockerfile(dfPath, req.Stdin); err != nil {
+		if dfData, err = readDockerfile(ctxDir, dfPath, req.Stdin); err != nil {
 			return nil, err
 		}
 	}
@@ -88,23 +90,54 @@ func (b *Builder) contextDir(ctx context.Context, req *Request, git GitAuth) (di
 	return dir, dfPath, dfData, nil
 }
 
-func readDockerfile(path string, stdin io.Reader) ([]byte, error) {
+// maxDockerfileBytes bounds a Dockerfile (BuildKit's lines are at most 64 KiB; a file of
+// this size is far beyond any real one).
+const maxDockerfileBytes = 32 << 20
+
+// readDockerfile reads the Dockerfile at path, or stdin for "-". A Dockerfile inside the
+// context is context content, maybe hostile: it is resolved inside the context (a symlink
+// to /etc/shadow or /proc/self/environ leads nowhere) and must be a regular file. One the
+// user named outside the context is read as asked.
+func readDockerfile(ctxDir, path string, stdin io.Reader) ([]byte, error) {
 	if path == "-" {
-		b, err := io.ReadAll(stdin)
+		b, err := io.ReadAll(io.LimitReader(stdin, maxDockerfileBytes+1))
 		if err != nil {
 			return nil, fmt.Errorf("reading Dockerfile from stdin: %w", err)
 		}
+		if len(b) > maxDockerfileBytes {
+			return nil, fmt.Errorf("reading Dockerfile from stdin: larger than %d MiB", maxDockerfileBytes>>20)
+		}
 		return b, nil
 	}
-	b, err := os.ReadFile(path)
+	var b []byte
+	var err error
+	if rel, ok := inside(ctxDir, path); ok {
+		b, err = fsroot.ReadFileIn(ctxDir, rel, maxDockerfileBytes)
+	} else {
+		b, err = os.ReadFile(path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading Dockerfile: %w", err)
 	}
 	return b, nil
 }
 
+// inside reports whether path lies in dir, and where, relative to it.
+func inside(dir, path string) (string, bool) {
+	ad, err1 := filepath.Abs(dir)
+	ap, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return "", false
+	}
+	rel, err := filepath.Rel(ad, ap)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", false
+	}
+	return rel, true
+}
+
 func readStdinDockerfile(stdin io.Reader) ([]byte, error) {
-	data, err := readDockerfile("-", stdin)
+	data, err := readDockerfile("", "-", stdin)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package fsroot
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -508,4 +509,47 @@ func (r *Root) ResolveVisit(name string, followFinal bool, visit Visit) (string,
 		pending = append(strings.Split(target, "/"), pending...)
 	}
 	return strings.Join(cur, "/"), nil
+}
+
+// ErrNotRegular is returned (wrapped) by ReadFile for a name that is not a regular file (a
+// FIFO, a device, a socket, a directory).
+var ErrNotRegular = errors.New("not a regular file")
+
+// ReadFile reads the regular file name resolves to inside the root, at most max bytes. It
+// never blocks on a FIFO nor reads a device: the file is opened non-blocking and checked
+// before anything is read.
+func (r *Root) ReadFile(name string, max int64) ([]byte, error) {
+	f, err := r.OpenFile(name, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "read", Path: "/" + Clean(name), Err: ErrNotRegular}
+	}
+	if fi.Size() > max {
+		return nil, &fs.PathError{Op: "read", Path: "/" + Clean(name), Err: fmt.Errorf("larger than %d bytes", max)}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, &fs.PathError{Op: "read", Path: "/" + Clean(name), Err: fmt.Errorf("larger than %d bytes", max)}
+	}
+	return b, nil
+}
+
+// ReadFileIn reads name (relative to dir) inside dir opened as a root: see ReadFile.
+func ReadFileIn(dir, name string, max int64) ([]byte, error) {
+	r, err := Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.ReadFile(name, max)
 }
