@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,5 +172,48 @@ func TestContextSymlinksStayInContext(t *testing.T) {
 				t.Fatal("the build hung on a FIFO in the context")
 			}
 		})
+	}
+}
+
+// TestBindMountOfAContextWithASocket: a unix socket in the build context (an agent, a
+// docker.sock) must not be reachable from a step through a bind mount of the context, nor
+// a filesystem mounted under the context dir.
+func TestBindMountOfAContextWithASocket(t *testing.T) {
+	requireHush(t)
+	e := hushtest.NewEnv(t, hushBin)
+	ctx := filepath.Join(e.Dir, "ctx")
+	if err := os.MkdirAll(filepath.Join(ctx, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(ctx, "sub", "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 64)
+			n, _ := c.Read(buf)
+			got <- string(buf[:n])
+			c.Close()
+		}
+	}()
+	e.WriteFile("ctx/Dockerfile", `FROM busybox
+RUN --mount=type=bind,target=/ctx echo HELLO-FROM-STEP | nc local:/ctx/sub/agent.sock; ls -la /ctx/sub; true
+`)
+	out, errOut, code := e.Run("build", "--progress=plain", "--no-cache", "ctx")
+	if code != 0 {
+		t.Fatalf("build: %d\n%s%s", code, out, errOut)
+	}
+	select {
+	case msg := <-got:
+		t.Fatalf("a step reached a host socket through the context: %q\n%s", msg, errOut)
+	case <-time.After(500 * time.Millisecond):
 	}
 }

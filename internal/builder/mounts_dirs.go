@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -127,12 +128,19 @@ func (r *run) stageRoot(ctx context.Context, st *plan.Stage, from string) (strin
 func (r *run) bindMount(ctx context.Context, st *plan.Stage, sm *stepMounts, m *instructions.Mount, target string) error {
 	src := path.Join("/", m.Source)
 	var host string
+	live := ""
 	if m.From == "" && len(r.opts.Context.Patterns()) == 0 {
 		h, err := scopedPath(r.opts.Context.Dir(), src)
 		if err != nil {
 			return err
 		}
-		host = h
+		live = h
+	}
+	// The context itself is bound only when nothing in it is live: a unix socket (an
+	// agent, a docker.sock in a home dir) would let the step talk to a host process, so
+	// such a context is copied, as with a .dockerignore.
+	if live != "" && !hasSockets(live) {
+		host = live
 	} else if m.From == "" {
 		dir, h, err := r.contextView(src)
 		if err != nil {
@@ -167,7 +175,8 @@ func (r *run) bindMount(ctx context.Context, st *plan.Stage, sm *stepMounts, m *
 		sm.cleanup = append(sm.cleanup, func() { _ = unmount(); ws.Remove() })
 		host = ws.Merged
 	}
-	opts := []string{"rbind", "nodev"}
+	// bind, not rbind: a mount under the context (a host /dev, a data disk) stays out.
+	opts := []string{"bind", "nodev"}
 	if m.ReadOnly || !fi.IsDir() {
 		opts = append(opts, "ro")
 	}
@@ -183,7 +192,7 @@ func (r *run) contextView(src string) (string, string, error) {
 		return "", "", err
 	}
 	dest, host := "/data/", filepath.Join(dir, "data")
-	if fi, err := os.Stat(filepath.Join(r.opts.Context.Dir(), src)); err == nil && !fi.IsDir() && src != "/" {
+	if fi, err := statIn(r.opts.Context.Dir(), src); err == nil && !fi.IsDir() && src != "/" {
 		dest, host = "/data/"+path.Base(src), filepath.Join(dir, "data", path.Base(src))
 	}
 	if err := fscopy.Copy(r.contextSource(), []string{src}, dir, dest, "/", fscopy.Options{KeepOwner: true}); err != nil {
@@ -213,4 +222,29 @@ func scopedPath(root, p string) (string, error) {
 		return "", fmt.Errorf("source %s: %w", p, err)
 	}
 	return filepath.Join(root, filepath.FromSlash(rel)), nil
+}
+
+// hasSockets reports whether the tree at p holds a unix socket (or cannot be walked).
+func hasSockets(p string) bool {
+	found := errors.New("found")
+	err := filepath.WalkDir(p, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSocket != 0 {
+			return found
+		}
+		return nil
+	})
+	return err != nil
+}
+
+// statIn describes what p names inside root (symlinks resolved inside it).
+func statIn(root, p string) (fs.FileInfo, error) {
+	r, err := fsroot.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.Stat(p)
 }
