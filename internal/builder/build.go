@@ -133,7 +133,7 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Network == "" {
 		opts.Network = "host"
 	}
-	if err := checkRequired(opts); err != nil {
+	if err := checkRequired(p, opts); err != nil {
 		return nil, err
 	}
 	r := &run{b: b, opts: opts, plan: p, futures: map[*plan.Stage]*future{}, images: map[string]*stageResult{},

@@ -1,7 +1,6 @@
 package builder
 
 import (
-	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -9,27 +8,18 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
-	"github.com/hush-build/hush/internal/dockerfile"
 	"github.com/hush-build/hush/internal/plan"
 )
 
 // checkRequired fails before any step runs when a stage the target needs mounts a
 // required secret or SSH agent that was not supplied, naming all of them at once — even
-// when every step would be a cache hit. It plans a fresh parse of the Dockerfile (ARG
-// values are expanded; ENV inherited from a base image is not known yet).
-func checkRequired(opts Options) error {
-	f, err := dockerfile.Parse(opts.Dockerfile.Name, bytes.NewReader(opts.Dockerfile.Source))
-	if err != nil {
-		return err
-	}
-	p, err := plan.New(f, plan.Options{BuildArgs: opts.BuildArgs, Target: opts.Target})
-	if err != nil {
-		return err
-	}
+// when every step would be a cache hit. It applies the build's own plan from empty base
+// configs (ARG values are expanded; ENV inherited from a base image is not known yet).
+func checkRequired(p *plan.Plan, opts Options) error {
 	missing := map[string][]string{}
 	add := func(kind, id string, line int) {
 		k := kind + " " + id
-		missing[k] = append(missing[k], fmt.Sprintf("%s:%d", f.Name, line))
+		missing[k] = append(missing[k], fmt.Sprintf("%s:%d", p.File.Name, line))
 	}
 	for _, st := range p.Needed() {
 		state, err := p.NewState(st, v1.Config{})

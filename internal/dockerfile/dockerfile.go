@@ -32,6 +32,8 @@ type File struct {
 	Warnings []Warning
 	// Source is the raw text, kept for lint checks that need it.
 	Source []byte
+	// nodes maps each command of Stages to the syntax node it was parsed from.
+	nodes map[instructions.Command]*parser.Node
 }
 
 // Warning is one parse or lint warning.
@@ -112,7 +114,48 @@ func Parse(name string, r io.Reader) (*File, error) {
 		return nil, &SyntaxError{File: name, Err: errors.New("file with no instructions")}
 	}
 	f.Stages, f.MetaArgs = stages, metaArgs
+	if f.nodes, err = commandNodes(res.AST, stages, len(metaArgs)); err != nil {
+		return nil, &SyntaxError{File: name, Err: err}
+	}
 	return f, nil
+}
+
+// commandNodes pairs each command of stages with its node in ast, which holds one child
+// per meta ARG, FROM and command, in order (as instructions.Parse reads them).
+func commandNodes(ast *parser.Node, stages []instructions.Stage, metaArgs int) (map[instructions.Command]*parser.Node, error) {
+	nodes := map[instructions.Command]*parser.Node{}
+	next := metaArgs
+	for _, st := range stages {
+		next++ // the FROM
+		for _, c := range st.Commands {
+			if next >= len(ast.Children) || !strings.EqualFold(ast.Children[next].Value, c.Name()) {
+				return nil, fmt.Errorf("internal error: instruction %s does not match the syntax tree", c.Name())
+			}
+			nodes[c] = ast.Children[next]
+			next++
+		}
+	}
+	if next != len(ast.Children) {
+		return nil, fmt.Errorf("internal error: %d instructions for %d syntax nodes", next, len(ast.Children))
+	}
+	return nodes, nil
+}
+
+// Reparse returns a new parse of c, one of f's commands, that shares nothing mutable
+// with c: BuildKit's Expand methods rewrite a command in place (RUN keeps its unexpanded
+// --mount options where only Expand reaches them), so whoever must call one calls it on a
+// copy and f stays as parsed. ok is false when c is not one of f's commands. (It parsed
+// once, so it parses again; an error, which the caller places at c's line, means a bug.)
+func (f *File) Reparse(c instructions.Command) (fresh instructions.Command, ok bool, err error) {
+	n, ok := f.nodes[c]
+	if !ok {
+		return nil, false, nil
+	}
+	fresh, err = instructions.ParseCommand(n)
+	if err != nil {
+		return nil, true, fmt.Errorf("internal error: parsing %s again: %w", strings.ToUpper(c.Name()), err)
+	}
+	return fresh, true, nil
 }
 
 // checkLineLengths fails at the first line longer than MaxLineBytes, naming the line its

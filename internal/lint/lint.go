@@ -71,14 +71,9 @@ func HasErrors(fs []Finding) bool {
 // comment right above an instruction) report nothing; `check=error=true` turns every
 // warning into an error, as BuildKit fails the build on warnings then.
 //
-// Check does not modify f: it works on its own parse of f.Source (RUN --mount flags are
-// only parsed when a command is expanded, which edits the command in place).
+// Check does not modify f (RUN --mount options are expanded on a fresh parse of the RUN:
+// expanding a command edits it in place).
 func Check(f *dockerfile.File, opts Options) []Finding {
-	if len(f.Source) > 0 {
-		if own, err := dockerfile.Parse(f.Name, bytes.NewReader(f.Source)); err == nil {
-			f = own
-		}
-	}
 	c := &checker{f: f, opts: opts, secrets: newSecretIndex(opts.Secrets)}
 	defer c.secrets.wipe()
 	c.base = linter.New(&linter.Config{})
@@ -173,12 +168,18 @@ func (c *checker) run() {
 	c.checkBuildArgs(declared)
 }
 
-// checkMounts flags secret mounts whose target is not an absolute path.
+// checkMounts flags secret mounts whose target is not an absolute path. It expands a
+// fresh parse of cmd: Expand rewrites a RUN's mounts in place, and the file is the build's.
 func (c *checker) checkMounts(cmd *instructions.RunCommand, v *vars) {
-	if err := cmd.Expand(func(w string) (string, error) { return v.expand(w), nil }); err != nil {
+	fresh, ok, err := c.f.Reparse(cmd)
+	if err != nil || !ok {
+		return // cannot happen: cmd is one of c.f's commands
+	}
+	run := fresh.(*instructions.RunCommand)
+	if err := run.Expand(func(w string) (string, error) { return v.expand(w), nil }); err != nil {
 		return // an invalid --mount fails planning, with a better message
 	}
-	for _, m := range instructions.GetMounts(cmd) {
+	for _, m := range instructions.GetMounts(run) {
 		if m.Type != instructions.MountTypeSecret || m.Target == "" || strings.HasPrefix(m.Target, "/") {
 			continue
 		}

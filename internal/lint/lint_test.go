@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -208,5 +209,26 @@ func TestCheckBoundsExpansion(t *testing.T) {
 	}
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
 		t.Errorf("checking allocated %d MiB", grew>>20)
+	}
+}
+
+// TestCheckLeavesFileAsParsed: lint runs on the file the build then plans, so checking
+// must not expand its instructions in place (the RUN mounts here would be rewritten).
+func TestCheckLeavesFileAsParsed(t *testing.T) {
+	const src = "FROM busybox\nARG T=rel/tok\nRUN --mount=type=secret,id=tok,target=$T true\n"
+	parse := func() *dockerfile.File {
+		df, err := dockerfile.Parse("Dockerfile", strings.NewReader(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return df
+	}
+	df := parse()
+	fs := Check(df, Options{})
+	if len(fs) != 1 || fs[0].Rule != RuleSecretTargetNotAbsolute || !strings.Contains(fs[0].Message, `"rel/tok"`) {
+		t.Fatalf("findings = %v, want one %s naming the expanded target", fs, RuleSecretTargetNotAbsolute)
+	}
+	if !reflect.DeepEqual(df.Stages, parse().Stages) {
+		t.Error("Check changed the parsed instructions")
 	}
 }

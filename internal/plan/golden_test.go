@@ -141,6 +141,11 @@ func dumpPlan(path string, opts plan.Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return dumpStages(p)
+}
+
+// dumpStages applies every stage of p, needed or not, to an empty base config.
+func dumpStages(p *plan.Plan) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "target: %s\n", p.Target)
 	for _, st := range p.Stages {

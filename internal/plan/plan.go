@@ -23,7 +23,8 @@ type Options struct {
 	OS, Arch string
 }
 
-// Plan is the stage graph of one build.
+// Plan is the stage graph of one build. It is not modified after New (but for the
+// consumed-build-arg record, under mu) and is safe for concurrent use by several States.
 type Plan struct {
 	File      *dockerfile.File
 	Stages    []*Stage

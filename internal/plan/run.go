@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -55,8 +56,12 @@ func (s *State) applyArg(c *instructions.ArgCommand, st *Step) error {
 
 // applyRun resolves the argv, environment and mounts of a RUN.
 func (s *State) applyRun(c *instructions.RunCommand, st *Step) error {
+	mounts, err := s.expandMounts(c)
+	if err != nil {
+		return err
+	}
 	st.Kind = Run
-	args := c.CmdLine
+	args := slices.Clone(c.CmdLine)
 	if len(c.Files) > 0 {
 		if len(args) != 1 || !c.PrependShell {
 			return fmt.Errorf("parsing produced an invalid run command: %v", args)
@@ -98,7 +103,7 @@ func (s *State) applyRun(c *instructions.RunCommand, st *Step) error {
 	if n := envBytes(st.Env); n > MaxEnvBytes {
 		return fmt.Errorf("RUN: the step environment is %s, more than the %s limit", sizeName(n), sizeName(MaxEnvBytes))
 	}
-	st.Mounts = instructions.GetMounts(c)
+	st.Mounts = mounts
 	st.Network = string(instructions.GetNetwork(c))
 	st.CreatedBy = "RUN " + runCommandString(args, s.args, s.run) + " # buildkit"
 	return nil
@@ -136,7 +141,11 @@ func runCommandString(args []string, buildArgs []instructions.KeyValuePairOption
 	return strings.Join(append(kvs, args...), " ")
 }
 
+// applyCopy expands cs, which holds the words of the parsed COPY or ADD as written.
 func (s *State) applyCopy(st *Step, cs *CopySpec) error {
+	if err := s.expandCopy(cs); err != nil {
+		return err
+	}
 	st.Kind, st.Copy = Copy, cs
 	if cs.Chmod != "" {
 		var m uint64

@@ -31,11 +31,10 @@ type State struct {
 	lex    *shell.Lex
 }
 
-// NewState starts stage st from its base image's config. A base whose Env is past
-// MaxEnvBytes is an error at the stage's FROM line.
+// NewState starts stage st from a copy of its base image's config (base is not
+// modified). A base whose Env is past MaxEnvBytes is an error at the stage's FROM line.
 func (p *Plan) NewState(st *Stage, base v1.Config) (*State, error) {
-	cfg := base
-	cfg.Env = slices.Clone(base.Env)
+	cfg := *base.DeepCopy()
 	hasPath := false
 	for _, kv := range cfg.Env {
 		if strings.HasPrefix(kv, "PATH=") {
@@ -76,134 +75,69 @@ func OnBuild(triggers []string) ([]instructions.Command, error) {
 	return out, nil
 }
 
-func (s *State) expand(word string) (string, error) {
-	return ExpandWord(s.lex, word, s.run)
-}
-
-// expandPairs expands the keys and values of ENV or LABEL in place, naming the key in errors.
-func (s *State) expandPairs(kind string, kvs instructions.KeyValuePairs) error {
-	for i, kv := range kvs {
-		k, err := s.expand(kv.Key)
-		if err != nil {
-			return fmt.Errorf("%s: %w", kind, err)
-		}
-		v, err := s.expand(kv.Value)
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", kind, k, err)
-		}
-		kvs[i].Key, kvs[i].Value = k, v
-	}
-	return nil
-}
-
-// expandCommand expands cmd's words against the state, as BuildKit does before
-// applying it (ARG expands its own, one declaration at a time).
-func (s *State) expandCommand(cmd instructions.Command) error {
-	switch c := cmd.(type) {
-	case *instructions.ArgCommand:
-	case *instructions.EnvCommand:
-		if err := s.expandPairs("ENV", c.Env); err != nil {
-			return err
-		}
-	case *instructions.LabelCommand:
-		if err := s.expandPairs("LABEL", c.Labels); err != nil {
-			return err
-		}
-	case instructions.SupportsSingleWordExpansion:
-		if err := c.Expand(s.expand); err != nil {
-			return err
-		}
-	}
-	if ex, ok := cmd.(instructions.SupportsSingleWordExpansionRaw); ok {
-		// Heredoc contents of COPY/ADD with an unquoted delimiter, as BuildKit expands
-		// them: variables only, quotes kept. The contents may be long; only what the
-		// variables add is bounded.
-		raw := shell.NewLex('\\')
-		raw.SkipProcessQuotes = true
-		return ex.ExpandRaw(func(word string) (string, error) {
-			b := newBudget(s.run, word)
-			v, _, err := raw.ProcessWord(word, b)
-			if b.over != "" {
-				return "", tooBig(word, b.over)
-			}
-			if err != nil {
-				return "", lexError(word, err)
-			}
-			return v, nil
-		})
-	}
-	return nil
-}
-
 func (s *State) fail(c instructions.Command, err error) error {
 	return &dockerfile.SyntaxError{File: s.plan.File.Name, Line: dockerfile.Line(c), Err: err}
 }
 
 // Apply expands cmd against the state, applies its effect on the image config, and
-// returns the step that executes it.
+// returns the step that executes it. Expanded values go into the Step and the State only:
+// cmd stays as parsed, so a plan can be applied again by another State.
 func (s *State) Apply(cmd instructions.Command) (*Step, error) {
-	if err := s.expandCommand(cmd); err != nil {
-		return nil, s.fail(cmd, err)
-	}
 	st := &Step{Kind: Meta, Line: dockerfile.Line(cmd), Name: displayName(cmd),
 		User: s.Config.User, Workdir: s.workdir()}
-	var err error
+	if err := s.apply(cmd, st); err != nil {
+		return nil, s.fail(cmd, err)
+	}
+	return st, nil
+}
+
+func (s *State) apply(cmd instructions.Command, st *Step) error {
 	switch c := cmd.(type) {
 	case *instructions.EnvCommand:
-		msg := "ENV"
-		for _, kv := range c.Env {
-			msg += " " + kv.String()
-			s.run.Set(kv.Key, kv.Value)
-			if err := checkEnvSize(s.run, "ENV "+kv.Key); err != nil {
-				return nil, s.fail(c, err)
-			}
-			s.Config.Env = setEnvList(s.Config.Env, kv.Key, kv.Value)
-		}
-		st.CreatedBy = msg
+		return s.applyEnv(c, st)
 	case *instructions.ArgCommand:
-		err = s.applyArg(c, st)
+		return s.applyArg(c, st)
 	case *instructions.RunCommand:
-		err = s.applyRun(c, st)
+		return s.applyRun(c, st)
 	case *instructions.CopyCommand:
-		err = s.applyCopy(st, &CopySpec{Sources: c.SourcePaths, Contents: c.SourceContents,
+		return s.applyCopy(st, &CopySpec{Sources: c.SourcePaths, Contents: c.SourceContents,
 			Dest: c.DestPath, From: c.From, Chown: c.Chown, Chmod: c.Chmod, Link: c.Link,
-			Parents: c.Parents, Excludes: c.ExcludePatterns})
+			Parents: c.Parents, Excludes: slices.Clone(c.ExcludePatterns)})
 	case *instructions.AddCommand:
 		cs := &CopySpec{Add: true, Sources: c.SourcePaths, Contents: c.SourceContents,
 			Dest: c.DestPath, Chown: c.Chown, Chmod: c.Chmod, Link: c.Link,
-			Excludes: c.ExcludePatterns, Checksum: c.Checksum, Unpack: c.Unpack}
+			Excludes: slices.Clone(c.ExcludePatterns), Checksum: c.Checksum, Unpack: c.Unpack}
 		if c.KeepGitDir != nil {
 			cs.KeepGitDir = *c.KeepGitDir
 		}
-		err = s.applyCopy(st, cs)
+		return s.applyCopy(st, cs)
 	case *instructions.WorkdirCommand:
-		wd := c.Path
-		if !path.IsAbs(wd) {
-			wd = path.Join(s.workdir(), wd)
-		}
-		wd = path.Clean(wd)
-		s.Config.WorkingDir = wd
-		st.Workdir, st.CreatedBy = wd, "WORKDIR "+wd
-		if wd != "/" {
-			st.Kind, st.Dir = Mkdir, wd
-		}
-	case *instructions.UserCommand:
-		s.Config.User = c.User
-		st.CreatedBy = "USER " + c.User
+		return s.applyWorkdir(c, st)
 	case *instructions.LabelCommand:
-		msg := "LABEL"
-		if s.Config.Labels == nil {
-			s.Config.Labels = map[string]string{}
+		return s.applyLabel(c, st)
+	case *instructions.ExposeCommand:
+		return s.applyExpose(c, st)
+	case *instructions.UserCommand:
+		user, err := s.expand(c.User)
+		if err != nil {
+			return err
 		}
-		for _, kv := range c.Labels {
-			s.Config.Labels[kv.Key] = kv.Value
-			msg += " " + kv.String()
-		}
-		st.CreatedBy = msg
+		s.Config.User = user
+		st.CreatedBy = "USER " + user
+		return nil
+	case *instructions.VolumeCommand:
+		return s.applyVolume(c, st)
+	case *instructions.StopSignalCommand:
+		return s.applyStopSignal(c, st)
+	}
+	return s.applyConfig(cmd, st)
+}
+
+// applyConfig applies the instructions that expand nothing.
+func (s *State) applyConfig(cmd instructions.Command, st *Step) error {
+	switch c := cmd.(type) {
 	case *instructions.MaintainerCommand:
 		st.CreatedBy = "MAINTAINER " + c.Maintainer
-	case *instructions.ExposeCommand:
-		err = s.applyExpose(c, st)
 	case *instructions.CmdCommand:
 		args := s.withShell(c.ShellDependantCmdLine)
 		s.Config.Cmd, s.cmdSet = args, true
@@ -216,41 +150,105 @@ func (s *State) Apply(cmd instructions.Command) (*Step, error) {
 			s.Config.Cmd = nil
 		}
 		st.CreatedBy = fmt.Sprintf("ENTRYPOINT %q", args)
-	case *instructions.VolumeCommand:
-		if s.Config.Volumes == nil {
-			s.Config.Volumes = map[string]struct{}{}
-		}
-		for _, v := range c.Volumes {
-			if v == "" {
-				return nil, s.fail(c, errors.New("VOLUME specified can not be an empty string"))
-			}
-			s.Config.Volumes[v] = struct{}{}
-		}
-		st.CreatedBy = fmt.Sprintf("VOLUME %v", c.Volumes)
-	case *instructions.StopSignalCommand:
-		if !validSignal(c.Signal) {
-			return nil, s.fail(c, fmt.Errorf("invalid signal: %s", c.Signal))
-		}
-		s.Config.StopSignal = c.Signal
-		st.CreatedBy = "STOPSIGNAL " + c.Signal
 	case *instructions.ShellCommand:
 		s.Config.Shell = slices.Clone(c.Shell)
 		st.CreatedBy = fmt.Sprintf("SHELL %v", c.Shell)
 	case *instructions.HealthCheckCommand:
 		h := c.Health
-		s.Config.Healthcheck = &v1.HealthConfig{Test: h.Test, Interval: h.Interval,
+		s.Config.Healthcheck = &v1.HealthConfig{Test: slices.Clone(h.Test), Interval: h.Interval,
 			Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
 		st.CreatedBy = fmt.Sprintf("HEALTHCHECK %+v", *h)
 	case *instructions.OnbuildCommand:
 		s.Config.OnBuild = append(s.Config.OnBuild, c.Expression)
 		st.CreatedBy = "ONBUILD " + c.Expression
 	default:
-		return nil, s.fail(cmd, fmt.Errorf("unsupported instruction %s", strings.ToUpper(cmd.Name())))
+		return fmt.Errorf("unsupported instruction %s", strings.ToUpper(cmd.Name()))
 	}
+	return nil
+}
+
+// applyEnv expands every pair before setting any, as BuildKit does.
+func (s *State) applyEnv(c *instructions.EnvCommand, st *Step) error {
+	env, err := s.expandPairs("ENV", c.Env)
 	if err != nil {
-		return nil, s.fail(cmd, err)
+		return err
 	}
-	return st, nil
+	msg := "ENV"
+	for _, kv := range env {
+		msg += " " + kv.String()
+		s.run.Set(kv.Key, kv.Value)
+		if err := checkEnvSize(s.run, "ENV "+kv.Key); err != nil {
+			return err
+		}
+		s.Config.Env = setEnvList(s.Config.Env, kv.Key, kv.Value)
+	}
+	st.CreatedBy = msg
+	return nil
+}
+
+func (s *State) applyLabel(c *instructions.LabelCommand, st *Step) error {
+	labels, err := s.expandPairs("LABEL", c.Labels)
+	if err != nil {
+		return err
+	}
+	msg := "LABEL"
+	if s.Config.Labels == nil {
+		s.Config.Labels = map[string]string{}
+	}
+	for _, kv := range labels {
+		s.Config.Labels[kv.Key] = kv.Value
+		msg += " " + kv.String()
+	}
+	st.CreatedBy = msg
+	return nil
+}
+
+func (s *State) applyWorkdir(c *instructions.WorkdirCommand, st *Step) error {
+	wd, err := s.expand(c.Path)
+	if err != nil {
+		return err
+	}
+	if !path.IsAbs(wd) {
+		wd = path.Join(s.workdir(), wd)
+	}
+	wd = path.Clean(wd)
+	s.Config.WorkingDir = wd
+	st.Workdir, st.CreatedBy = wd, "WORKDIR "+wd
+	if wd != "/" {
+		st.Kind, st.Dir = Mkdir, wd
+	}
+	return nil
+}
+
+func (s *State) applyVolume(c *instructions.VolumeCommand, st *Step) error {
+	vols, err := s.expandAll(c.Volumes)
+	if err != nil {
+		return err
+	}
+	if s.Config.Volumes == nil {
+		s.Config.Volumes = map[string]struct{}{}
+	}
+	for _, v := range vols {
+		if v == "" {
+			return errors.New("VOLUME specified can not be an empty string")
+		}
+		s.Config.Volumes[v] = struct{}{}
+	}
+	st.CreatedBy = fmt.Sprintf("VOLUME %v", vols)
+	return nil
+}
+
+func (s *State) applyStopSignal(c *instructions.StopSignalCommand, st *Step) error {
+	sig, err := s.expand(c.Signal)
+	if err != nil {
+		return err
+	}
+	if !validSignal(sig) {
+		return fmt.Errorf("invalid signal: %s", sig)
+	}
+	s.Config.StopSignal = sig
+	st.CreatedBy = "STOPSIGNAL " + sig
+	return nil
 }
 
 func (s *State) workdir() string {
