@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -204,12 +205,30 @@ func TestBindMountOfAContextWithASocket(t *testing.T) {
 			c.Close()
 		}
 	}()
+	probe := filepath.Join(e.Dir, "sockprobe")
+	build := exec.Command("go", "build", "-o", probe, "./internal/hushtest/sockprobe")
+	build.Dir = filepath.Join("..", "..")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building sockprobe: %v\n%s", err, out)
+	}
 	e.WriteFile("ctx/Dockerfile", `FROM busybox
-RUN --mount=type=bind,target=/ctx echo HELLO-FROM-STEP | nc local:/ctx/sub/agent.sock; ls -la /ctx/sub; true
+RUN --mount=type=bind,target=/ctx --mount=type=bind,from=probe,source=/sockprobe,target=/sockprobe \
+    /sockprobe /ctx/sub/agent.sock
 `)
+	e.WriteFile("probe/Dockerfile", "FROM scratch\nCOPY sockprobe /sockprobe\n")
+	if err := os.Rename(probe, filepath.Join(e.Dir, "probe", "sockprobe")); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := e.Run("build", "--progress=plain", "-t", "probe", "probe"); code != 0 {
+		t.Fatalf("building the probe image: %d\n%s%s", code, out, errOut)
+	}
 	out, errOut, code := e.Run("build", "--progress=plain", "--no-cache", "ctx")
 	if code != 0 {
 		t.Fatalf("build: %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "refused:") {
+		t.Errorf("the probe did not report a refused connection:\n%s", errOut)
 	}
 	select {
 	case msg := <-got:
