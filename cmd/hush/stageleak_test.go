@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"encoding/base64"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hush-build/hush/internal/hushtest"
 )
@@ -137,4 +140,76 @@ func TestPurgeReportsWhatStays(t *testing.T) {
 	if !regexp.MustCompile(`layer sha256:[0-9a-f]+ is STILL PRESENT: .*blob still at \S+/blobs/sha256/[0-9a-f]+ \(a tagged image uses it`).Match(out) {
 		t.Errorf("the failure does not say which layer stays, where and why:\n%s", out)
 	}
+}
+
+// TestLeakInAFailedOrKilledBuild: a step copies the secret into its layer, then the build
+// fails (or is killed with SIGKILL) before its audit. The leaking layer must not stay on
+// disk, and a later build of the same step without the secret must not reuse it.
+func TestLeakInAFailedOrKilledBuild(t *testing.T) {
+	for _, kill := range []bool{false, true} {
+		name := map[bool]string{false: "failed", true: "killed"}[kill]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			requireHush(t)
+			e := hushtest.NewEnv(t, hushBin)
+			canary := "CANARY-" + name + "-" + base64.RawURLEncoding.EncodeToString(randBytes(t, 12))
+			last := "RUN false"
+			if kill {
+				last = "RUN echo second-step-started && sleep 60"
+			}
+			e.WriteFile("ctx/Dockerfile", "FROM busybox\nRUN --mount=type=secret,id=tok cp /run/secrets/tok /leak || true\n"+last+"\n")
+			cmd := e.Command("build", "--progress=plain", "--secret", "id=tok,env=TOK", "ctx")
+			cmd.Env = append(cmd.Env, "TOK="+canary)
+			if kill {
+				killWhenPrinted(t, cmd, "second-step-started")
+			} else if out, err := cmd.CombinedOutput(); err == nil {
+				t.Fatalf("the build should fail:\n%s", out)
+			}
+			// The next command sweeps what a killed build left.
+			if out, errOut, code := e.Run("images"); code != 0 {
+				t.Fatalf("hush images: %d\n%s%s", code, out, errOut)
+			}
+			e.NoCanary([]byte(canary))
+			e.WriteFile("ctx/Dockerfile", "FROM busybox\nRUN --mount=type=secret,id=tok cp /run/secrets/tok /leak || true\n")
+			_, errOut, code := e.Run("build", "--progress=plain", "ctx")
+			if code != 0 {
+				t.Fatalf("rebuilding the first step: %d\n%s", code, errOut)
+			}
+			if regexp.MustCompile(`cp /run/secrets/tok /leak[^\n]*\n#\d+ CACHED`).MatchString(errOut) {
+				t.Errorf("the unaudited layer was reused from the cache:\n%s", errOut)
+			}
+		})
+	}
+}
+
+// killWhenPrinted starts cmd and SIGKILLs it (only it, as a user's kill -9 would) once its
+// stderr shows marker.
+func killWhenPrinted(t *testing.T, cmd *exec.Cmd, marker string) {
+	t.Helper()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		once := false
+		for sc.Scan() {
+			if !once && strings.Contains(sc.Text(), marker) {
+				once = true
+				close(seen)
+			}
+		}
+	}()
+	select {
+	case <-seen:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("the build never printed %q", marker)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
 }

@@ -47,6 +47,10 @@ type Options struct {
 	Mask *secret.Masks
 	// Registry is how FROM pulls images the store lacks.
 	Registry Registry
+	// Unaudited journals every layer the build commits until its audit clears it (the
+	// build has secret values to audit for): a build killed or failed before that leaves
+	// layers no later build reuses, and the next sweep purges.
+	Unaudited bool
 }
 
 // Builder holds the stores and runtime shared by builds.
@@ -71,8 +75,9 @@ type Builder struct {
 	// or a purge by another build does not delete them under it; nil holds nothing.
 	Lease *lease.Lease
 
-	scratch *scratch.Dir // TmpDir, removed by Close
-	root    string       // the state dir
+	scratch   *scratch.Dir // TmpDir, removed by Close
+	unaudited *unaudited   // layers built with secret values, until audited
+	root      string       // the state dir
 }
 
 // Result is the built image.
@@ -121,10 +126,12 @@ type run struct {
 	originMu sync.Mutex
 	origins  []LayerOrigin
 	seen     map[v1.Hash]bool
+	produced map[string]bool // layers this build committed (digests), under originMu
 }
 
 // Build runs the build and returns the target stage's image. Nothing is stored or
-// published here; the caller decides where the image goes.
+// published here; the caller decides where the image goes. On a failure the Result (with
+// the error) still lists the layers built so far, for the caller to audit.
 func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	p, err := plan.New(opts.Dockerfile, plan.Options{BuildArgs: opts.BuildArgs, Target: opts.Target})
 	if err != nil {
@@ -137,15 +144,35 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	r := &run{b: b, opts: opts, plan: p, futures: map[*plan.Stage]*future{}, images: map[string]*stageResult{},
-		multi: len(p.Needed()) > 1, seen: map[v1.Hash]bool{}, resolver: b.resolver(opts.Registry)}
-	for _, st := range p.Needed() {
+		multi: len(p.Needed()) > 1, seen: map[v1.Hash]bool{}, produced: map[string]bool{}, resolver: b.resolver(opts.Registry)}
+	if b.Sums != nil {
+		defer b.Sums.Save()
+	}
+	if err := r.buildStages(ctx); err != nil {
+		return &Result{Layers: r.layers()}, err
+	}
+	img, err := assemble(r.futures[p.Target].res, opts.Labels)
+	if err != nil {
+		return &Result{Layers: r.layers()}, err
+	}
+	res := &Result{Image: img, Layers: r.layers()}
+	for _, w := range opts.Dockerfile.Warnings {
+		res.Warnings = append(res.Warnings, w.String())
+	}
+	if unused := p.UnusedBuildArgs(); len(unused) > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("one or more build-args %v were not consumed", unused))
+	}
+	return res, nil
+}
+
+// buildStages builds every stage the target needs, concurrently, and reports the failure
+// that cancelled the build rather than the stages it cancelled.
+func (r *run) buildStages(ctx context.Context) error {
+	for _, st := range r.plan.Needed() {
 		r.futures[st] = &future{done: make(chan struct{})}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if b.Sums != nil {
-		defer b.Sums.Save()
-	}
 	var wg sync.WaitGroup
 	for st, f := range r.futures {
 		wg.Add(1)
@@ -159,36 +186,27 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 		}()
 	}
 	wg.Wait()
-	// Report the failure that cancelled the build, not the stages it cancelled.
 	var firstErr error
-	for _, st := range p.Needed() {
+	for _, st := range r.plan.Needed() {
 		err := r.futures[st].err
 		if err == nil || errors.Is(err, errDependency) {
 			continue
 		}
 		if !errors.Is(err, context.Canceled) {
-			return nil, err
+			return err
 		}
 		if firstErr == nil {
 			firstErr = err
 		}
 	}
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	tf := r.futures[p.Target]
-	img, err := assemble(tf.res, opts.Labels)
-	if err != nil {
-		return nil, err
-	}
-	res := &Result{Image: img, Layers: r.origins}
-	for _, w := range opts.Dockerfile.Warnings {
-		res.Warnings = append(res.Warnings, w.String())
-	}
-	if unused := p.UnusedBuildArgs(); len(unused) > 0 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("one or more build-args %v were not consumed", unused))
-	}
-	return res, nil
+	return firstErr
+}
+
+// layers is what the build met so far, for the audit.
+func (r *run) layers() []LayerOrigin {
+	r.originMu.Lock()
+	defer r.originMu.Unlock()
+	return append([]LayerOrigin(nil), r.origins...)
 }
 
 var errDependency = errors.New("a stage this one needs failed")

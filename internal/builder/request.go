@@ -100,11 +100,15 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 	for _, f := range lint.Check(in.dockerfile, lint.Options{Secrets: req.Secrets.Values(), BuildArgs: req.BuildArgs, Context: in.context}) {
 		req.Progress.Warn(f.String())
 	}
+	audited := req.Audit != "off" && len(req.Secrets.ValueFingerprints(b.Fingerprints)) > 0
 	res, err := b.Build(ctx, Options{Context: in.context, Dockerfile: in.dockerfile, BuildArgs: req.BuildArgs,
 		Target: req.Target, NoCache: req.NoCache, Labels: req.Labels, Network: req.Network, Progress: req.Progress,
 		Secrets: req.Secrets, SSH: agents, KnownHosts: req.KnownHosts, Mask: req.Secrets.Masks(),
-		Registry: req.Registry})
+		Registry: req.Registry, Unaudited: audited})
 	if err != nil {
+		if res != nil && audited {
+			b.auditFailed(ctx, res, req)
+		}
 		return nil, err
 	}
 	for _, w := range res.Warnings {
@@ -199,4 +203,14 @@ func LoadSecrets(in SecretInputs) (*secret.Set, error) {
 		}
 	}
 	return set, nil
+}
+
+// auditFailed audits what a failed (or interrupted) build committed before it stopped, so
+// a layer that holds a secret is purged now rather than left for a later build to reuse;
+// the build's own error is what the caller reports, the audit's findings are warned about.
+func (b *Builder) auditFailed(ctx context.Context, res *Result, req Request) {
+	ctx = context.WithoutCancel(ctx)
+	if err := b.SelfAudit(ctx, res, AuditOptions{Mode: "fail", Secrets: req.Secrets, Progress: req.Progress}); err != nil {
+		req.Progress.Warn("the failed build's layers: " + err.Error())
+	}
 }

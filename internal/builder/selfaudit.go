@@ -61,12 +61,14 @@ func (b *Builder) SelfAudit(ctx context.Context, res *Result, o AuditOptions) er
 	fmt.Fprintf(step, "%d layer(s) read, %d already audited clean for these values\n", a.read, len(a.skipped))
 	if len(findings) == 0 {
 		a.recordClean(res)
+		b.clearUnaudited(res)
 		step.Done(nil)
 		return nil
 	}
 	lines := describe(findings, res)
 	err = fmt.Errorf("audit found %d secret leak(s); nothing was published:\n  %s", len(findings), strings.Join(lines, "\n  "))
 	if o.Mode == "warn" {
+		b.clearUnaudited(res) // the user chose to keep them
 		step.Done(nil)
 		o.Progress.Warn(strings.Replace(err.Error(), "; nothing was published", "", 1))
 		return nil
@@ -74,6 +76,7 @@ func (b *Builder) SelfAudit(ctx context.Context, res *Result, o AuditOptions) er
 	if report := b.purge(a, findings, res); report != "" {
 		err = fmt.Errorf("%w\n%s", err, report)
 	}
+	b.clearUnaudited(res) // the leaking ones are purged, the others were audited clean
 	step.Done(err)
 	return err
 }
@@ -99,16 +102,20 @@ func (a *auditRun) skip(digest string) bool {
 // scan searches the image, the other stages' layers and the state dirs.
 func (a *auditRun) scan(ctx context.Context, b *Builder, res *Result) ([]audit.Finding, error) {
 	opts := audit.Options{SkipLayer: a.skip}
-	rep, err := audit.Scan(ctx, res.Image, a.secrets, opts)
-	if err != nil {
-		return nil, err
-	}
-	findings := rep.Findings
+	var findings []audit.Finding
 	inImage := map[string]bool{}
-	if layers, err := res.Image.Layers(); err == nil {
-		for _, l := range layers {
-			if d, err := l.Digest(); err == nil {
-				inImage[d.String()] = true
+	read := 0
+	if res.Image != nil { // nil when the build failed: only its layers are audited
+		rep, err := audit.Scan(ctx, res.Image, a.secrets, opts)
+		if err != nil {
+			return nil, err
+		}
+		findings, read = rep.Findings, rep.Stats.Layers
+		if layers, err := res.Image.Layers(); err == nil {
+			for _, l := range layers {
+				if d, err := l.Digest(); err == nil {
+					inImage[d.String()] = true
+				}
 			}
 		}
 	}
@@ -123,7 +130,7 @@ func (a *auditRun) scan(ctx context.Context, b *Builder, res *Result) ([]audit.F
 		return nil, err
 	}
 	findings = append(findings, lrep.Findings...)
-	a.read = rep.Stats.Layers + lrep.Stats.Layers
+	a.read = read + lrep.Stats.Layers
 	for _, dir := range b.stateDirs() {
 		drep, err := audit.ScanDir(ctx, dir, a.secrets, audit.Options{})
 		if err != nil {
@@ -157,6 +164,9 @@ func (a *auditRun) recordClean(res *Result) {
 		if d, err := o.Layer.Digest(); err == nil {
 			_ = a.ledger.Record(d.String(), a.fps)
 		}
+	}
+	if res.Image == nil {
+		return
 	}
 	if layers, err := res.Image.Layers(); err == nil {
 		for _, l := range layers {
@@ -230,6 +240,9 @@ func layersOf(res *Result) []v1.Layer {
 	}
 	for _, o := range res.Layers {
 		add(o.Layer)
+	}
+	if res.Image == nil {
+		return out
 	}
 	if layers, err := res.Image.Layers(); err == nil {
 		for _, l := range layers {
@@ -329,4 +342,17 @@ func removeInside(dir, p string) string {
 
 func within(p, dir string) bool {
 	return dir != "" && (p == dir || strings.HasPrefix(p, dir+string(filepath.Separator)))
+}
+
+// clearUnaudited drops the build's layers from the journal of unaudited layers: they were
+// audited (or purged, or kept with --audit=warn).
+func (b *Builder) clearUnaudited(res *Result) {
+	if b.unaudited == nil {
+		return
+	}
+	for _, l := range layersOf(res) {
+		if d, err := l.Digest(); err == nil {
+			b.unaudited.clear(d.String())
+		}
+	}
 }

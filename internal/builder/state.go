@@ -60,6 +60,20 @@ func Sweep(root string) error {
 	return err
 }
 
+// sweepUnaudited purges the layers dead builds committed with secret values and never
+// audited.
+func sweepUnaudited(root string, s *stores) error {
+	u, err := openUnaudited(root)
+	if err != nil {
+		return err
+	}
+	c, err := cache.Open(filepath.Join(root, "cache"))
+	if err != nil {
+		return err
+	}
+	return u.sweep(s, c)
+}
+
 func sweep(root string) (*stores, error) {
 	s, err := openStores(root)
 	if err != nil {
@@ -68,6 +82,7 @@ func sweep(root string) (*stores, error) {
 	err = errors.Join(
 		snapshot.Prune(filepath.Join(root, "snapshots")),
 		scratch.Sweep(filepath.Join(root, "tmp"), nil),
+		sweepUnaudited(root, s),
 		s.images.CollectPending(),
 		s.snaps.CollectPending(),
 	)
@@ -89,6 +104,7 @@ type Config struct {
 //	cache/        step cache records          audited/   the audit ledger
 //	cachemounts/  RUN --mount=type=cache       leases/    running builds' holds
 //	tmp/          scratch dirs of running builds
+//	unaudited/    layers built with secret values and not audited yet
 //	run/          a tmpfs in the build's mount namespace (bundles, secrets)
 //	keys/         the fingerprint key (0600)
 func Open(root string, cfg Config) (*Builder, error) {
@@ -109,6 +125,9 @@ func Open(root string, cfg Config) (*Builder, error) {
 		return nil, err
 	}
 	if b.Audited, err = audit.OpenLedger(filepath.Join(root, "audited")); err != nil {
+		return nil, err
+	}
+	if b.unaudited, err = openUnaudited(root); err != nil {
 		return nil, err
 	}
 	if b.scratch, err = scratch.New(filepath.Join(root, "tmp")); err != nil {

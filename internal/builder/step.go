@@ -114,6 +114,9 @@ func (r *run) cachedLayer(rec *cache.Record) (v1.Layer, bool) {
 	if err != nil {
 		return nil, false
 	}
+	if r.unauditedElsewhere(d.String()) {
+		return nil, false // a build that had secrets made it and never audited it
+	}
 	if ok, err := r.b.Images.HoldBlob(r.b.Lease, d); err != nil || !ok {
 		return nil, false
 	}
@@ -199,6 +202,15 @@ func (r *run) commit(ws *snapshot.Workspace) (*cache.Record, v1.Layer, error) {
 	if err := r.b.Lease.Hold(lease.BlobRef(digest.String()), lease.LayerRef(diffID.String())); err != nil {
 		return nil, nil, err
 	}
+	r.originMu.Lock()
+	r.produced[digest.String()] = true
+	r.originMu.Unlock()
+	if r.opts.Unaudited && r.b.unaudited != nil {
+		// Before the cache record: a kill from here on leaves a journaled layer.
+		if err := r.b.unaudited.add(digest.String(), diffID.String()); err != nil {
+			return nil, nil, err
+		}
+	}
 	l, err := r.layerFromRecord(rec.Layer)
 	if err != nil {
 		return nil, nil, err
@@ -208,3 +220,14 @@ func (r *run) commit(ws *snapshot.Workspace) (*cache.Record, v1.Layer, error) {
 
 // argsString renders argv for messages the way BuildKit does.
 func argsString(args []string) string { return strings.Join(args, " ") }
+
+// unauditedElsewhere reports a layer another build committed with secret values and has
+// not audited (yet, or ever): it must not be reused.
+func (r *run) unauditedElsewhere(digest string) bool {
+	if r.b.unaudited == nil || !r.b.unaudited.has(digest) {
+		return false
+	}
+	r.originMu.Lock()
+	defer r.originMu.Unlock()
+	return !r.produced[digest]
+}
