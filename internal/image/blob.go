@@ -9,10 +9,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sys/unix"
 )
 
 // BlobWriter writes one blob into the store: bytes go to a temp file inside
@@ -21,19 +23,36 @@ import (
 type BlobWriter struct {
 	store *Store
 	f     *os.File
+	name  string // the temp file's path
 	h     hash.Hash
 	n     int64
 	done  bool
 }
 
-// NewBlob starts a blob in the store's temp directory.
+// NewBlob starts a blob in the store's temp directory. The temp file is flocked until it
+// is committed or aborted, so that the next hush command removes it at once if this
+// process is killed (a half-written layer may hold what a step wrote).
 func (s *Store) NewBlob() (*BlobWriter, error) {
-	f, err := os.CreateTemp(s.tmpDir(), "blob-*")
+	// Named blob-* only once locked: a sweep never sees an unlocked blob-* of a live writer.
+	f, err := os.CreateTemp(s.tmpDir(), newTempPrefix+"*")
 	if err != nil {
 		return nil, fmt.Errorf("creating blob temp file: %w", err)
 	}
-	return &BlobWriter{store: s, f: f, h: sha256.New()}, nil
+	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	name := filepath.Join(s.tmpDir(), "blob-"+strings.TrimPrefix(filepath.Base(f.Name()), newTempPrefix))
+	if err == nil {
+		err = os.Rename(f.Name(), name)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("locking blob temp file: %w", err)
+	}
+	return &BlobWriter{store: s, f: f, name: name, h: sha256.New()}, nil
 }
+
+// newTempPrefix names a temp file not yet locked (see NewBlob).
+const newTempPrefix = ".new-"
 
 // Write implements io.Writer.
 func (w *BlobWriter) Write(p []byte) (int, error) {
@@ -62,14 +81,11 @@ func (w *BlobWriter) commit() (v1.Hash, int64, bool, error) {
 		return v1.Hash{}, 0, false, errors.New("committing blob: already committed or aborted")
 	}
 	w.done = true
-	tmp := w.f.Name()
+	tmp := w.name
 	defer os.Remove(tmp) // no-op after a successful rename
+	defer w.f.Close()    // the lock is held until the file has its final name
 	if err := w.f.Sync(); err != nil {
-		w.f.Close()
 		return v1.Hash{}, 0, false, fmt.Errorf("syncing blob: %w", err)
-	}
-	if err := w.f.Close(); err != nil {
-		return v1.Hash{}, 0, false, fmt.Errorf("closing blob: %w", err)
 	}
 	d := w.sum()
 	placed, err := w.store.placeBlob(tmp, d, w.n)
@@ -91,7 +107,7 @@ func (w *BlobWriter) Abort() error {
 	}
 	w.done = true
 	w.f.Close()
-	if err := os.Remove(w.f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(w.name); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("removing blob temp file: %w", err)
 	}
 	return nil

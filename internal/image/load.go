@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/hush-build/hush/internal/scratch"
 )
 
 // Load reads a docker archive (`docker save`, tarball.Write) or an OCI
@@ -25,11 +26,12 @@ import (
 // no stored image uses are removed again. It returns the normalized names
 // loaded; an image without a name is reported by its ID.
 func (s *Store) Load(archive string, prepare func(v1.Image) error) ([]string, error) {
-	tmp, err := os.MkdirTemp(s.tmpDir(), "load-*")
+	sd, err := scratch.New(s.tmpDir())
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", archive, err)
 	}
-	defer os.RemoveAll(tmp)
+	defer sd.Remove()
+	tmp := sd.Path()
 	imgs, err := s.readArchive(archive, tmp)
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", archive, err)

@@ -2,6 +2,7 @@ package image
 
 import (
 	"github.com/hush-build/hush/internal/lease"
+	"github.com/hush-build/hush/internal/scratch"
 
 	"bytes"
 	"encoding/json"
@@ -32,7 +33,6 @@ const (
 	indexFile        = "index.json"
 	lockFile         = "index.json.lock"
 	tmpDirName       = ".tmp"
-	staleTempAge     = 24 * time.Hour
 )
 
 // Store is hush's local image store: an OCI image layout at dir (blobs/sha256,
@@ -123,18 +123,40 @@ func (s *Store) initLayout() error {
 	return nil
 }
 
-// removeStaleTemps drops temp files left by crashed writers long ago; a
-// fresh temp file may belong to a live writer in another process.
+// removeStaleTemps drops what killed writers left in the temp dir: a blob temp file whose
+// flock is free, a load's scratch dir whose lock is free (scratch.Sweep), a file not yet
+// locked (.new-*) once it is old.
 func (s *Store) removeStaleTemps() {
+	_ = scratch.Sweep(s.tmpDir(), nil)
 	ents, err := os.ReadDir(s.tmpDir())
 	if err != nil {
 		return
 	}
 	for _, e := range ents {
-		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTempAge {
-			os.RemoveAll(filepath.Join(s.tmpDir(), e.Name()))
+		p := filepath.Join(s.tmpDir(), e.Name())
+		if !e.Type().IsRegular() {
+			continue
+		}
+		if strings.HasPrefix(e.Name(), newTempPrefix) {
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > scratch.Grace {
+				os.Remove(p)
+			}
+			continue
+		}
+		if unlocked(p) {
+			os.Remove(p)
 		}
 	}
+}
+
+// unlocked reports a file nobody holds an flock on.
+func unlocked(p string) bool {
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil
 }
 
 // lock takes the store-wide exclusive lock guarding index.json changes.

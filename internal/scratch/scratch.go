@@ -41,12 +41,19 @@ func New(parent string) (*Dir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating scratch dir: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	// The lock file gets its name only once it is locked: a sweep never sees an unlocked
+	// "lock" of a live owner (a dir without one is protected by Grace).
+	f, err := os.OpenFile(filepath.Join(dir, lockName+".new"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("creating scratch lock: %w", err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	if err := os.Rename(f.Name(), filepath.Join(dir, lockName)); err != nil {
 		f.Close()
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("locking %s: %w", dir, err)
