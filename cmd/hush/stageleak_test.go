@@ -2,8 +2,12 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -212,4 +216,27 @@ func killWhenPrinted(t *testing.T, cmd *exec.Cmd, marker string) {
 	}
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
+}
+
+// TestNoPlainHashOfASecretFile: a secret read from a file in the build context must not
+// leave a plain SHA-256 of its content in hush's context-file sum cache (anyone with the
+// state dir could check guesses against it).
+func TestNoPlainHashOfASecretFile(t *testing.T) {
+	requireHush(t)
+	e := hushtest.NewEnv(t, hushBin)
+	value := "token-" + base64.RawURLEncoding.EncodeToString(randBytes(t, 12))
+	e.WriteFile("ctx/token.txt", value)
+	e.WriteFile("ctx/Dockerfile", "FROM busybox\nRUN --mount=type=bind,target=/src --mount=type=secret,id=tok ls /src\n")
+	time.Sleep(2100 * time.Millisecond) // past the window in which fresh files are not cached
+	if out, errOut, code := e.Run("build", "--progress=plain", "--secret", "id=tok,src=ctx/token.txt", "ctx"); code != 0 {
+		t.Fatalf("build: %d\n%s%s", code, out, errOut)
+	}
+	sum := sha256.Sum256([]byte(value))
+	b, _ := os.ReadFile(filepath.Join(e.Root, "contentsums.json"))
+	if len(b) == 0 {
+		t.Fatal("no context-file sums were cached: the test does not exercise the cache")
+	}
+	if strings.Contains(string(b), hex.EncodeToString(sum[:])) {
+		t.Errorf("the sum cache holds the plain SHA-256 of the secret file")
+	}
 }

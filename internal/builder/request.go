@@ -100,6 +100,9 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 	for _, f := range lint.Check(in.dockerfile, lint.Options{Secrets: req.Secrets.Values(), BuildArgs: req.BuildArgs, Context: in.context}) {
 		req.Progress.Warn(f.String())
 	}
+	if b.Sums != nil {
+		b.Sums.Skip(req.Secrets.Files())
+	}
 	audited := req.Audit != "off" && len(req.Secrets.ValueFingerprints(b.Fingerprints)) > 0
 	res, err := b.Build(ctx, Options{Context: in.context, Dockerfile: in.dockerfile, BuildArgs: req.BuildArgs,
 		Target: req.Target, NoCache: req.NoCache, Labels: req.Labels, Network: req.Network, Progress: req.Progress,

@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/hush-build/hush/internal/fscopy"
+	"github.com/hush-build/hush/internal/secret"
 )
 
 // maxSums bounds the content-sum cache; past it the cache starts over.
@@ -20,6 +23,38 @@ type SumCache struct {
 	mu    sync.Mutex
 	m     map[string]string
 	dirty bool
+	skip  map[secret.FileID]bool // files secret values were read from
+}
+
+// Skip keeps the files a secret value was read from out of the cache (a plain hash of a
+// secret must never be stored), dropping what it knew of them.
+func (c *SumCache) Skip(files []secret.FileID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.skip == nil {
+		c.skip = map[secret.FileID]bool{}
+	}
+	for _, f := range files {
+		c.skip[f] = true
+	}
+	for stat := range c.m {
+		if c.skip[statFile(stat)] {
+			delete(c.m, stat)
+			c.dirty = true
+		}
+	}
+}
+
+// statFile reads the device and inode back from a stat identity ("PATH\x00DEV:INO:…").
+func statFile(stat string) secret.FileID {
+	_, rest, _ := strings.Cut(stat, "\x00")
+	parts := strings.SplitN(rest, ":", 3)
+	if len(parts) < 2 {
+		return secret.FileID{}
+	}
+	dev, _ := strconv.ParseUint(parts[0], 10, 64)
+	ino, _ := strconv.ParseUint(parts[1], 10, 64)
+	return secret.FileID{Dev: dev, Ino: ino}
 }
 
 var _ fscopy.SumCache = (*SumCache)(nil)
@@ -45,6 +80,9 @@ func (c *SumCache) Sum(stat string) (string, bool) {
 func (c *SumCache) Put(stat, sum string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.skip[statFile(stat)] {
+		return
+	}
 	if len(c.m) >= maxSums {
 		c.m = map[string]string{}
 	}

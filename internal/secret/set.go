@@ -2,6 +2,7 @@ package secret
 
 import (
 	"github.com/hush-build/hush/internal/sshagent"
+	"golang.org/x/sys/unix"
 
 	"context"
 	"errors"
@@ -35,6 +36,31 @@ type Set struct {
 	entries map[string]*entry
 	masks   *Masks   // compiled on first use; recompiled after a value is added
 	old     []*Masks // earlier compilations, still used by writers made from them
+	files   []FileID // the files values were read from
+}
+
+// FileID names a file a value was read from (device and inode), so that nothing else
+// caches a plain hash of its content (builder's context-file sums skip it).
+type FileID struct{ Dev, Ino uint64 }
+
+// Files lists the files the set read values from.
+func (s *Set) Files() []FileID {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]FileID(nil), s.files...)
+}
+
+func (s *Set) readFrom(path string) {
+	var st unix.Stat_t
+	if path == "" || unix.Stat(path, &st) != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.files = append(s.files, FileID{Dev: uint64(st.Dev), Ino: st.Ino})
 }
 
 type entry struct {
@@ -62,10 +88,11 @@ func Load(specs []Spec, lookupEnv func(string) (string, bool)) (*Set, error) {
 // AddSpecs reads every spec's value once. Later specs with the same id win.
 func (s *Set) AddSpecs(specs []Spec, lookupEnv func(string) (string, bool)) error {
 	for _, sp := range specs {
-		v, err := read(sp, lookupEnv)
+		v, src, err := read(sp, lookupEnv)
 		if err != nil {
 			return err
 		}
+		s.readFrom(src)
 		s.put(sp.ID, &entry{value: v, rebuild: sp.RebuildOnChange, kind: "secret"})
 	}
 	return nil
@@ -78,6 +105,7 @@ func (s *Set) AddEnvFile(path string, lookupEnv func(string) (string, bool)) err
 	if err != nil {
 		return err
 	}
+	s.readFrom(path)
 	for _, v := range vars {
 		s.put(v.Key, &entry{value: v.Value, kind: "env file"})
 	}
@@ -96,6 +124,7 @@ func (s *Set) AddKeyFiles(agentID string, paths []string) error {
 		if err != nil {
 			return fmt.Errorf("--ssh %s: %w", agentID, err)
 		}
+		s.readFrom(p)
 		s.put(keyFileID(agentID, p), &entry{value: data, kind: "ssh key"})
 	}
 	return nil
@@ -130,7 +159,8 @@ func (s *Set) put(id string, e *entry) {
 	}
 }
 
-func read(sp Spec, lookupEnv func(string) (string, bool)) ([]byte, error) {
+// read returns the value of sp and the file it came from ("" for the environment).
+func read(sp Spec, lookupEnv func(string) (string, bool)) ([]byte, string, error) {
 	src, env := sp.Src, sp.Env
 	if src == "" && env == "" {
 		if _, ok := lookupEnv(sp.ID); ok {
@@ -142,23 +172,23 @@ func read(sp Spec, lookupEnv func(string) (string, bool)) ([]byte, error) {
 	if env != "" {
 		v, ok := lookupEnv(env)
 		if !ok {
-			return nil, fmt.Errorf("secret %s: environment variable %s is not set", sp.ID, env)
+			return nil, "", fmt.Errorf("secret %s: environment variable %s is not set", sp.ID, env)
 		}
 		if len(v) > MaxSize {
-			return nil, fmt.Errorf("secret %s: value of %s is larger than the %d MiB limit", sp.ID, env, MaxSize>>20)
+			return nil, "", fmt.Errorf("secret %s: value of %s is larger than the %d MiB limit", sp.ID, env, MaxSize>>20)
 		}
-		return []byte(v), nil
+		return []byte(v), "", nil
 	}
 	// Plain or age-encrypted (decrypted here, in memory); at most MaxSize bytes.
 	b, err := secretfile.OpenEnv(src, lookupEnv)
 	if err != nil {
-		return nil, fmt.Errorf("secret %s: %w", sp.ID, err)
+		return nil, "", fmt.Errorf("secret %s: %w", sp.ID, err)
 	}
 	if len(b) > MaxSize {
 		clear(b)
-		return nil, fmt.Errorf("secret %s: %s is larger than the %d MiB limit", sp.ID, src, MaxSize>>20)
+		return nil, "", fmt.Errorf("secret %s: %s is larger than the %d MiB limit", sp.ID, src, MaxSize>>20)
 	}
-	return b, nil
+	return b, src, nil
 }
 
 // Get returns a copy of the value of id (a secret or env-file secret, not an ssh key), or
