@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -119,6 +120,19 @@ func TestAuditLedger(t *testing.T) {
 	}
 	if out := build("second-secret-value-" + base64.RawURLEncoding.EncodeToString(randBytes(t, 8))); !regexp.MustCompile(`[1-9]\d* layer\(s\) read, 0 already audited clean`).MatchString(out) {
 		t.Errorf("a new secret value should make the audit read every layer again:\n%s", out)
+	}
+	// The ledger's key lives on the tmpfs only: a copy of the state dir cannot check
+	// guesses of the values against the ledger.
+	if keys, _ := filepath.Glob(filepath.Join(e.Shm, "hush-keys", "ledger-*")); len(keys) != 1 {
+		t.Errorf("ledger keys on the tmpfs: %v, want one", keys)
+	}
+	if err := filepath.WalkDir(e.Root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), "ledger-") {
+			t.Errorf("a ledger key is in the state dir: %s", p)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 

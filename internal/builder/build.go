@@ -69,6 +69,8 @@ type Builder struct {
 	Fingerprints *secret.FingerprintKey
 	// Audited records which layers were audited clean against which values; nil: none.
 	Audited *audit.Ledger
+	// ledgerKey keys the ledger's value fingerprints (on a tmpfs only); nil: no ledger.
+	ledgerKey *secret.FingerprintKey
 	// Sums caches context file sums across builds; nil disables it.
 	Sums *SumCache
 	// Lease holds every blob and unpacked layer the build uses, so that removing an image

@@ -103,7 +103,7 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 	if b.Sums != nil {
 		b.Sums.Skip(req.Secrets.Files())
 	}
-	audited := req.Audit != "off" && len(req.Secrets.ValueFingerprints(b.Fingerprints)) > 0
+	audited := req.Audit != "off" && searchable(req.Secrets)
 	res, err := b.Build(ctx, Options{Context: in.context, Dockerfile: in.dockerfile, BuildArgs: req.BuildArgs,
 		Target: req.Target, NoCache: req.NoCache, Labels: req.Labels, Network: req.Network, Progress: req.Progress,
 		Secrets: req.Secrets, SSH: agents, KnownHosts: req.KnownHosts, Mask: req.Secrets.Masks(),
@@ -216,4 +216,10 @@ func (b *Builder) auditFailed(ctx context.Context, res *Result, req Request) {
 	if err := b.SelfAudit(ctx, res, AuditOptions{Mode: "fail", Secrets: req.Secrets, Progress: req.Progress}); err != nil {
 		req.Progress.Warn("the failed build's layers: " + err.Error())
 	}
+}
+
+// searchable reports a set holding a value long enough to audit for.
+func searchable(s *secret.Set) bool {
+	vals := s.Values()
+	return len(secret.ShortIDs(vals)) < len(vals)
 }

@@ -52,7 +52,10 @@ func (b *Builder) SelfAudit(ctx context.Context, res *Result, o AuditOptions) er
 		what = fmt.Sprintf("%d of %d secret values (%d too short to audit)", len(vals)-short, len(vals), short)
 	}
 	step := o.Progress.Start("auditing every layer of the build and its state for " + what)
-	a := &auditRun{secrets: vals, fps: o.Secrets.ValueFingerprints(b.Fingerprints), ledger: b.Audited, skipped: map[string]bool{}}
+	a := &auditRun{secrets: vals, ledger: b.Audited, skipped: map[string]bool{}}
+	if b.ledgerKey != nil {
+		a.fps = o.Secrets.ValueFingerprints(b.ledgerKey)
+	}
 	findings, err := a.scan(ctx, b, res)
 	if err != nil {
 		step.Done(err)

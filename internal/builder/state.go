@@ -1,7 +1,10 @@
 package builder
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"os"
 	"path/filepath"
 
 	"github.com/hush-build/hush/internal/audit"
@@ -9,6 +12,7 @@ import (
 	"github.com/hush-build/hush/internal/executor"
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/lease"
+	"github.com/hush-build/hush/internal/registry"
 	"github.com/hush-build/hush/internal/scratch"
 	"github.com/hush-build/hush/internal/secret"
 	"github.com/hush-build/hush/internal/snapshot"
@@ -127,6 +131,7 @@ func Open(root string, cfg Config) (*Builder, error) {
 	if b.Audited, err = audit.OpenLedger(filepath.Join(root, "audited")); err != nil {
 		return nil, err
 	}
+	b.ledgerKey = ledgerKey(root)
 	if b.unaudited, err = openUnaudited(root); err != nil {
 		return nil, err
 	}
@@ -162,3 +167,23 @@ func EnterNamespace(root string) (handled bool, code int, err error) {
 
 // Root is the state dir the builder opened.
 func (b *Builder) Root() string { return b.root }
+
+// ledgerKey is the key of the audit ledger's fingerprints: kept on a tmpfs only, so a copy
+// of the state dir cannot check guesses of secret values against the ledger; after a reboot
+// the ledger is simply read past once. nil (no tmpfs): every audit reads every layer.
+func ledgerKey(root string) *secret.FingerprintKey {
+	dir := os.Getenv(registry.TmpfsDirEnv)
+	if dir == "" {
+		dir = registry.DefaultGeneratorDir
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(abs))
+	k, err := secret.LoadTmpfsKey(dir, "ledger-"+hex.EncodeToString(sum[:8]))
+	if err != nil {
+		return nil
+	}
+	return k
+}

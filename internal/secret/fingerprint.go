@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/hush-build/hush/internal/secretfile"
 )
 
 // FingerprintKey is the per-state-dir random key for keyed secret fingerprints. It is
@@ -61,4 +63,14 @@ func (k *FingerprintKey) ValueFingerprint(value []byte) string {
 	m := hmac.New(sha256.New, sub.Sum(nil))
 	m.Write(value)
 	return "hmac-sha256:" + hex.EncodeToString(m.Sum(nil))
+}
+
+// LoadTmpfsKey reads the key named name under dir/hush-keys, creating 32 random bytes on
+// first use. dir must be a tmpfs (secretfile.IsTmpfs): the key dies with a reboot, and a
+// copy of the state dir has no way to check guesses against what it keys.
+func LoadTmpfsKey(dir, name string) (*FingerprintKey, error) {
+	if !secretfile.IsTmpfs(dir) {
+		return nil, fmt.Errorf("%s is not a tmpfs: the key %s is kept only on one", dir, name)
+	}
+	return LoadFingerprintKey(filepath.Join(dir, "hush-keys", name))
 }
