@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -9,6 +10,9 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/hush-build/hush/internal/fsroot"
+	"golang.org/x/sys/unix"
 )
 
 // ScanDir searches every file under root (hush's store, cache and temp directories) for
@@ -54,6 +58,11 @@ func ScanDir(ctx context.Context, root string, secrets map[string][]byte, opts O
 	if err != nil {
 		return nil, fmt.Errorf("auditing %s: %w", root, err)
 	}
+	dir, err := fsroot.Open(root)
+	if err != nil {
+		return nil, fmt.Errorf("auditing %s: %w", root, err)
+	}
+	defer dir.Close()
 	results := make([]*layerResult, len(files))
 	errs := make([]error, len(files))
 	work := make(chan int)
@@ -63,7 +72,7 @@ func ScanDir(ctx context.Context, root string, secrets map[string][]byte, opts O
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				results[i], errs[i] = m.scanFile(ctx, root, files[i], opts)
+				results[i], errs[i] = m.scanFile(ctx, dir, files[i], opts)
 			}
 		}()
 	}
@@ -91,12 +100,21 @@ func ScanDir(ctx context.Context, root string, secrets map[string][]byte, opts O
 	return r, nil
 }
 
-func (m *matcher) scanFile(ctx context.Context, root, rel string, opts Options) (*layerResult, error) {
-	f, err := os.Open(filepath.Join(root, rel))
+// scanFile searches one file of the tree, opened inside it without following a symlink
+// nor blocking: a build sharing a cache mount may have swapped the file listed for a link
+// to a host file, a FIFO or a device meanwhile; such an entry is skipped.
+func (m *matcher) scanFile(ctx context.Context, dir *fsroot.Root, rel string, opts Options) (*layerResult, error) {
+	f, err := dir.OpenFile(rel, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if errors.Is(err, unix.ELOOP) || errors.Is(err, os.ErrNotExist) {
+		return &layerResult{}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return &layerResult{}, nil
+	}
 	res, err := m.scanTar(ctx, f, opts.bufSize, Location{Kind: KindFile, Path: rel})
 	if err != nil {
 		return nil, err

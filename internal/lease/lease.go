@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -41,6 +42,7 @@ func Open(dir string) (*Leases, error) {
 type Lease struct {
 	mu   sync.Mutex
 	f    *os.File
+	name string
 	held map[string]bool
 }
 
@@ -48,19 +50,26 @@ type Lease struct {
 func (ls *Leases) Acquire() (*Lease, error) {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	f, err := os.OpenFile(filepath.Join(ls.dir, hex.EncodeToString(b)+".lease"), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	// The file is named *.lease only once locked: Held never takes a live lease for dead.
+	name := filepath.Join(ls.dir, hex.EncodeToString(b))
+	f, err := os.OpenFile(name+".new", os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("starting a lease: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	if err == nil {
+		err = os.Rename(name+".new", name+".lease")
+	}
+	if err != nil {
 		f.Close()
-		os.Remove(f.Name())
+		os.Remove(name + ".new")
 		return nil, fmt.Errorf("locking a lease: %w", err)
 	}
-	return &Lease{f: f, held: map[string]bool{}}, nil
+	return &Lease{f: f, name: name + ".lease", held: map[string]bool{}}, nil
 }
 
-// Hold adds refs ("blob sha256:…", "layer sha256:…") to the lease. A nil lease holds nothing.
+// Hold adds refs ("blob sha256:…", "layer sha256:…") to the lease (a dropped one again).
+// A nil lease holds nothing.
 func (l *Lease) Hold(refs ...string) error {
 	if l == nil {
 		return nil
@@ -83,22 +92,23 @@ func (l *Lease) Hold(refs ...string) error {
 	return nil
 }
 
-// Drop gives up refs (the build is done with them, e.g. it is about to purge them).
+// Drop gives up refs (the build is done with them, e.g. it is about to purge them). It
+// appends "-REF" lines, so a reader never sees the lease emptier than it is.
 func (l *Lease) Drop(refs ...string) error {
 	if l == nil {
 		return nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, r := range refs {
-		delete(l.held, r)
-	}
 	var b strings.Builder
-	for r := range l.held {
-		b.WriteString(r + "\n")
+	for _, r := range refs {
+		if l.held[r] {
+			delete(l.held, r)
+			b.WriteString("-" + r + "\n")
+		}
 	}
-	if err := l.f.Truncate(0); err != nil {
-		return fmt.Errorf("dropping references: %w", err)
+	if b.Len() == 0 {
+		return nil
 	}
 	if _, err := l.f.WriteString(b.String()); err != nil {
 		return fmt.Errorf("dropping references: %w", err)
@@ -114,7 +124,7 @@ func (l *Lease) Release() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f != nil {
-		os.Remove(l.f.Name())
+		os.Remove(l.name)
 		l.f.Close()
 		l.f = nil
 	}
@@ -128,6 +138,13 @@ func (ls *Leases) Held() (map[string]bool, error) {
 	}
 	held := map[string]bool{}
 	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".new") {
+			// A build killed between creating its lease and locking it.
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Minute {
+				os.Remove(filepath.Join(ls.dir, e.Name()))
+			}
+			continue
+		}
 		if !strings.HasSuffix(e.Name(), ".lease") {
 			continue
 		}
@@ -153,9 +170,17 @@ func (ls *Leases) readLive(p string, held map[string]bool) error {
 		os.Remove(p) // nobody holds it: its build died
 		return nil
 	}
+	refs := map[string]bool{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		held[sc.Text()] = true
+		if r, dropped := strings.CutPrefix(sc.Text(), "-"); dropped {
+			delete(refs, r)
+		} else {
+			refs[sc.Text()] = true
+		}
+	}
+	for r := range refs {
+		held[r] = true
 	}
 	return sc.Err()
 }

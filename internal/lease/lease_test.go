@@ -68,3 +68,34 @@ func TestLeases(t *testing.T) {
 	}
 	none.Release()
 }
+
+func TestDropKeepsTheRest(t *testing.T) {
+	ls, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ls.Acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if err := l.Hold(BlobRef("sha256:a"), BlobRef("sha256:b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Drop(BlobRef("sha256:a")); err != nil {
+		t.Fatal(err)
+	}
+	held, err := ls.Held()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held[BlobRef("sha256:a")] || !held[BlobRef("sha256:b")] {
+		t.Errorf("after dropping a: held = %v, want b only", held)
+	}
+	if err := l.Hold(BlobRef("sha256:a")); err != nil {
+		t.Fatal(err)
+	}
+	if held, _ := ls.Held(); !held[BlobRef("sha256:a")] {
+		t.Errorf("a held again is not held: %v", held)
+	}
+}
