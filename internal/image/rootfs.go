@@ -1,6 +1,8 @@
 package image
 
 import (
+	"strconv"
+
 	"github.com/hush-build/hush/internal/fsroot"
 	extract "github.com/hush-build/hush/internal/untar"
 
@@ -20,9 +22,10 @@ import (
 // whiteouts and opaque directories honoured) into dir, like buildx
 // --output type=local. A dir given as a symlink is followed, as buildx does;
 // the root directory is refused. The tree is built under a temp name beside
-// dir; when dir is missing it is renamed into place, otherwise each
-// top-level entry is moved into dir, replacing the entry of the same name
-// (so exporting into "." never deletes unrelated files).
+// dir; when dir is missing it is renamed into place, otherwise it is merged
+// into dir as buildx merges: a directory present in both is merged entry by
+// entry, anything else the image has replaces the entry of the same name, and
+// what only dir has stays (exporting into "." never deletes unrelated files).
 func ExportRootfs(img v1.Image, dir string) error {
 	dir, err := outputDir(dir)
 	if err != nil {
@@ -45,11 +48,10 @@ func ExportRootfs(img v1.Image, dir string) error {
 	return nil
 }
 
-// moveInto puts the finished tree tmp at dir. Into an existing dir each
-// top-level entry is moved with renameat(2) on directory fds: the entry of
-// the same name in dir (a symlink too: the link itself, never followed) is
-// first moved into a temp dir that is removed afterwards, so nothing but
-// those names in dir is touched, and nothing outside it.
+// moveInto puts the finished tree tmp at dir, merging it into an existing dir. Entries
+// are moved with renameat(2) on directory fds; an entry the image replaces (a symlink
+// too: the link itself, never followed) is first moved into a temp dir that is removed
+// afterwards, so nothing outside dir is touched.
 func moveInto(tmp, dir string) error {
 	fi, err := os.Lstat(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -72,21 +74,72 @@ func moveInto(tmp, dir string) error {
 		return err
 	}
 	defer closeAll(fds)
-	src, dst, old := int(fds[0].Fd()), int(fds[1].Fd()), int(fds[2].Fd())
-	names, err := fds[0].Readdirnames(-1)
+	m := &merger{old: int(fds[2].Fd())}
+	return m.merge(int(fds[0].Fd()), int(fds[1].Fd()), "")
+}
+
+// merger moves a tree into another; old holds what it replaced.
+type merger struct {
+	old int
+	n   int // names in old
+}
+
+// merge moves every entry of the dir src into the dir dst (at rel, for messages).
+func (m *merger) merge(src, dst int, rel string) error {
+	dup, err := unix.Dup(src)
+	if err != nil {
+		return err
+	}
+	d := os.NewFile(uintptr(dup), rel)
+	names, err := d.Readdirnames(-1)
+	d.Close()
 	if err != nil {
 		return err
 	}
 	for _, n := range names {
-		if err := unix.Renameat(dst, n, old, n); err != nil && !errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("moving old %s aside: %w", n, err)
-		}
-		if err := unix.Renameat(src, n, dst, n); err != nil {
-			unix.Renameat(old, n, dst, n)
-			return fmt.Errorf("moving %s into place: %w", n, err)
+		if err := m.entry(src, dst, n, rel+"/"+n); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+func (m *merger) entry(src, dst int, n, rel string) error {
+	var ss, ds unix.Stat_t
+	if err := unix.Fstatat(src, n, &ss, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	err := unix.Fstatat(dst, n, &ds, unix.AT_SYMLINK_NOFOLLOW)
+	if err == nil && ss.Mode&unix.S_IFMT == unix.S_IFDIR && ds.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return m.mergeDir(src, dst, n, rel)
+	}
+	if err == nil {
+		m.n++
+		if err := unix.Renameat(dst, n, m.old, strconv.Itoa(m.n)); err != nil {
+			return fmt.Errorf("moving old %s aside: %w", rel, err)
+		}
+	} else if !errors.Is(err, unix.ENOENT) {
+		return err
+	}
+	if err := unix.Renameat(src, n, dst, n); err != nil {
+		return fmt.Errorf("moving %s into place: %w", rel, err)
+	}
+	return nil
+}
+
+func (m *merger) mergeDir(src, dst int, n, rel string) error {
+	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	s, err := unix.Openat(src, n, flags, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(s)
+	d, err := unix.Openat(dst, n, flags, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(d)
+	return m.merge(s, d, rel)
 }
 
 // openDirs opens each path as a directory, refusing a symlink.

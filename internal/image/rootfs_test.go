@@ -114,3 +114,26 @@ func TestExportRootfsIntoExistingDir(t *testing.T) {
 		t.Fatalf("temp dirs left beside the destination: %v", left)
 	}
 }
+
+// TestExportRootfsMergesDirectories: exporting into a dir whose subdirectory the image also
+// has keeps the user's files there, as buildx's local exporter merges; a file the image has
+// replaces the user's of the same name.
+func TestExportRootfsMergesDirectories(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{"etc/mine": "kept", "etc/who": "replaced"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ExportRootfs(simpleImage(t, "from-image"), dir); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"etc/mine": "kept", "etc/who": "from-image"} {
+		if b, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", name, b, err, want)
+		}
+	}
+}
