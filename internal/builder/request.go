@@ -101,7 +101,7 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 		req.Progress.Warn(f.String())
 	}
 	if b.Sums != nil {
-		b.Sums.Skip(req.Secrets.Files())
+		b.Sums.Exclude(req.Secrets.Files())
 	}
 	audited := req.Audit != "off" && searchable(req.Secrets)
 	res, err := b.Build(ctx, Options{Context: in.context, Dockerfile: in.dockerfile, BuildArgs: req.BuildArgs,

@@ -26,9 +26,9 @@ type SumCache struct {
 	skip  map[secret.FileID]bool // files secret values were read from
 }
 
-// Skip keeps the files a secret value was read from out of the cache (a plain hash of a
+// Exclude keeps the files a secret value was read from out of the cache (a plain hash of a
 // secret must never be stored), dropping what it knew of them.
-func (c *SumCache) Skip(files []secret.FileID) {
+func (c *SumCache) Exclude(files []secret.FileID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.skip == nil {
