@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -176,10 +177,15 @@ func TestLeakInAFailedOrKilledBuild(t *testing.T) {
 				last = "RUN echo second-step-started && sleep 60"
 			}
 			e.WriteFile("ctx/Dockerfile", "FROM busybox\nRUN --mount=type=secret,id=tok cp /run/secrets/tok /leak || true\n"+last+"\n")
-			cmd := e.Command("build", "--progress=plain", "--secret", "id=tok,env=TOK", "ctx")
+			ctxDir := filepath.Join(e.Dir, "ctx") // absolute: names this test's hush processes
+			cmd := e.Command("build", "--progress=plain", "--secret", "id=tok,env=TOK", ctxDir)
 			cmd.Env = append(cmd.Env, "TOK="+canary)
 			if kill {
-				killWhenPrinted(t, cmd, "second-step-started")
+				var pids []int
+				killWhenPrinted(t, cmd, "second-step-started", func() { pids = processesWithArg(ctxDir) })
+				// The hush inside its namespaces dies of the kill too, a moment later;
+				// until then it holds its lease, and a sweep rightly leaves its layers.
+				waitFor(t, 10*time.Second, func() bool { return allDead(pids) }, "the killed build's processes to exit")
 			} else if out, err := cmd.CombinedOutput(); err == nil {
 				t.Fatalf("the build should fail:\n%s", out)
 			}
@@ -201,8 +207,8 @@ func TestLeakInAFailedOrKilledBuild(t *testing.T) {
 }
 
 // killWhenPrinted starts cmd and SIGKILLs it (only it, as a user's kill -9 would) once its
-// stderr shows marker.
-func killWhenPrinted(t *testing.T, cmd *exec.Cmd, marker string) {
+// stderr shows marker, calling before just before the kill.
+func killWhenPrinted(t *testing.T, cmd *exec.Cmd, marker string, before func()) {
 	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -228,6 +234,7 @@ func killWhenPrinted(t *testing.T, cmd *exec.Cmd, marker string) {
 		_ = cmd.Process.Kill()
 		t.Fatalf("the build never printed %q", marker)
 	}
+	before()
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 }
@@ -253,4 +260,40 @@ func TestNoPlainHashOfASecretFile(t *testing.T) {
 	if strings.Contains(string(b), hex.EncodeToString(sum[:])) {
 		t.Errorf("the sum cache holds the plain SHA-256 of the secret file")
 	}
+}
+
+// processesWithArg lists the processes with arg among their arguments.
+func processesWithArg(arg string) []int {
+	var pids []int
+	matches, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, m := range matches {
+		b, err := os.ReadFile(m)
+		if err != nil {
+			continue
+		}
+		for _, a := range strings.Split(string(b), "\x00") {
+			if a == arg {
+				pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(m)))
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids
+}
+
+// allDead reports whether every pid is gone or a zombie (its files, locks included, are
+// released by then; an empty cmdline comes earlier, before the files are).
+func allDead(pids []int) bool {
+	for _, pid := range pids {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			continue
+		}
+		fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(fields) > 0 && fields[0] != "Z" && fields[0] != "X" {
+			return false
+		}
+	}
+	return true
 }
