@@ -173,6 +173,9 @@ func TestCleanBuildPublishesToEverySinkInOrder(t *testing.T) {
 	}
 }
 
+// removedLayers are the layers an audit's error says it purged.
+var removedLayers = regexp.MustCompile(`layer (sha256:[0-9a-f]{64}) was removed`)
+
 var auditStats = regexp.MustCompile(`(\d+) layer\(s\) read, (\d+) already audited clean`)
 
 // TestLedgerSkipsLayersAuditedClean: once a build's layers were audited clean for a value, a
