@@ -19,6 +19,21 @@ const matchBit = -1 << 31
 // would not fit int32 offsets.
 func newAutomaton(patterns [][]byte) (*automaton, bool) {
 	a := &automaton{lengths: make([]int, len(patterns))}
+	a.setClasses(patterns)
+	for pi, p := range patterns {
+		a.lengths[pi] = len(p)
+	}
+	gotoTab, out := trie(patterns, a.class, a.nclasses)
+	if int64(len(out))*int64(a.nclasses) >= 1<<31 {
+		return nil, false
+	}
+	a.complete(gotoTab, out)
+	return a, true
+}
+
+// setClasses gives each byte that occurs in a pattern a class of its own, and every other
+// byte class 0.
+func (a *automaton) setClasses(patterns [][]byte) {
 	var used [256]bool
 	for _, p := range patterns {
 		for _, b := range p {
@@ -39,15 +54,17 @@ func newAutomaton(patterns [][]byte) (*automaton, bool) {
 			a.class[b] = uint8(b)
 		}
 	}
-	nc := a.nclasses
-	// Trie: goto[s*nc+c] = next state + 1, 0 meaning none.
-	gotoTab := make([]int32, nc)
-	var out [][]int32 = [][]int32{nil}
+}
+
+// trie builds the patterns' trie over byte classes: gotoTab[s*nc+c] is the next state + 1
+// (0: none), out[s] the patterns ending at state s.
+func trie(patterns [][]byte, class [256]uint8, nc int) (gotoTab []int32, out [][]int32) {
+	gotoTab = make([]int32, nc)
+	out = [][]int32{nil}
 	for pi, p := range patterns {
-		a.lengths[pi] = len(p)
 		s := 0
 		for _, b := range p {
-			c := int(a.class[b])
+			c := int(class[b])
 			n := gotoTab[s*nc+c]
 			if n == 0 {
 				out = append(out, nil)
@@ -59,11 +76,13 @@ func newAutomaton(patterns [][]byte) (*automaton, bool) {
 		}
 		out[s] = append(out[s], int32(pi))
 	}
-	nstates := len(out)
-	if int64(nstates)*int64(nc) >= 1<<31 {
-		return nil, false
-	}
-	// Breadth-first: fail links, then complete transitions (the DFA).
+	return gotoTab, out
+}
+
+// complete turns the trie into the DFA, breadth-first: fail links, then every transition,
+// as row offsets with the match bit.
+func (a *automaton) complete(gotoTab []int32, out [][]int32) {
+	nc, nstates := a.nclasses, len(out)
 	fail := make([]int32, nstates)
 	a.trans = make([]int32, nstates*nc)
 	queue := make([]int32, 0, nstates)
@@ -97,7 +116,6 @@ func newAutomaton(patterns [][]byte) (*automaton, bool) {
 		a.trans[i] = v
 	}
 	a.out = out
-	return a, true
 }
 
 // scan runs the DFA over buf from state (a row offset, match bit clear) and calls hit

@@ -26,8 +26,37 @@ func ScanDir(ctx context.Context, root string, secrets map[string][]byte, opts O
 		return nil, err
 	}
 	r := newReport(m, opts, root)
+	files, err := m.listTree(root, r)
+	if err != nil {
+		return nil, fmt.Errorf("auditing %s: %w", root, err)
+	}
+	dir, err := fsroot.Open(root)
+	if err != nil {
+		return nil, fmt.Errorf("auditing %s: %w", root, err)
+	}
+	defer dir.Close()
+	results, errs := m.scanFiles(ctx, dir, files, opts)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("auditing %s: %w", root, err)
+	}
+	for i, res := range results {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("auditing %s: %w", filepath.Join(root, files[i]), errs[i])
+		}
+		r.Stats.Files++
+		r.Stats.Bytes += res.bytes
+		r.addFindings(res.findings)
+	}
+	r.sortFindings(nil)
+	r.Stats.DurationMS = time.Since(start).Milliseconds()
+	return r, nil
+}
+
+// listTree walks root, adds to r the findings in entry names and symlink targets, and
+// returns the regular files (relative to root) whose contents are still to search.
+func (m *matcher) listTree(root string, r *Report) ([]string, error) {
 	var files []string
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -55,14 +84,12 @@ func ScanDir(ctx context.Context, root string, secrets map[string][]byte, opts O
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("auditing %s: %w", root, err)
-	}
-	dir, err := fsroot.Open(root)
-	if err != nil {
-		return nil, fmt.Errorf("auditing %s: %w", root, err)
-	}
-	defer dir.Close()
+	return files, err
+}
+
+// scanFiles searches the files of dir on opts' workers, each result and error at its
+// file's index; it stops handing out files when ctx is done.
+func (m *matcher) scanFiles(ctx context.Context, dir *fsroot.Root, files []string, opts Options) ([]*layerResult, []error) {
 	results := make([]*layerResult, len(files))
 	errs := make([]error, len(files))
 	work := make(chan int)
@@ -84,20 +111,7 @@ func ScanDir(ctx context.Context, root string, secrets map[string][]byte, opts O
 	}
 	close(work)
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("auditing %s: %w", root, err)
-	}
-	for i, res := range results {
-		if errs[i] != nil {
-			return nil, fmt.Errorf("auditing %s: %w", filepath.Join(root, files[i]), errs[i])
-		}
-		r.Stats.Files++
-		r.Stats.Bytes += res.bytes
-		r.addFindings(res.findings)
-	}
-	r.sortFindings(nil)
-	r.Stats.DurationMS = time.Since(start).Milliseconds()
-	return r, nil
+	return results, errs
 }
 
 // scanFile searches one file of the tree, opened inside it without following a symlink

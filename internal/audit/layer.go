@@ -100,27 +100,14 @@ func (m *matcher) scanTar(ctx context.Context, r io.Reader, bufSize int, base Lo
 		name := cleanPath(hdr.Name)
 		dataStart := st.pos()
 		spans = append(spans, entrySpan{name: name, hdrStart: min(hdrStart, dataStart), dataStart: dataStart, size: hdr.Size})
-		res.files++
-		dir, file := path.Split(name)
-		switch {
-		case file == ".wh..wh..opq":
-			res.opaques = append(res.opaques, strings.TrimSuffix(dir, "/"))
-		case strings.HasPrefix(file, ".wh."):
-			res.whiteouts = append(res.whiteouts, dir+strings.TrimPrefix(file, ".wh."))
-		default:
-			res.paths[name] = true
-		}
+		res.note(name)
 		if len(m.files) > 0 && hdr.Typeflag == tar.TypeReg {
-			rule, fp, err := m.checkFile(name, func() ([]byte, error) {
-				return io.ReadAll(io.LimitReader(tr, maxCredentialFile))
-			})
+			f, err := m.fileFinding(tr, name, base, spans[len(spans)-1])
 			if err != nil {
-				return nil, fmt.Errorf("reading %s: %w", name, err)
+				return nil, err
 			}
-			if rule != "" {
-				loc := base
-				locate(&loc, spans[len(spans)-1:], spans[len(spans)-1].dataStart)
-				extra = append(extra, Finding{Rule: rule, Fingerprint: fp, Location: loc, Count: 1})
+			if f != nil {
+				extra = append(extra, *f)
 			}
 		}
 	}
@@ -141,6 +128,37 @@ func (m *matcher) scanTar(ctx context.Context, r io.Reader, bufSize int, base Lo
 	}
 	res.findings = append(res.findings, extra...)
 	return res, nil
+}
+
+// note records a tar entry: a path, a whiteout or an opaque-dir marker.
+func (res *layerResult) note(name string) {
+	res.files++
+	dir, file := path.Split(name)
+	switch {
+	case file == ".wh..wh..opq":
+		res.opaques = append(res.opaques, strings.TrimSuffix(dir, "/"))
+	case strings.HasPrefix(file, ".wh."):
+		res.whiteouts = append(res.whiteouts, dir+strings.TrimPrefix(file, ".wh."))
+	default:
+		res.paths[name] = true
+	}
+}
+
+// fileFinding checks the regular file at the reader's current entry against the file
+// rules (credential files); nil when none matches.
+func (m *matcher) fileFinding(tr *tar.Reader, name string, base Location, span entrySpan) (*Finding, error) {
+	rule, fp, err := m.checkFile(name, func() ([]byte, error) {
+		return io.ReadAll(io.LimitReader(tr, maxCredentialFile))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	if rule == "" {
+		return nil, nil
+	}
+	loc := base
+	locate(&loc, []entrySpan{span}, span.dataStart)
+	return &Finding{Rule: rule, Fingerprint: fp, Location: loc, Count: 1}, nil
 }
 
 // locate sets loc's path and offset for a hit at stream offset at.

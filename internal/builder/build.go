@@ -79,6 +79,7 @@ type Builder struct {
 
 	scratch   *scratch.Dir // TmpDir, removed by Close
 	unaudited *unaudited   // layers built with secret values, until audited
+	mounts    mounter      // overlayfs; plain copies in the package's tests
 	root      string       // the state dir
 }
 

@@ -11,7 +11,6 @@ import (
 	"github.com/hush-build/hush/internal/fscopy"
 	"github.com/hush-build/hush/internal/gitsource"
 	"github.com/hush-build/hush/internal/plan"
-	"github.com/hush-build/hush/internal/snapshot"
 )
 
 // copySource is one place a COPY or ADD takes files from. Whatever I/O a source needs to
@@ -172,7 +171,7 @@ func (r *run) stageSource(ctx context.Context, st *plan.Stage, cs *plan.CopySpec
 	if err != nil {
 		return nil, "", err
 	}
-	unmount, err := snapshot.MountReadOnly(lowers, dir)
+	unmount, err := r.b.mounts.MountReadOnly(lowers, dir)
 	if err != nil {
 		rm()
 		return nil, "", fmt.Errorf("mounting --from=%s: %w", cs.From, err)

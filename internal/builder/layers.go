@@ -10,6 +10,27 @@ import (
 	"github.com/hush-build/hush/internal/snapshot"
 )
 
+// mounter puts a root filesystem together from unpacked layers. A build uses overlayfs
+// (overlayMounts, which needs root); the package's tests use plain copies, so that the
+// orchestration is tested without root.
+type mounter interface {
+	// Mount shows lowers (top-most first) at ws.Merged, the step's writes going to ws.Upper.
+	Mount(ws *snapshot.Workspace, lowers []string) (unmount func() error, err error)
+	// MountReadOnly shows lowers (top-most first) at target, read-only.
+	MountReadOnly(lowers []string, target string) (unmount func() error, err error)
+}
+
+// overlayMounts mounts overlayfs (package snapshot).
+type overlayMounts struct{}
+
+func (overlayMounts) Mount(ws *snapshot.Workspace, lowers []string) (func() error, error) {
+	return ws.Mount(lowers)
+}
+
+func (overlayMounts) MountReadOnly(lowers []string, target string) (func() error, error) {
+	return snapshot.MountReadOnly(lowers, target)
+}
+
 // Lowers returns the unpacked dirs of layers as overlay lowers, top-most first,
 // unpacking any layer the snapshot store does not have yet.
 func Lowers(snaps *snapshot.Store, layers []v1.Layer) ([]string, error) {

@@ -16,7 +16,6 @@ import (
 	"github.com/hush-build/hush/internal/fscopy"
 	"github.com/hush-build/hush/internal/fsroot"
 	"github.com/hush-build/hush/internal/plan"
-	"github.com/hush-build/hush/internal/snapshot"
 )
 
 // cacheMount binds a persistent cache directory, honouring sharing=shared|private|locked.
@@ -115,7 +114,7 @@ func (r *run) stageRoot(ctx context.Context, st *plan.Stage, from string) (strin
 	if err != nil {
 		return "", nil, err
 	}
-	unmount, err := snapshot.MountReadOnly(lowers, dir)
+	unmount, err := r.b.mounts.MountReadOnly(lowers, dir)
 	if err != nil {
 		rm()
 		return "", nil, fmt.Errorf("mounting %s: %w", from, err)
@@ -167,7 +166,7 @@ func (r *run) bindMount(ctx context.Context, st *plan.Stage, sm *stepMounts, m *
 		if err != nil {
 			return err
 		}
-		unmount, err := ws.Mount([]string{host})
+		unmount, err := r.b.mounts.Mount(ws, []string{host})
 		if err != nil {
 			ws.Remove()
 			return err

@@ -49,7 +49,7 @@ func (b *Builder) RunImage(ctx context.Context, s RunSpec) error {
 		return err
 	}
 	defer ws.Remove()
-	unmount, err := ws.Mount(lowers)
+	unmount, err := b.mounts.Mount(ws, lowers)
 	if err != nil {
 		return err
 	}

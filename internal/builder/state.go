@@ -112,17 +112,24 @@ type Config struct {
 //	run/          a tmpfs in the build's mount namespace (bundles, secrets)
 //	keys/         the fingerprint key (0600)
 func Open(root string, cfg Config) (*Builder, error) {
+	runtime := func(runDir string) (executor.Runtime, error) { return executor.New(cfg.Runtime, runDir) }
+	return open(root, runtime, overlayMounts{})
+}
+
+// open is Open with the parts that run steps and need root given: the OCI runtime (made
+// for the run dir) and the overlay mounts. The package's tests give in-process ones.
+func open(root string, runtime func(runDir string) (executor.Runtime, error), mounts mounter) (*Builder, error) {
 	s, err := sweep(root)
 	if err != nil {
 		return nil, err
 	}
 	b := &Builder{root: root, Images: s.images, Snapshots: s.snaps, RunDir: filepath.Join(root, "run"),
 		CacheMountDir: filepath.Join(root, "cachemounts"),
-		Sums:          LoadSumCache(filepath.Join(root, "contentsums.json"))}
+		Sums:          LoadSumCache(filepath.Join(root, "contentsums.json")), mounts: mounts}
 	if b.Cache, err = cache.Open(filepath.Join(root, "cache")); err != nil {
 		return nil, err
 	}
-	if b.Runtime, err = executor.New(cfg.Runtime, b.RunDir); err != nil {
+	if b.Runtime, err = runtime(b.RunDir); err != nil {
 		return nil, err
 	}
 	if b.Fingerprints, err = secret.LoadFingerprintKey(filepath.Join(root, "keys", "fingerprint")); err != nil {

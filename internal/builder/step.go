@@ -150,7 +150,7 @@ func (r *run) executeInWorkspace(ctx context.Context, res *stageResult, a *actio
 		return nil, nil, err
 	}
 	defer ws.Remove()
-	unmount, err := ws.Mount(lowers)
+	unmount, err := r.b.mounts.Mount(ws, lowers)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -38,7 +38,12 @@ func newLintCmd(*globals) *cobra.Command {
 (default ".", after .dockerignore) for unsafe secret handling. Rules: docs/lint.md.
 Exit status: 0 no error findings (warnings may be printed), 1 error findings, 2 usage or
 parse error.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.MaximumNArgs(1)(cmd, args); err != nil {
+				return lintUsageError(cmd.ErrOrStderr(), err)
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.contextPath = "."
 			if len(args) == 1 {
@@ -47,6 +52,7 @@ parse error.`,
 			return runLint(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
+	cmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return lintUsageError(cmd.ErrOrStderr(), err) })
 	f := cmd.Flags()
 	f.StringVarP(&o.file, "file", "f", "", `Name of the Dockerfile (default: "PATH/Dockerfile")`)
 	f.StringArrayVar(&o.secrets, "secret", nil, `Secret the build will get, to find its value in build args and ENV (format: "id=mysecret[,src=/local/secret|,env=VAR]")`)

@@ -188,24 +188,6 @@ func startProcess(t *testing.T, out io.Writer, name string, args ...string) *exe
 	return cmd
 }
 
-// syncBuffer is a bytes.Buffer safe for a process and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestArgvMonitorSeesShortProcesses makes sure the leak checks above can fail: a process
 // living 50ms with a canary in its argv must be seen.
 func TestArgvMonitorSeesShortProcesses(t *testing.T) {

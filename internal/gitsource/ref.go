@@ -120,91 +120,115 @@ func cleanSubdir(s string) string {
 func (r *Ref) applyQuery(q url.Values) error {
 	var tag, branch string
 	for k, vs := range q {
-		if len(vs) > 1 {
-			return fmt.Errorf("query %q has multiple values", k)
-		}
-		v := ""
-		if len(vs) == 1 {
-			v = vs[0]
-		}
-		if v == "" {
-			switch k {
-			case "keep-git-dir", "submodules", "fetch-by-commit":
-				v = "true"
-			default:
-				return fmt.Errorf("query %q has no value", k)
-			}
+		v, err := queryValue(k, vs)
+		if err != nil {
+			return err
 		}
 		switch k {
-		case "ref":
-			if r.Ref != "" && r.Ref != v {
-				return fmt.Errorf("ref conflicts: %q vs %q", r.Ref, v)
-			}
-			r.Ref = v
 		case "tag":
 			tag = v
 		case "branch":
 			branch = v
-		case "subdir":
-			v = cleanSubdir(v)
-			if r.Subdir != "" && r.Subdir != v {
-				return fmt.Errorf("subdir conflicts: %q vs %q", r.Subdir, v)
-			}
-			r.Subdir = v
-		case "checksum", "commit":
-			r.Checksum = v
-		case "keep-git-dir":
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return fmt.Errorf("invalid keep-git-dir value: %q", v)
-			}
-			r.KeepGitDir = b
-		case "submodules":
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return fmt.Errorf("invalid submodules value: %q", v)
-			}
-			if b {
-				return errors.New("submodules=true is not supported")
-			}
-		case "fetch-by-commit":
-			// An optimisation hint in BuildKit; hush fetches a commit directly anyway.
-			if _, err := strconv.ParseBool(v); err != nil {
-				return fmt.Errorf("invalid fetch-by-commit value: %q", v)
-			}
-		case "mtime":
-			switch v {
-			case "checkout":
-			case "commit":
-				return errors.New("mtime=commit is not supported")
-			default:
-				return fmt.Errorf("invalid mtime value: %q (must be \"checkout\" or \"commit\")", v)
-			}
 		default:
-			return fmt.Errorf("unexpected query %q", k)
+			if err := r.applyOption(k, v); err != nil {
+				return err
+			}
 		}
+	}
+	if tag != "" && branch != "" {
+		return errors.New("branch conflicts with tag")
 	}
 	if tag != "" {
-		if branch != "" {
-			return errors.New("branch conflicts with tag")
-		}
-		if !strings.HasPrefix(tag, "refs/tags/") {
-			tag = "refs/tags/" + tag
-		}
-		if r.Ref != "" && r.Ref != tag {
-			return fmt.Errorf("ref conflicts: %q vs %q", r.Ref, tag)
-		}
-		r.Ref = tag
+		return r.setRef(tag, "refs/tags/")
 	}
 	if branch != "" {
-		if !strings.HasPrefix(branch, "refs/heads/") {
-			branch = "refs/heads/" + branch
-		}
-		if r.Ref != "" && r.Ref != branch {
-			return fmt.Errorf("ref conflicts: %q vs %q", r.Ref, branch)
-		}
-		r.Ref = branch
+		return r.setRef(branch, "refs/heads/")
 	}
+	return nil
+}
+
+// queryValue is the one value of query option k; the flags may be given bare, as true.
+func queryValue(k string, vs []string) (string, error) {
+	if len(vs) > 1 {
+		return "", fmt.Errorf("query %q has multiple values", k)
+	}
+	v := ""
+	if len(vs) == 1 {
+		v = vs[0]
+	}
+	if v == "" {
+		switch k {
+		case "keep-git-dir", "submodules", "fetch-by-commit":
+			return "true", nil
+		default:
+			return "", fmt.Errorf("query %q has no value", k)
+		}
+	}
+	return v, nil
+}
+
+// applyOption applies one query option other than tag and branch.
+func (r *Ref) applyOption(k, v string) error {
+	switch k {
+	case "ref":
+		if r.Ref != "" && r.Ref != v {
+			return fmt.Errorf("ref conflicts: %q vs %q", r.Ref, v)
+		}
+		r.Ref = v
+	case "subdir":
+		v = cleanSubdir(v)
+		if r.Subdir != "" && r.Subdir != v {
+			return fmt.Errorf("subdir conflicts: %q vs %q", r.Subdir, v)
+		}
+		r.Subdir = v
+	case "checksum", "commit":
+		r.Checksum = v
+	case "keep-git-dir":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("invalid keep-git-dir value: %q", v)
+		}
+		r.KeepGitDir = b
+	case "submodules":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("invalid submodules value: %q", v)
+		}
+		if b {
+			return errors.New("submodules=true is not supported")
+		}
+	case "fetch-by-commit":
+		// An optimisation hint in BuildKit; hush fetches a commit directly anyway.
+		if _, err := strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("invalid fetch-by-commit value: %q", v)
+		}
+	case "mtime":
+		return checkMtime(v)
+	default:
+		return fmt.Errorf("unexpected query %q", k)
+	}
+	return nil
+}
+
+func checkMtime(v string) error {
+	switch v {
+	case "checkout":
+		return nil
+	case "commit":
+		return errors.New("mtime=commit is not supported")
+	}
+	return fmt.Errorf("invalid mtime value: %q (must be \"checkout\" or \"commit\")", v)
+}
+
+// setRef sets r.Ref to name under prefix (a tag or a branch), unless a ref= names another.
+func (r *Ref) setRef(name, prefix string) error {
+	if !strings.HasPrefix(name, prefix) {
+		name = prefix + name
+	}
+	if r.Ref != "" && r.Ref != name {
+		return fmt.Errorf("ref conflicts: %q vs %q", r.Ref, name)
+	}
+	r.Ref = name
 	return nil
 }
 

@@ -22,7 +22,7 @@ type sshServer struct {
 	hostKey   string // public host key line ("ssh-ed25519 AAAA...")
 	otherKey  string // a different public host key, for the mismatch case
 	agentSock string
-	log       *syncBuffer
+	log       *hushtest.Buffer
 }
 
 func keygen(t *testing.T, path string) string {
@@ -48,7 +48,7 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func waitFor(t *testing.T, what string, log *syncBuffer, ok func() bool) {
+func waitFor(t *testing.T, what string, log *hushtest.Buffer, ok func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if ok() {
@@ -81,7 +81,7 @@ func startSSHServer(t *testing.T) *sshServer {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 
-	s := &sshServer{port: freePort(t), log: &syncBuffer{}, agentSock: filepath.Join(dir, "agent.sock")}
+	s := &sshServer{port: freePort(t), log: &hushtest.Buffer{}, agentSock: filepath.Join(dir, "agent.sock")}
 	s.hostKey = keygen(t, filepath.Join(dir, "host_key"))
 	s.otherKey = keygen(t, filepath.Join(dir, "other_host_key"))
 	clientPub := keygen(t, filepath.Join(dir, "client_key"))
@@ -168,7 +168,7 @@ func TestFetchSSH(t *testing.T) {
 				t.Fatalf("Parse(%q) = ok %v, err %v", tt.src, ok, err)
 			}
 			dest := filepath.Join(t.TempDir(), "out")
-			var progress syncBuffer
+			var progress hushtest.Buffer
 			commit, err := Fetch(context.Background(), ref, dest,
 				Options{SSHAuthSock: tt.agent, KnownHosts: tt.knownHosts, Stderr: &progress})
 			if tt.wantErr != nil {

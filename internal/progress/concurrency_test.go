@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hush-build/hush/internal/hushtest"
 )
 
 // TestConcurrentSteps builds many steps from many goroutines, each writing
@@ -19,7 +21,7 @@ func TestConcurrentSteps(t *testing.T) {
 	const steps, linesPerStep = 12, 60
 	for _, mode := range []string{ModePlain, ModeTTY, ModeQuiet} {
 		t.Run(mode, func(t *testing.T) {
-			var out lockedBuffer
+			var out hushtest.Buffer
 			d, err := New(&out, mode, WithRefresh(time.Millisecond), WithSize(100, 30))
 			if err != nil {
 				t.Fatalf("New: %v", err)

@@ -93,7 +93,7 @@ func mustTemp(t *testing.T) *os.File {
 // from the terminal (50 columns) and the ticker redraws on its own.
 func TestTTYOnTerminal(t *testing.T) {
 	ptmx, pts := openPTY(t)
-	var term lockedBuffer
+	var term hushtest.Buffer
 	go func() {
 		buf := make([]byte, 4096)
 		for {

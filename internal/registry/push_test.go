@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -73,31 +72,13 @@ func storedImage(t *testing.T) (*image.Store, v1.Image) {
 
 // captureClientLogs routes go-containerregistry's loggers into a buffer for
 // the test (they are that library's package-level settings).
-func captureClientLogs(t *testing.T) *syncBuffer {
+func captureClientLogs(t *testing.T) *hushtest.Buffer {
 	t.Helper()
-	buf := &syncBuffer{}
+	buf := &hushtest.Buffer{}
 	old := [3]*log.Logger{logs.Debug, logs.Warn, logs.Progress}
 	logs.Debug, logs.Warn, logs.Progress = log.New(buf, "debug ", 0), log.New(buf, "warn ", 0), log.New(buf, "progress ", 0)
 	t.Cleanup(func() { logs.Debug, logs.Warn, logs.Progress = old[0], old[1], old[2] })
 	return buf
-}
-
-// syncBuffer is a bytes.Buffer several loggers may write concurrently.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func writeFile(t *testing.T, dir, name, content string) string {

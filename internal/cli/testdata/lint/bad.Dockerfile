@@ -1,0 +1,4 @@
+FROM busybox
+ARG NPM_TOK
+RUN true
+COPY . /app

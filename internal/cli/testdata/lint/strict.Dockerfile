@@ -1,0 +1,3 @@
+# check=error=true
+FROM busybox
+ARG GITHUB_TOKEN

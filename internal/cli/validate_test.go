@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"io"
+	"maps"
+	"strings"
+	"testing"
+
+	"github.com/hush-build/hush/internal/progress"
+)
+
+// TestBuildFlagValidation: hush build's flag values are checked and mapped before any work
+// starts, with errors that name the flag and what it wants.
+func TestBuildFlagValidation(t *testing.T) {
+	t.Setenv("FROM_ENV", "env-value")
+	t.Setenv("bare", "not a label value")
+	tests := []struct {
+		name    string
+		opts    func(*buildOptions)
+		wantErr string
+		check   func(*testing.T, *buildFlags, *buildOptions)
+	}{
+		{name: "build args, a bare KEY from the environment", opts: func(o *buildOptions) {
+			o.buildArgs = []string{"FROM_ENV", "UNSET_IN_ENV", "PLAIN=v", "EMPTY=", "EQ=a=b"}
+		}, check: wantMap(func(p *buildFlags) map[string]string { return p.args },
+			map[string]string{"FROM_ENV": "env-value", "PLAIN": "v", "EMPTY": "", "EQ": "a=b"})},
+		{name: "build arg without a key", opts: func(o *buildOptions) { o.buildArgs = []string{"=v"} },
+			wantErr: `--build-arg "=v": want KEY=VALUE`},
+		{name: "labels, a bare KEY is empty", opts: func(o *buildOptions) { o.labels = []string{"a=b", "bare"} },
+			check: wantMap(func(p *buildFlags) map[string]string { return p.labels }, map[string]string{"a": "b", "bare": ""})},
+		{name: "label without a key", opts: func(o *buildOptions) { o.labels = []string{"=x"} },
+			wantErr: `--label "=x": want KEY=VALUE`},
+		{name: "audit warn", opts: func(o *buildOptions) { o.audit = "warn" }},
+		{name: "audit off", opts: func(o *buildOptions) { o.audit = "off" }},
+		{name: "audit unknown", opts: func(o *buildOptions) { o.audit = "strict" },
+			wantErr: `--audit "strict": want fail, warn or off`},
+		{name: "network host", opts: func(o *buildOptions) { o.network = "host" }},
+		{name: "network none", opts: func(o *buildOptions) { o.network = "none" }},
+		{name: "network unknown", opts: func(o *buildOptions) { o.network = "bridge" },
+			wantErr: `--network "bridge": want default, host or none`},
+		{name: "push with a tag", opts: func(o *buildOptions) { o.push, o.tags = true, []string{"reg.example/app:1"} },
+			check: wantOutput("image", true)},
+		{name: "push without a name", opts: func(o *buildOptions) { o.push = true },
+			wantErr: "--push: name the image with -t NAME"},
+		{name: "push=true output without a name", opts: func(o *buildOptions) { o.outputs = []string{"type=image,push=true"} },
+			wantErr: "--push: name the image with -t NAME"},
+		{name: "registry output names the image", opts: func(o *buildOptions) { o.outputs = []string{"type=registry,name=reg.example/app"} },
+			check: wantOutput("image", true)},
+		{name: "push with a local output", opts: func(o *buildOptions) {
+			o.push, o.tags, o.outputs = true, []string{"app"}, []string{"type=local,dest=" + t.TempDir()}
+		}, wantErr: "--push cannot be combined with --output type=local"},
+		{name: "two outputs", opts: func(o *buildOptions) { o.outputs = []string{"type=image", "type=tar,dest=x.tar"} },
+			wantErr: "--output: only one output is supported, got 2"},
+		{name: "bad tag", opts: func(o *buildOptions) { o.tags = []string{"bad name"} }, wantErr: `--tag "bad name"`},
+		{name: "quiet", opts: func(o *buildOptions) { o.quiet = true }, check: func(t *testing.T, _ *buildFlags, o *buildOptions) {
+			if o.progress != progress.ModeQuiet {
+				t.Errorf("progress %q, want quiet", o.progress)
+			}
+		}},
+		{name: "unknown progress", opts: func(o *buildOptions) { o.progress = "fancy" }, wantErr: "--progress: unknown progress mode"},
+		{name: "secret without an id", opts: func(o *buildOptions) { o.secrets = []string{"src=/x"} }, wantErr: `--secret "src=/x"`},
+		{name: "ssh with a bad id", opts: func(o *buildOptions) { o.ssh = []string{"a b"} }, wantErr: "--ssh: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &buildOptions{audit: "fail", network: "default", progress: "plain"} // the flags' defaults
+			tt.opts(o)
+			p, err := o.validate(io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.check != nil {
+				tt.check(t, p, o)
+			}
+		})
+	}
+}
+
+func wantMap(get func(*buildFlags) map[string]string, want map[string]string) func(*testing.T, *buildFlags, *buildOptions) {
+	return func(t *testing.T, p *buildFlags, _ *buildOptions) {
+		if got := get(p); !maps.Equal(got, want) {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+}
+
+func wantOutput(typ string, push bool) func(*testing.T, *buildFlags, *buildOptions) {
+	return func(t *testing.T, p *buildFlags, _ *buildOptions) {
+		if len(p.outs) != 1 || p.outs[0].Type != typ || p.outs[0].Push != push {
+			t.Errorf("outputs %+v, want one type=%s push=%v", p.outs, typ, push)
+		}
+	}
+}
