@@ -33,7 +33,7 @@ func TestCredentialsErrors(t *testing.T) {
 		{"broken JSON", Credentials{AuthFile: write("bad.json", `{"auths":{"r.example":{"auth":"`+secret)}, "invalid JSON"},
 		{"no credentials", Credentials{AuthFile: write("empty.json", `{"psFormat":"x"}`)}, "no credentials in it"},
 		{"age file without identity", Credentials{AuthFile: ageFile, Getenv: noIdentity}, "reading registry auth file"},
-		{"image generator", Credentials{Generator: "image:gen"}, "not supported yet"},
+		{"image generator without an image runner", Credentials{Generator: "image:gen"}, "no image runner"},
 		{"broken user config", Credentials{Getenv: func(k string) string {
 			if k == "DOCKER_CONFIG" {
 				return filepath.Dir(write("cfg/config.json", `{"auths": [`+secret))

@@ -23,9 +23,11 @@
 //	                build.
 //	helper:NAME     a docker credential helper (docker-credential-NAME) asked
 //	                for every registry.
-//	image:NAME      a hush image as the generator: not supported yet.
+//	image:NAME      a hush image as the generator, run with the output dir (a tmpfs)
+//	                mounted at /hush-generator.
 //
-// There is no on-disk credential cache.
+// Generated credentials stay in memory for the command, or, with a DiskCache, on disk
+// age-encrypted under the state dir with the key on a tmpfs, until they expire.
 //
 // Credentials are go-containerregistry authn.Keychains held in memory. This
 // package must never write a credential to a persistent disk, and never put a

@@ -19,7 +19,7 @@ import (
 
 // Generator spec prefixes for --registry-auth-generator.
 const (
-	// GeneratorImagePrefix runs a hush image as the generator (not supported yet).
+	// GeneratorImagePrefix runs a hush image as the generator.
 	GeneratorImagePrefix = "image:"
 	// GeneratorHelperPrefix uses a docker credential helper as the generator:
 	// "helper:ecr-login" asks docker-credential-ecr-login for every registry.
@@ -45,8 +45,9 @@ type ImageRunner func(ctx context.Context, image string, args []string, dir stri
 // is given is ImageOutDir + "/dockercfg".
 const ImageOutDir = "/hush-generator"
 
-// ErrNotSupported is returned (wrapped) for generator kinds hush cannot run yet.
-var ErrNotSupported = errors.New("not supported yet")
+// ErrNoImageRunner is returned (wrapped) for an image generator where the caller gave no
+// way to run images (the commands that talk to registries all give one).
+var ErrNoImageRunner = errors.New("no image runner")
 
 // ErrNotTmpfs is returned (wrapped) when a generator's output directory is not
 // on a tmpfs, where credentials would reach a persistent disk.
@@ -89,7 +90,7 @@ var (
 
 // ParseGenerator turns a --registry-auth-generator value into a keychain:
 // "helper:NAME" is the docker credential helper docker-credential-NAME,
-// "image:NAME" is a hush image (not supported yet), anything else a command
+// "image:NAME" is a hush image run by runImage, anything else a command
 // line split like a shell would (quotes and backslashes, no expansion).
 // env is the environment of the programs it runs (nil: os.Environ()), logs
 // receives their output and dir is the tmpfs for command output ("" for
@@ -101,7 +102,7 @@ func ParseGenerator(spec string, env []string, logs io.Writer, dir string, runIm
 		return nil, errors.New("parsing registry auth generator: empty command")
 	case strings.HasPrefix(spec, GeneratorImagePrefix):
 		if runImage == nil {
-			return nil, fmt.Errorf("registry auth generator %s: running an image as a generator is %w here; run it as a local command", spec, ErrNotSupported)
+			return nil, fmt.Errorf("registry auth generator %s: %w here; run it as a local command", spec, ErrNoImageRunner)
 		}
 		args, err := SplitCommand(strings.TrimPrefix(spec, GeneratorImagePrefix))
 		if err != nil || len(args) == 0 || args[0] == "" {

@@ -207,7 +207,7 @@ func TestParseGenerator(t *testing.T) {
 		errText string
 		check   func(t *testing.T, g any)
 	}{
-		{spec: "image:codeship/aws-ecr-dockercfg-generator", wantErr: ErrNotSupported},
+		{spec: "image:codeship/aws-ecr-dockercfg-generator", wantErr: ErrNoImageRunner},
 		{spec: "  ", errText: "empty command"},
 		{spec: "helper:", errText: "want helper:NAME"},
 		{spec: "helper:a/b", errText: "want helper:NAME"},
