@@ -31,6 +31,8 @@ type Error struct {
 	File string
 	Line int
 	Msg  string
+	// empty marks an image_tag that rendered to nothing: a plan shows it, a push fails.
+	empty bool
 }
 
 func (e *Error) Error() string {

@@ -2,6 +2,7 @@ package codeship
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -68,10 +69,11 @@ func (p *Pipeline) Plan(tag string, push bool, vars Vars) (*Plan, error) {
 		pl.Services[n] = ps
 	}
 	var err error
-	if pl.Steps, err = planSteps(p.Steps, tag, "", vars); err != nil {
+	var empty []Warning
+	if pl.Steps, err = planSteps(p.Steps, tag, "", vars, &empty); err != nil {
 		return nil, err
 	}
-	for _, w := range p.Warnings {
+	for _, w := range append(append([]Warning(nil), p.Warnings...), empty...) {
 		pl.Warnings = append(pl.Warnings, w.String())
 	}
 	return pl, nil
@@ -93,7 +95,7 @@ func (p *Pipeline) BuildPaths(svc *Service) (context, dockerfile string) {
 	return context, dockerfile
 }
 
-func planSteps(steps []*Step, tag, groupSkip string, vars Vars) ([]*PlanStep, error) {
+func planSteps(steps []*Step, tag, groupSkip string, vars Vars, empty *[]Warning) ([]*PlanStep, error) {
 	out := []*PlanStep{}
 	for _, st := range steps {
 		ps := &PlanStep{Name: st.Name, Type: st.Type, Service: st.Service, Command: st.Command, Registry: st.Registry}
@@ -106,7 +108,11 @@ func planSteps(steps []*Step, tag, groupSkip string, vars Vars) ([]*PlanStep, er
 			ps.ImageName = st.ImageName
 			var err error
 			if ps.ImageTag, err = st.ImageTagFor(vars); err != nil {
-				return nil, err
+				var e *Error
+				if !errors.As(err, &e) || !e.empty {
+					return nil, err
+				}
+				*empty = append(*empty, Warning{File: e.File, Line: e.Line, Msg: e.Msg + "; pushing it would fail"})
 			}
 		}
 		inner := groupSkip
@@ -114,7 +120,7 @@ func planSteps(steps []*Step, tag, groupSkip string, vars Vars) ([]*PlanStep, er
 			inner = "group"
 		}
 		var err error
-		if ps.Steps, err = planSteps(st.Steps, tag, inner, vars); err != nil {
+		if ps.Steps, err = planSteps(st.Steps, tag, inner, vars, empty); err != nil {
 			return nil, err
 		}
 		out = append(out, ps)

@@ -71,7 +71,7 @@ func (st *Step) ImageTagFor(v Vars) (string, error) {
 	}
 	tag := SanitizeTag(b.String())
 	if tag == "" {
-		return "", &Error{File: st.File, Line: st.Line, Msg: fmt.Sprintf("step %q: image_tag %q renders to an empty tag", st.Name, st.ImageTag)}
+		return "", &Error{File: st.File, Line: st.Line, Msg: fmt.Sprintf("step %q: image_tag %q renders to an empty tag", st.Name, st.ImageTag), empty: true}
 	}
 	return tag, nil
 }

@@ -39,6 +39,8 @@ var rules = map[string][]string{
 	"outfile":      {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "untar", "secret", "audit"},
 	// codeship reads the two pipeline files; it decrypts, builds and runs nothing.
 	"codeship": {"builder", "cli", "plan", "executor", "image", "snapshot", "secret", "secretfile", "jet", "registry", "audit", "sink", "pipeline"},
+	// pipeline orders a pipeline's work; containers are builder's and executor's.
+	"pipeline": {"cli", "executor", "snapshot", "plan", "dockerfile", "fscopy", "untar"},
 	"sink":     {"builder", "cli", "plan", "executor", "snapshot", "fscopy", "cache", "secret", "audit"},
 	// cli wires the packages below it; the build itself is builder's.
 	"cli": {"cache", "executor", "snapshot", "fscopy", "fsroot", "untar", "scratch", "lease", "plan", "gitsource", "buildcontext", "dockerfile"},
