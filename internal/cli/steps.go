@@ -1,15 +1,19 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/pipeline"
 )
 
 type stepsOptions struct {
 	pipe     pipeline.Options
+	dir      string
 	dryRun   bool
 	format   string
 	progress string
@@ -89,7 +93,48 @@ func (o *stepsOptions) check() error {
 	return nil
 }
 
-// runPipeline runs the pipeline (hush steps) or one service (hush run: service set).
+// runPipeline runs the pipeline (hush steps), or one service (hush run) when service is
+// set, inside hush's private namespaces.
 func runPipeline(cmd *cobra.Command, g *globals, o *stepsOptions, service []string) error {
-	return fmt.Errorf("running steps is not implemented yet; use --dry-run")
+	if handled, err := g.enterNamespace(); handled || err != nil {
+		return err
+	}
+	opts, err := o.registry.options()
+	if err != nil {
+		return err
+	}
+	env := pipeline.Env{Root: g.root, Runtime: o.runtime, Registry: opts, Insecure: o.registry.insecure,
+		Progress: o.progress, Terminal: os.Stderr, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()}
+	if len(service) == 0 {
+		err := pipeline.Steps(cmd.Context(), env, o.pipe)
+		if errors.Is(err, pipeline.ErrFailed) {
+			return &ExitError{Code: 1}
+		}
+		return err
+	}
+	err = pipeline.Run(cmd.Context(), env, o.pipe, service[0], service[1:])
+	if code, ok := builder.ExitCode(err); ok {
+		return &ExitError{Code: code}
+	}
+	return err
+}
+
+func newRunCmd(g *globals) *cobra.Command {
+	o := &stepsOptions{format: "text"}
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] SERVICE [COMMAND...]",
+		Short: "Run one service of a Codeship Pro pipeline with its linked services, like jet run",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.pipe.Files.Dir = o.dir
+			if err := o.check(); err != nil {
+				return err
+			}
+			return runPipeline(cmd, g, o, args)
+		},
+	}
+	cmd.Flags().SetInterspersed(false)
+	cmd.Flags().StringVar(&o.dir, "dir", ".", "the pipeline's directory (where the services file is)")
+	addPipelineFlags(cmd, o)
+	return cmd
 }

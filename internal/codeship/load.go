@@ -47,7 +47,7 @@ func Load(f Files) (*Pipeline, error) {
 	if p.ServicesFile, err = find(dir, f.Services, ServicesFiles, "--services-path", "services"); err != nil {
 		return nil, err
 	}
-	if p.Services, err = ParseServices(p.ServicesFile, p.rel(p.ServicesFile), &p.Warnings); err != nil {
+	if p.Services, err = ParseServices(p.ServicesFile, p.Rel(p.ServicesFile), &p.Warnings); err != nil {
 		return nil, err
 	}
 	if f.NoSteps {
@@ -56,7 +56,7 @@ func Load(f Files) (*Pipeline, error) {
 	if p.StepsFile, err = find(dir, f.Steps, StepsFiles, "--steps-path", "steps"); err != nil {
 		return nil, err
 	}
-	if p.Steps, err = ParseSteps(p.StepsFile, p.rel(p.StepsFile), &p.Warnings); err != nil {
+	if p.Steps, err = ParseSteps(p.StepsFile, p.Rel(p.StepsFile), &p.Warnings); err != nil {
 		return nil, err
 	}
 	return p, p.checkRefs(p.Steps)
@@ -84,8 +84,8 @@ func find(dir, given string, names []string, flag, what string) (string, error) 
 	return "", fmt.Errorf("no %s file in %s: want one of %s (or %s)", what, dir, strings.Join(names, ", "), flag)
 }
 
-// rel shows path relative to the pipeline's directory when it is inside it.
-func (p *Pipeline) rel(path string) string {
+// Rel shows path relative to the pipeline's directory when it is inside it.
+func (p *Pipeline) Rel(path string) string {
 	if r, err := filepath.Rel(p.Dir, path); err == nil && !strings.HasPrefix(r, "..") {
 		return r
 	}
@@ -103,7 +103,7 @@ func (p *Pipeline) checkRefs(steps []*Step) error {
 				names := p.Services.Names()
 				sort.Strings(names)
 				return &Error{File: st.File, Line: st.Line, Msg: fmt.Sprintf("step %q: service %q is not defined in %s (services: %s)",
-					st.Name, ref, p.rel(p.ServicesFile), strings.Join(names, ", "))}
+					st.Name, ref, p.Rel(p.ServicesFile), strings.Join(names, ", "))}
 			}
 		}
 		if err := p.checkRefs(st.Steps); err != nil {
@@ -139,9 +139,32 @@ func (st *Step) Skipped(tag string) string {
 }
 
 // Needed lists the services the steps that run for tag use, in the services file's
-// order: each step's service, the services it links to or depends on (transitively),
-// volumes_from sources and dockercfg services (with push only when push steps run).
+// order: each step's service and what it needs (NeededBy), and the dockercfg services of
+// push steps (only when push steps run).
 func (p *Pipeline) Needed(tag string, push bool) []string {
+	var roots []string
+	var walk func([]*Step)
+	walk = func(ss []*Step) {
+		for _, st := range ss {
+			if st.Skipped(tag) != "" || (st.Type == TypePush && !push) {
+				continue
+			}
+			if st.Service != "" {
+				roots = append(roots, st.Service)
+			}
+			if st.Type == TypePush && st.EncryptedDockercfgPath == "" && st.DockercfgService != "" {
+				roots = append(roots, st.DockercfgService)
+			}
+			walk(st.Steps)
+		}
+	}
+	walk(p.Steps)
+	return p.NeededBy(roots)
+}
+
+// NeededBy lists, in the services file's order, the named services and those they need:
+// links, depends_on and volumes_from (transitively), and their dockercfg services.
+func (p *Pipeline) NeededBy(names []string) []string {
 	want := map[string]bool{}
 	var add func(string)
 	add = func(name string) {
@@ -160,20 +183,9 @@ func (p *Pipeline) Needed(tag string, push bool) []string {
 			add(svc.DockercfgService)
 		}
 	}
-	var walk func([]*Step)
-	walk = func(ss []*Step) {
-		for _, st := range ss {
-			if st.Skipped(tag) != "" || (st.Type == TypePush && !push) {
-				continue
-			}
-			add(st.Service)
-			if st.Type == TypePush && st.EncryptedDockercfgPath == "" {
-				add(st.DockercfgService)
-			}
-			walk(st.Steps)
-		}
+	for _, n := range names {
+		add(n)
 	}
-	walk(p.Steps)
 	var out []string
 	for _, n := range p.Services.Names() {
 		if want[n] {

@@ -53,7 +53,7 @@ type PlanStep struct {
 
 // Plan is the pipeline's plan for a build tag and variables.
 func (p *Pipeline) Plan(tag string, push bool, vars Vars) (*Plan, error) {
-	pl := &Plan{ServicesFile: p.rel(p.ServicesFile), StepsFile: p.rel(p.StepsFile), Tag: tag, Push: push,
+	pl := &Plan{ServicesFile: p.Rel(p.ServicesFile), StepsFile: p.Rel(p.StepsFile), Tag: tag, Push: push,
 		Services: map[string]*PlanService{}, Warnings: []string{}, order: p.Services.Names()}
 	needed := map[string]bool{}
 	for _, n := range p.Needed(tag, push) {
@@ -64,7 +64,7 @@ func (p *Pipeline) Plan(tag string, push bool, vars Vars) (*Plan, error) {
 		ps := &PlanService{Image: svc.Image, Needed: needed[n]}
 		if svc.Build != nil {
 			ctx, df := p.BuildPaths(svc)
-			ps.Build = &PlanBuild{Context: p.rel(ctx), Dockerfile: p.rel(df)}
+			ps.Build = &PlanBuild{Context: p.Rel(ctx), Dockerfile: p.Rel(df)}
 		}
 		pl.Services[n] = ps
 	}
