@@ -2,8 +2,8 @@ package netns
 
 import (
 	"context"
+	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -42,11 +42,15 @@ func TestNewNamespace(t *testing.T) {
 	if st.Ino == host.Ino {
 		t.Fatal("the namespace is the host's")
 	}
-	nsenter := hushtest.RequireBinary(t, "nsenter")
-	ip := hushtest.RequireBinary(t, "ip")
-	out, err := exec.Command(nsenter, "--net="+ns.Path, ip, "-o", "link").CombinedOutput()
-	if err != nil || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 || !strings.Contains(string(out), "lo: <LOOPBACK,UP") {
-		t.Errorf("inside the namespace, want only lo, up: %v\n%s", err, out)
+	fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ifs []net.Interface
+	err = inNamespace(fd, func() (err error) { ifs, err = net.Interfaces(); return err })
+	unix.Close(fd)
+	if err != nil || len(ifs) != 1 || ifs[0].Name != "lo" || ifs[0].Flags&net.FlagUp == 0 {
+		t.Errorf("inside the namespace, want only lo, up: %v %+v", err, ifs)
 	}
 	if err := ns.Close(); err != nil {
 		t.Fatal(err)

@@ -149,7 +149,7 @@ func auditAdvice(err error, encrypted []string) string {
 	}
 	var found []string
 	for _, id := range encrypted {
-		if strings.Contains(err.Error(), fmt.Sprintf("%q", id)) {
+		if strings.Contains(err.Error(), "secret "+id+" (") {
 			found = append(found, id)
 		}
 	}

@@ -190,11 +190,18 @@ func credentials(cfg []byte) [][]byte {
 	return out
 }
 
-// copyInto adds every value of the vault to set under "pipeline:ID", so a build's audit
-// searches its image for all of the pipeline's secrets, not only its own.
+// copyInto adds every value of the vault that set lacks under "pipeline:ID", so a
+// build's audit searches its image for all of the pipeline's secrets, not only its own.
 func (v *vault) copyInto(set *secret.Set) {
+	have := set.Values()
 	for id, val := range v.set.Values() {
-		set.AddValue("pipeline:"+id, bytes.Clone(val))
+		dup := false
+		for _, h := range have {
+			dup = dup || bytes.Equal(h, val)
+		}
+		if !dup {
+			set.AddValue("pipeline:"+id, bytes.Clone(val))
+		}
 	}
 }
 
