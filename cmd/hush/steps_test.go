@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,7 @@ import (
 	"github.com/hush-build/hush/internal/hushtest"
 	"github.com/hush-build/hush/internal/jet/jettest"
 	"github.com/hush-build/hush/internal/registry/registrytest"
+	"github.com/hush-build/hush/internal/secretfile"
 )
 
 // pipelineFixture is a Codeship pipeline in a test's work dir, its secrets Jet-encrypted
@@ -348,3 +350,55 @@ func findPasta(root string) ([]string, error) {
 	}
 	return out, err
 }
+
+// TestStepsAgeAndComposeSecrets: an age-encrypted env file (hush identities) reaches the
+// step's process, and a compose build secret (top-level secrets: environment:) reaches
+// the RUN that mounts it; neither value reaches the output or a file the test owns.
+func TestStepsAgeAndComposeSecrets(t *testing.T) {
+	requireHush(t)
+	env := hushtest.NewEnv(t, hushBin)
+	ageCanary, composeCanary := canary(t, "age"), canary(t, "compose")
+	kg, err := secretfile.GenerateIdentity(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HUSH_IDENTITY", string(kg.File))
+	t.Setenv("TOK_ENV", composeCanary)
+	rcpts, err := secretfile.ParseRecipients([]string{kg.Recipient}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := secretfile.Encrypt([]byte("A="+ageCanary+"\n"), rcpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.WriteFile("a/env.age", string(enc))
+	env.WriteFile("a/docker-compose.yml", `services:
+  app:
+    build:
+      context: .
+      secrets: [{source: tok, target: TOKEN}]
+    env_file: env.age
+secrets:
+  tok:
+    environment: TOK_ENV
+`)
+	env.WriteFile("a/codeship-steps.yml", "- name: show\n  service: app\n  command: |-\n    sh -c 'cat /t; printf %s \"$A\" | sha256sum | cut -c1-16; grep Seccomp: /proc/self/status; grep \" / \" /proc/self/mounts'\n")
+	env.WriteFile("a/Dockerfile", "FROM busybox\nRUN --mount=type=secret,id=TOKEN,env=T sh -c 'printf %s \"$T\" | sha256sum | cut -c1-16 > /t'\n")
+	out, errOut, code := env.Run("steps", "--progress=plain", "--network=none", filepath.Join(env.Dir, "a"))
+	if code != 0 || !strings.Contains(out, "show | "+sha16(composeCanary)+"\n") || !strings.Contains(out, "show | "+sha16(ageCanary)+"\n") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	// The step container is confined as build steps are: seccomp filter, nodev rootfs.
+	if !strings.Contains(out, "Seccomp:\t2") || !regexpNodevRoot.MatchString(out) {
+		t.Errorf("step container not confined (want Seccomp 2 and a nodev rootfs):\n%s", out)
+	}
+	for _, c := range []string{ageCanary, composeCanary} {
+		if strings.Contains(out+errOut, c) {
+			t.Errorf("canary %s in the output", c[:12])
+		}
+		env.NoCanary([]byte(c))
+	}
+}
+
+var regexpNodevRoot = regexp.MustCompile(`show \| overlay / overlay [^ ]*nodev`)

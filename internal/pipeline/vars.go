@@ -25,7 +25,7 @@ type CI struct {
 func Vars(ctx context.Context, dir string, o CI) codeship.Vars {
 	v := codeship.Vars{Time: time.Now().UTC()}
 	git := func(args ...string) string {
-		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+		cmd := exec.CommandContext(ctx, "git", append([]string{"-c", "safe.directory=*", "-C", dir}, args...)...)
 		cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C", "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0"}
 		out, err := cmd.Output()
 		if err != nil {
