@@ -262,7 +262,14 @@ func TestStepsAuditAdvice(t *testing.T) {
 	if code != 0 || !strings.Contains(out2, "passed") {
 		t.Fatalf("--audit=warn: exit %d\n%s%s", code, out2, errOut2)
 	}
-	if strings.Contains(out+errOut+out2+errOut2, f.argCanary) {
+	// A failing RUN that prints the value: the error quoting its last lines is masked too.
+	env.WriteFile("leaky/fail-services.yml", "app:\n  build:\n    dockerfile: fail.Dockerfile\n    encrypted_args_file: args.encrypted\n")
+	env.WriteFile("leaky/fail.Dockerfile", "FROM busybox\nRUN --mount=type=secret,id=NPM_TOKEN,env=T sh -c 'echo \"value: $T\"; exit 3'\n")
+	out3, errOut3, code := env.Run("steps", "--progress=plain", "--network=none", "--services-path", "fail-services.yml", f.dir)
+	if code != 1 || !strings.Contains(errOut3, "value: ****") {
+		t.Fatalf("failing build: exit %d\n%s%s", code, out3, errOut3)
+	}
+	if strings.Contains(out+errOut+out2+errOut2+out3+errOut3, f.argCanary) {
 		t.Error("the encrypted arg's value is in the output")
 	}
 }

@@ -1,7 +1,6 @@
 package codeship
 
 import (
-	"fmt"
 	"path"
 	"strings"
 
@@ -359,6 +358,3 @@ func dependsOn(src source, n *yaml.Node, what string) ([]string, error) {
 	}
 	return out, nil
 }
-
-// describe names a service for messages.
-func (svc *Service) describe() string { return fmt.Sprintf("service %s", svc.Name) }

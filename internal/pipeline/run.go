@@ -175,7 +175,7 @@ func Steps(ctx context.Context, env Env, o Options) error {
 	}
 	defer r.close()
 	if err := r.prepareWithDisplay(ctx, names); err != nil {
-		return err
+		return r.redact(err)
 	}
 	err = r.runSteps(ctx, r.p.Steps)
 	var leaves []string
@@ -188,7 +188,23 @@ func Steps(ctx context.Context, env Env, o Options) error {
 	if errors.Is(err, errStepFailed) {
 		return ErrFailed
 	}
-	return err
+	return r.redact(err)
+}
+
+// redact masks the pipeline's secret values in an error's text (a failed build's error
+// quotes its last output lines), keeping a container's exit status readable.
+func (r *run) redact(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := builder.ExitCode(err); ok {
+		return err
+	}
+	msg := r.vault.set.Redact([]byte(err.Error()))
+	if string(msg) == err.Error() {
+		return err
+	}
+	return errors.New(string(msg))
 }
 
 // ErrFailed is what Steps returns when a step failed (its output and the summary said
@@ -234,13 +250,13 @@ func Run(ctx context.Context, env Env, o Options, service string, command []stri
 		return fmt.Errorf("service %q is not defined in %s (services: %v)", service, r.p.Rel(r.p.ServicesFile), r.p.Services.Names())
 	}
 	if err := r.prepareWithDisplay(ctx, names); err != nil {
-		return err
+		return r.redact(err)
 	}
 	c := container{svc: svc, stdout: r.outw, stderr: r.errw}
 	if len(command) > 0 {
 		c.command = command
 	}
-	return r.withLinks(ctx, svc, svc.Name, func(net *stepNet) error {
+	return r.redact(r.withLinks(ctx, svc, svc.Name, func(net *stepNet) error {
 		return r.runContainer(ctx, net, c)
-	})
+	}))
 }
