@@ -126,26 +126,34 @@ var Helpers = []string{"pasta", "slirp4netns"}
 // port forwarding either way), else slirp4netns. It returns when the namespace has its
 // interface, or fails naming the Debian packages to install.
 func (ns *NS) Connect(ctx context.Context) error {
+	for _, h := range Helpers {
+		if bin, err := exec.LookPath(h); err == nil {
+			return ns.connect(ctx, h, bin)
+		}
+	}
+	return errors.New("--network=default needs pasta or slirp4netns for outbound traffic (install the Debian package passt or slirp4netns), or use --network=none or host")
+}
+
+// connect starts the helper named name (at bin) for the namespace.
+func (ns *NS) connect(ctx context.Context, name, bin string) error {
 	var args []string
-	var bin string
-	if p, err := exec.LookPath("pasta"); err == nil {
-		bin = p
+	switch name {
+	case "pasta":
 		args = []string{"--foreground", "--quiet", "--config-net", "--runas", "0:0",
 			"-t", "none", "-u", "none", "-T", "none", "-U", "none", "--netns", ns.Path}
-	} else if p, err := exec.LookPath("slirp4netns"); err == nil {
-		bin = p
+	case "slirp4netns":
 		args = []string{"--configure", "--mtu=65520", "--disable-host-loopback", "--netns-type=path", ns.Path, "tap0"}
-	} else {
-		return errors.New("--network=default needs pasta or slirp4netns for outbound traffic (install the Debian package passt or slirp4netns), or use --network=none or host")
+	default:
+		return fmt.Errorf("unknown network helper %q", name)
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting %s: %w", filepath.Base(bin), err)
+		return fmt.Errorf("starting %s: %w", name, err)
 	}
 	ns.helper, ns.done = cmd, make(chan error, 1)
 	go func() { ns.done <- cmd.Wait() }()
-	return ns.waitLink(ctx, filepath.Base(bin))
+	return ns.waitLink(ctx, name)
 }
 
 // waitLink waits until the namespace has an interface besides lo that is up.

@@ -63,15 +63,21 @@ func TestNewNamespace(t *testing.T) {
 	}
 }
 
-// TestConnect: with pasta the namespace gets an interface with an address; Close stops
-// pasta.
+// TestConnect: with each helper the namespace gets an interface with an address; Close
+// stops the helper.
 func TestConnect(t *testing.T) {
-	hushtest.RequireBinary(t, "pasta")
-	ns, _ := newNS(t, "step-2")
+	for _, h := range Helpers {
+		t.Run(h, func(t *testing.T) { testConnect(t, h) })
+	}
+}
+
+func testConnect(t *testing.T, helper string) {
+	bin := hushtest.RequireBinary(t, helper)
+	ns, _ := newNS(t, "step-"+helper)
 	if up, _ := ns.hasLink(); up {
 		t.Fatal("a fresh namespace already has a link")
 	}
-	if err := ns.Connect(context.Background()); err != nil {
+	if err := ns.connect(context.Background(), helper, bin); err != nil {
 		t.Fatal(err)
 	}
 	if up, err := ns.hasLink(); !up || err != nil {
@@ -83,7 +89,7 @@ func TestConnect(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid))); err == nil {
 		if b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat")); !strings.Contains(string(b), ") Z") {
-			t.Errorf("pasta (pid %d) still running", pid)
+			t.Errorf("%s (pid %d) still running", helper, pid)
 		}
 	}
 }
