@@ -8,6 +8,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -409,3 +412,29 @@ secrets:
 }
 
 var regexpNodevRoot = regexp.MustCompile(`show \| overlay / overlay [^ ]*nodev`)
+
+// TestStepsOutbound: with --network=default a step reaches the outside (here the host,
+// through pasta's gateway address) from its own namespace; with --network=none it cannot.
+func TestStepsOutbound(t *testing.T) {
+	requireHush(t)
+	hushtest.RequireBinary(t, "pasta")
+	env := hushtest.NewEnv(t, hushBin)
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "outside-ok\n") })}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	port := ln.Addr().(*net.TCPAddr).Port
+	env.WriteFile("o/codeship-services.yml", "app:\n  image: busybox\n")
+	env.WriteFile("o/codeship-steps.yml", fmt.Sprintf("- name: fetch\n  service: app\n  command: |-\n    sh -c 'gw=$(ip route | grep ^default | cut -d\" \" -f3); wget -q -O- http://$gw:%d/'\n", port))
+	out, errOut, code := env.Run("steps", "--progress=quiet", "--network=default", filepath.Join(env.Dir, "o"))
+	if code != 0 || !strings.Contains(out, "fetch | outside-ok\n") {
+		t.Fatalf("--network=default: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	out, errOut, code = env.Run("steps", "--progress=quiet", "--network=none", filepath.Join(env.Dir, "o"))
+	if code == 0 || strings.Contains(out, "outside-ok") {
+		t.Fatalf("--network=none reached the outside: exit %d\n%s%s", code, out, errOut)
+	}
+}
