@@ -438,3 +438,22 @@ func TestStepsOutbound(t *testing.T) {
 		t.Fatalf("--network=none reached the outside: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestStepsAddDocker: add_docker binds the host's docker socket and sets DOCKER_HOST when
+// the host has one; without one it is an error naming the service.
+func TestStepsAddDocker(t *testing.T) {
+	requireHush(t)
+	env := hushtest.NewEnv(t, hushBin)
+	env.WriteFile("d/codeship-services.yml", "deployer:\n  image: busybox\n  add_docker: true\n")
+	env.WriteFile("d/codeship-steps.yml", "- name: sock\n  service: deployer\n  command: sh -c 'test -S /var/run/docker.sock && echo \"socket $DOCKER_HOST\"'\n")
+	out, errOut, code := env.Run("steps", "--progress=quiet", "--network=none", filepath.Join(env.Dir, "d"))
+	if fi, err := os.Stat("/var/run/docker.sock"); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		if code != 0 || !strings.Contains(out, "sock | socket unix:///var/run/docker.sock\n") {
+			t.Fatalf("with a docker socket: exit %d\n%s%s", code, out, errOut)
+		}
+		return
+	}
+	if code == 0 || !strings.Contains(errOut, "service deployer: add_docker: there is no docker socket") {
+		t.Fatalf("without a docker socket: exit %d\n%s%s", code, out, errOut)
+	}
+}
