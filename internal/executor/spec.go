@@ -68,15 +68,17 @@ func Spec(c *Container) (*specs.Spec, error) {
 				"/proc/sys", "/proc/sysrq-trigger"},
 		},
 	}
-	switch c.Network {
-	case "", "host", "default":
+	switch {
+	case c.NetNS != "":
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: c.NetNS})
+	case c.Network == "" || c.Network == "host" || c.Network == "default":
 		for _, f := range []string{"/etc/resolv.conf", "/etc/hosts"} {
 			if _, err := os.Stat(f); err == nil {
 				s.Mounts = append(s.Mounts, specs.Mount{Destination: f, Type: "bind", Source: f,
 					Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"}})
 			}
 		}
-	case "none":
+	case c.Network == "none":
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	default:
 		return nil, fmt.Errorf("network mode %q: want host or none", c.Network)

@@ -37,7 +37,13 @@ var rules = map[string][]string{
 	"scratch":      {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "untar", "secret", "audit"},
 	"untar":        {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "secret", "audit"},
 	"outfile":      {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "untar", "secret", "audit"},
-	"sink":         {"builder", "cli", "plan", "executor", "snapshot", "fscopy", "cache", "secret", "audit"},
+	// codeship reads the two pipeline files; it decrypts, builds and runs nothing.
+	"codeship": {"builder", "cli", "plan", "executor", "image", "snapshot", "secret", "secretfile", "jet", "registry", "audit", "sink", "pipeline"},
+	// pipeline orders a pipeline's work; containers are builder's and executor's.
+	"pipeline": {"cli", "executor", "snapshot", "plan", "dockerfile", "fscopy", "untar"},
+	// netns makes step network namespaces and their user-mode networks.
+	"netns": {"builder", "cli", "plan", "executor", "image", "snapshot", "secret", "pipeline", "codeship", "registry"},
+	"sink":  {"builder", "cli", "plan", "executor", "snapshot", "fscopy", "cache", "secret", "audit"},
 	// cli wires the packages below it; the build itself is builder's.
 	"cli": {"cache", "executor", "snapshot", "fscopy", "fsroot", "untar", "scratch", "lease", "plan", "gitsource", "buildcontext", "dockerfile"},
 	// hushtest serves tests of every package, so it imports none of hush's own.

@@ -112,6 +112,12 @@ func (s *Set) AddEnvFile(path string, lookupEnv func(string) (string, bool)) err
 	return nil
 }
 
+// AddValue makes value the secret id; the set takes value over (and wipes it with the
+// rest). For values a caller decrypted itself (a Codeship pipeline's encrypted files).
+func (s *Set) AddValue(id string, value []byte) {
+	s.put(id, &entry{value: value, kind: "secret"})
+}
+
 // AddKeyFiles reads the --ssh private key files among paths (sockets are left alone)
 // once, and keeps them so that they are masked and audited like any secret; the agent
 // then parses them from the set (KeyFile).
