@@ -16,7 +16,6 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	composeschema "github.com/compose-spec/compose-go/v2/schema"
 	composetypes "github.com/compose-spec/compose-go/v2/types"
-	dockeropts "github.com/docker/cli/opts"
 	"github.com/docker/go-units"
 )
 
@@ -73,8 +72,7 @@ func composeTarget(s composetypes.ServiceConfig, proj *composetypes.Project) (*T
 		t.Contexts = composeContexts(b.AdditionalContexts)
 	}
 	if b.ShmSize > 0 {
-		shm := dockeropts.MemBytes(b.ShmSize)
-		t.ShmSize = nonEmpty(shm.String())
+		t.ShmSize = nonEmpty(units.BytesSize(float64(b.ShmSize)))
 	}
 	for n, u := range b.Ulimits {
 		ul, err := units.ParseUlimit(fmt.Sprintf("%s=%d:%d", n, u.Soft, u.Hard))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/docker/buildx/bake/hclparser"
@@ -86,8 +87,12 @@ func (t *Target) GetEvalContexts(ectx *hcl.EvalContext, block *hcl.Block, loadDe
 	if !value.Type().IsMapType() && !value.Type().IsObjectType() {
 		return nil, errors.New("matrix must be a map")
 	}
+	// buildx walks the keys in Go's random map order, so the order of the targets a
+	// multi-key matrix makes varies between its runs; hush walks them sorted.
+	matrix := value.AsValueMap()
 	ectxs := []*hcl.EvalContext{ectx}
-	for k, values := range value.AsValueMap() {
+	for _, k := range slices.Sorted(maps.Keys(matrix)) {
+		values := matrix[k]
 		if !values.CanIterateElements() {
 			return nil, errors.New("matrix values must be a list")
 		}

@@ -37,7 +37,9 @@ var rules = map[string][]string{
 	"scratch":      {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "untar", "secret", "audit"},
 	"untar":        {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "secret", "audit"},
 	"outfile":      {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "untar", "secret", "audit"},
-	"sink":         {"builder", "cli", "plan", "executor", "snapshot", "fscopy", "cache", "secret", "audit"},
+	// bake reads definitions into targets; building them is the caller's (cli's).
+	"bake": {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "cache", "secret", "sink", "progress", "audit", "registry", "lease", "scratch"},
+	"sink": {"builder", "cli", "plan", "executor", "snapshot", "fscopy", "cache", "secret", "audit"},
 	// cli wires the packages below it; the build itself is builder's.
 	"cli": {"cache", "executor", "snapshot", "fscopy", "fsroot", "untar", "scratch", "lease", "plan", "gitsource", "buildcontext", "dockerfile"},
 	// hushtest serves tests of every package, so it imports none of hush's own.
