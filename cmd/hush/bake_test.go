@@ -183,3 +183,28 @@ func TestBakeMissingSecret(t *testing.T) {
 		t.Errorf("a step ran:\n%s", log)
 	}
 }
+
+// TestBakeOptionalSecret: a missing secret the Dockerfile mounts with an explicit
+// required=false does not fail the bake: the target builds without it, with a warning
+// naming the file, target and secret; the same secret without required=false fails.
+func TestBakeOptionalSecret(t *testing.T) {
+	requireHush(t)
+	e := hushtest.NewEnv(t, hushBin)
+	e.WriteFile("opt/ctx/Dockerfile", "FROM busybox\nRUN --mount=type=secret,id=maybe,required=false sh -c 'test -e /run/secrets/maybe && echo has-it || echo without-it'\n")
+	e.WriteFile("opt/docker-bake.hcl", `target "default" {
+  context = "ctx"
+  secret  = ["id=maybe,src=absent.txt"]
+}
+`)
+	dir := filepath.Join(e.Dir, "opt")
+	log, code := runBake(t, e, dir, nil, "--progress=plain")
+	if code != 0 || !strings.Contains(log, "without-it") ||
+		!strings.Contains(log, `WARN: [default] docker-bake.hcl: target "default": secret "maybe": src absent.txt does not exist; the Dockerfile marks it optional (required=false): building without it`) {
+		t.Fatalf("exit %d, want 0, a warning and the step run without the secret:\n%s", code, log)
+	}
+	e.WriteFile("opt/ctx/Dockerfile", "FROM busybox\nRUN --mount=type=secret,id=maybe true\n")
+	log, code = runBake(t, e, dir, nil, "--progress=plain")
+	if code != 1 || !strings.Contains(log, `docker-bake.hcl: target "default": secret "maybe": src absent.txt does not exist`) {
+		t.Fatalf("without required=false: exit %d, want 1 and the error:\n%s", code, log)
+	}
+}

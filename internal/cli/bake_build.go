@@ -130,6 +130,9 @@ func runBakeTargets(ctx context.Context, o *bakeOptions, builders []*builder.Bui
 			Target: deref(bt.def.Target), NoCache: bt.def.NoCache != nil && *bt.def.NoCache, Network: bt.network,
 			Secrets: bt.secrets, SSH: bt.ssh, Audit: o.audit, Registry: reg, Sinks: sinks(ss),
 			Progress: disp.Prefixed(bt.name), Log: stderr}
+		for _, w := range bt.warnings {
+			reqs[i].Progress.Warn(w)
+		}
 		if bt.def.DockerfileInline != nil {
 			reqs[i].DockerfileInline = []byte(*bt.def.DockerfileInline)
 		}

@@ -28,6 +28,10 @@ type bakeTarget struct {
 	outs                []sink.Output
 	ssh                 []sshagent.Spec
 	secrets             *secret.Set // loaded by loadBakeSecrets
+	// skipped are the secrets left out: missing, and marked optional by the Dockerfile.
+	skipped map[string]bool
+	// warnings are shown on the target's progress once it starts.
+	warnings []string
 }
 
 // where names a target in errors: its definition file and name.
@@ -197,22 +201,60 @@ func sortedNames(d *bake.Definition) []string {
 	return names
 }
 
-// loadBakeSecrets reads every distinct secret source of the targets once, into a pool,
-// and gives each target a set of its own secrets (copies from the pool) and ssh key
-// files. A source that is missing is an error naming the file, target and secret id. The
-// caller wipes the pool and every target's set.
-func loadBakeSecrets(targets []*bakeTarget) (*secret.Set, error) {
-	pool := secret.NewSet()
-	var missing []error
+// checkMissingSecrets fails when a target's secret source is missing (a src that does
+// not exist, an unset variable), naming the file, target and secret id — unless the
+// target's Dockerfile mounts that id only with an explicit required=false: then the build
+// goes on without it, with a warning.
+func checkMissingSecrets(targets []*bakeTarget) error {
+	var errs []error
 	for _, bt := range targets {
+		var optional map[string]bool
 		for _, s := range bt.def.Secrets {
-			if err := missingSecret(s); err != nil {
-				missing = append(missing, fmt.Errorf("%s: %w", bt.where(), err))
+			missing := missingSecret(s)
+			if missing == nil {
+				continue
 			}
+			if optional == nil {
+				ids, _, err := builder.OptionalSecrets(bt.request())
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", bt.where(), err))
+					break
+				}
+				optional = ids
+				if optional == nil {
+					optional = map[string]bool{}
+				}
+			}
+			if !optional[s.ID] {
+				errs = append(errs, fmt.Errorf("%s: %w", bt.where(), missing))
+				continue
+			}
+			if bt.skipped == nil {
+				bt.skipped = map[string]bool{}
+			}
+			bt.skipped[s.ID] = true
+			bt.warnings = append(bt.warnings, fmt.Sprintf("%s: %v; the Dockerfile marks it optional (required=false): building without it", bt.where(), missing))
 		}
 	}
-	if len(missing) > 0 {
-		return pool, errors.Join(missing...)
+	return errors.Join(errs...)
+}
+
+// request is the part of the target's build request that names its inputs.
+func (bt *bakeTarget) request() builder.Request {
+	req := builder.Request{Context: bt.context, Dockerfile: bt.dockerfile}
+	if bt.def.DockerfileInline != nil {
+		req.DockerfileInline = []byte(*bt.def.DockerfileInline)
+	}
+	return req
+}
+
+// loadBakeSecrets reads every distinct secret source of the targets once, into a pool,
+// and gives each target a set of its own secrets (copies from the pool) and ssh key
+// files. The caller wipes the pool and every target's set.
+func loadBakeSecrets(targets []*bakeTarget) (*secret.Set, error) {
+	pool := secret.NewSet()
+	if err := checkMissingSecrets(targets); err != nil {
+		return pool, err
 	}
 	for _, bt := range targets {
 		set, err := builder.LoadSecrets(builder.SecretInputs{SSH: bt.ssh})
@@ -221,21 +263,36 @@ func loadBakeSecrets(targets []*bakeTarget) (*secret.Set, error) {
 		}
 		bt.secrets = set
 		for _, s := range bt.def.Secrets {
-			src, env := secretSource(s)
-			key := "env:" + env
-			if env == "" {
-				abs, _ := filepath.Abs(src)
-				key = "file:" + abs
+			if bt.skipped[s.ID] {
+				continue
 			}
-			if !pool.Has(key) {
-				if err := pool.AddSpecs([]secret.Spec{{ID: key, Src: src, Env: env}}, os.LookupEnv); err != nil {
-					return pool, fmt.Errorf("%s: secret %q: %w", bt.where(), s.ID, err)
-				}
-			}
-			if err := set.CopyFrom(pool, key, s.ID); err != nil {
+			if err := copySecret(pool, set, s); err != nil {
 				return pool, fmt.Errorf("%s: %w", bt.where(), err)
 			}
 		}
 	}
 	return pool, nil
+}
+
+// copySecret reads s's source into the pool unless it is there, and copies it into set.
+func copySecret(pool, set *secret.Set, s *bake.Secret) error {
+	src, env := secretSource(s)
+	key := "env:" + env
+	if env == "" {
+		abs, err := filepath.Abs(src)
+		if err != nil {
+			return fmt.Errorf("secret %q: %w", s.ID, err)
+		}
+		key = "file:" + abs
+	}
+	if !pool.Has(key) {
+		if err := pool.AddSpecs([]secret.Spec{{ID: s.ID, Src: src, Env: env}}, os.LookupEnv); err != nil {
+			return err
+		}
+		// AddSpecs stored it under the id: keep it under the source's key.
+		if err := pool.CopyFrom(pool, s.ID, key); err != nil {
+			return err
+		}
+	}
+	return set.CopyFrom(pool, key, s.ID)
 }
