@@ -1,6 +1,6 @@
 #!/bin/sh
-# Writes internal/bake/testdata/print/*/want.json with a real docker buildx: for each case
-# directory, `buildx bake --print` run there with the case's args (one per line) and only
+# Writes internal/bake/testdata/print/*/want*.* with a real docker buildx: for each case
+# directory, `buildx bake --print` (and --list targets, --list variables) run there with the case's args (one per line) and only
 # the case's environment (its env file). buildx needs no daemon for --print:
 #
 #   GOBIN=/tmp/buildx go install github.com/docker/buildx/cmd/buildx@v0.38.2
@@ -33,5 +33,15 @@ for dir in "$root"/internal/bake/testdata/print/*/; do
 		# shellcheck disable=SC2086
 		env -i PATH="$PATH" $envs "$BUILDX" bake --print "$@" > want.json 2> /dev/null ||
 			{ echo "buildx failed in $dir:" >&2; env -i PATH="$PATH" $envs "$BUILDX" bake --print "$@" >&2; exit 1; }
+		# --list reads the files named with -f (targets and --set do not apply).
+		files=""
+		while [ $# -gt 0 ]; do
+			[ "$1" = -f ] && files="$files -f $2" && shift
+			shift
+		done
+		# shellcheck disable=SC2086
+		env -i PATH="$PATH" $envs "$BUILDX" bake $files --list targets > want-list-targets.txt 2> /dev/null
+		# shellcheck disable=SC2086
+		env -i PATH="$PATH" $envs "$BUILDX" bake $files --list type=variables,format=json > want-list-variables.json 2> /dev/null
 	)
 done

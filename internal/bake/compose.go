@@ -182,7 +182,7 @@ func nonEmpty(s string) *string {
 // the top-level secret's file or environment variable.
 func composeSecret(in composetypes.ServiceSecretConfig, top composetypes.SecretConfig) (*Secret, error) {
 	if top.External {
-		return nil, fmt.Errorf("unsupported external secret %s", top.Name)
+		return nil, fmt.Errorf("unsupported external secret %s", in.Source)
 	}
 	return &Secret{ID: in.Source, FilePath: top.File, Env: top.Environment}, nil
 }

@@ -120,3 +120,42 @@ func TestPrintMatchesBuildx(t *testing.T) {
 		})
 	}
 }
+
+// TestListMatchesBuildx compares --list targets and --list variables (JSON) with what
+// buildx listed for each testdata/print case.
+func TestListMatchesBuildx(t *testing.T) {
+	dirs, _ := filepath.Glob(filepath.Join("testdata", "print", "*"))
+	for _, dir := range dirs {
+		abs, _ := filepath.Abs(dir)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			c := loadPrintCase(t, abs)
+			t.Chdir(abs)
+			if home, ok := c.opts.Env.Lookup("HOME"); ok {
+				t.Setenv("HOME", home)
+			}
+			_, cfg, res, err := Read(c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range []struct {
+				golden string
+				print  func(*bytes.Buffer) error
+			}{
+				{"want-list-targets.txt", func(b *bytes.Buffer) error { return PrintTargets(b, "table", cfg) }},
+				{"want-list-variables.json", func(b *bytes.Buffer) error { return PrintVariables(b, "json", res.Variables) }},
+			} {
+				want, err := os.ReadFile(filepath.Join(abs, l.golden))
+				if err != nil {
+					t.Fatalf("reading the buildx golden: %v", err)
+				}
+				var got bytes.Buffer
+				if err := l.print(&got); err != nil {
+					t.Fatal(err)
+				}
+				if got.String() != string(want) {
+					t.Errorf("%s differs from buildx's\n--- buildx\n%s\n--- hush\n%s", l.golden, want, got.String())
+				}
+			}
+		})
+	}
+}
