@@ -2,11 +2,9 @@ package bake
 
 import (
 	"fmt"
-	"path"
 	"strings"
 )
 
-func pathMatch(pattern, name string) (bool, error) { return path.Match(pattern, name) }
 
 // AddOverrides applies a target's --set overrides.
 func (t *Target) AddOverrides(overrides map[string]Override) error {

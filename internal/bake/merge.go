@@ -1,5 +1,7 @@
 package bake
 
+import "slices"
+
 // Merge lays t2 over t, attribute by attribute, as buildx does: scalars and "no merge"
 // lists are replaced when t2 sets them, maps are merged key by key, the other lists are
 // appended (and deduplicated by normalize).
@@ -168,7 +170,7 @@ func mergeConfig(c1, c2 Config) Config {
 			continue
 		}
 		for _, t := range g2.Targets {
-			if !contains(g1.Targets, t) {
+			if !slices.Contains(g1.Targets, t) {
 				g1.Targets = append(g1.Targets, t)
 			}
 		}
@@ -213,13 +215,4 @@ func dedupeConfig(c Config) Config {
 		c2.Targets = append(c2.Targets, t)
 	}
 	return c2
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

@@ -4,6 +4,7 @@ import (
 	"encoding"
 	"fmt"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 )
@@ -124,7 +125,7 @@ func (c *Config) expandTargets(pattern string) ([]string, error) {
 	}
 	var names []string
 	for _, t := range c.Targets {
-		ok, err := pathMatch(pattern, t.Name)
+		ok, err := path.Match(pattern, t.Name)
 		if err != nil {
 			return nil, fmt.Errorf("could not match targets with '%s': %w", pattern, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -59,7 +60,7 @@ func checkEntitlements(targets []*bakeTarget, allow []string, stderr io.Writer) 
 	reads, writes := map[string]bool{}, map[string]bool{}
 	for _, bt := range targets {
 		for _, e := range bt.def.Entitlements {
-			if e == "network.host" && !a.networkHost && !contains(flags, "--allow=network.host") {
+			if e == "network.host" && !a.networkHost && !slices.Contains(flags, "--allow=network.host") {
 				msgs = append(msgs, " - Running build containers that can access host network")
 				flags = append(flags, "--allow=network.host")
 			}
@@ -85,15 +86,6 @@ func checkEntitlements(targets []*bakeTarget, allow []string, stderr io.Writer) 
 	}
 	fmt.Fprintf(stderr, "Your build is requesting privileges for following possibly insecure capabilities:\n\n%s\n\n", strings.Join(msgs, "\n"))
 	return fmt.Errorf("additional privileges requested: pass %q to grant requested privileges", strings.Join(flags, " "))
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func fsChecks() bool {
@@ -158,7 +150,7 @@ func outside(paths map[string]bool, granted []string) []string {
 		for _, r := range roots {
 			ok = ok || rp == r || r == "/" || strings.HasPrefix(rp, r+string(filepath.Separator))
 		}
-		if !ok && !contains(out, rp) {
+		if !ok && !slices.Contains(out, rp) {
 			out = append(out, rp)
 		}
 	}

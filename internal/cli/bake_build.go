@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 
 	"github.com/hush-build/hush/internal/bake"
 	"github.com/hush-build/hush/internal/builder"
-	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/outfile"
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/secret"
@@ -77,18 +75,6 @@ func unionMasks(pool *secret.Set, targets []*bakeTarget) *secret.Masks {
 		}
 	}
 	return secret.NewMasks(vals)
-}
-
-// maskError masks secret values in an error's text (keeping exit codes).
-func maskError(err error, masks *secret.Masks) error {
-	var ee *ExitError
-	if err == nil || errors.As(err, &ee) {
-		return err
-	}
-	if msg := masks.Redact([]byte(err.Error())); string(msg) != err.Error() {
-		return errors.New(string(msg))
-	}
-	return err
 }
 
 // openBakeBuilders opens one builder per target on the state dir. None of them caches a
@@ -199,16 +185,7 @@ func writeBakeMetadata(path string, targets []*bakeTarget, results []*builder.Pu
 		if pub == nil {
 			continue
 		}
-		m := map[string]any{"containerimage.config.digest": pub.ID.String(), "containerimage.digest": pub.Digest.String()}
-		var names []string
-		for _, t := range bt.def.Tags {
-			n, _ := image.NormalizeName(t)
-			names = append(names, n)
-		}
-		if len(names) > 0 {
-			m["image.name"] = strings.Join(names, ",")
-		}
-		md[bt.name] = m
+		md[bt.name] = imageMetadata(pub.ID, pub.Digest, bt.def.Tags)
 	}
 	data, _ := json.MarshalIndent(md, "", "  ")
 	if err := outfile.Write(path, 0o644, writeBytes(masks.Redact(data))); err != nil {
