@@ -5,7 +5,6 @@ import (
 	"strings"
 )
 
-
 // AddOverrides applies a target's --set overrides.
 func (t *Target) AddOverrides(overrides map[string]Override) error {
 	secretOverrides := map[string]Override{}
