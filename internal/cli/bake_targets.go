@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/hush-build/hush/internal/bake"
 	"github.com/hush-build/hush/internal/builder"
@@ -63,7 +65,9 @@ func (bt *bakeTarget) plan(stdout io.Writer) error {
 		return err
 	}
 	bt.context, bt.dockerfile = *t.Context, *t.Dockerfile
-	if !bake.IsRemoteURL(bt.context) && !filepath.IsAbs(bt.dockerfile) {
+	if rest, ok := strings.CutPrefix(bt.dockerfile, "cwd://"); ok {
+		bt.dockerfile = filepath.Clean(rest) // relative to the working directory
+	} else if !bake.IsRemoteURL(bt.context) && !filepath.IsAbs(bt.dockerfile) {
 		bt.dockerfile = filepath.Join(bt.context, bt.dockerfile) // buildx: relative to the context
 	}
 	bt.args, bt.labels = values(t.Args), values(t.Labels)
@@ -82,6 +86,13 @@ func (bt *bakeTarget) plan(stdout io.Writer) error {
 		}
 	}
 	for _, e := range t.Outputs {
+		if e.Type == "registry" { // buildx: an image output, pushed (named by the tags)
+			e = &bake.Export{Type: "image", Destination: e.Destination, Attrs: maps.Clone(e.Attrs)}
+			if e.Attrs == nil {
+				e.Attrs = map[string]string{}
+			}
+			e.Attrs["push"] = "true"
+		}
 		out, err := sink.Parse(e.String())
 		if err != nil {
 			return fmt.Errorf("output: %w", err)
@@ -171,6 +182,9 @@ func missingSecret(s *bake.Secret) error {
 		return nil
 	}
 	if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
+		if s.FilePath == "" {
+			return fmt.Errorf("secret %q: environment variable %s is not set and file %s does not exist", s.ID, s.ID, src)
+		}
 		return fmt.Errorf("secret %q: src %s does not exist", s.ID, src)
 	}
 	return nil

@@ -114,3 +114,48 @@ func TestBakeEntitlements(t *testing.T) {
 		t.Error("--allow security.insecure was accepted; hush cannot grant it")
 	}
 }
+
+// TestMissingSecret names what is missing for each way a secret names its source.
+func TestMissingSecret(t *testing.T) {
+	t.Chdir(t.TempDir())
+	os.WriteFile("present.txt", []byte("x"), 0o600)
+	t.Setenv("HUSH_TEST_SET", "x")
+	tests := []struct {
+		s    bake.Secret
+		want string
+	}{
+		{bake.Secret{ID: "a", FilePath: "present.txt"}, ""},
+		{bake.Secret{ID: "a", FilePath: "absent.txt"}, `secret "a": src absent.txt does not exist`},
+		{bake.Secret{ID: "a", Env: "HUSH_TEST_SET"}, ""},
+		{bake.Secret{ID: "a", Env: "HUSH_TEST_UNSET"}, `secret "a": environment variable HUSH_TEST_UNSET is not set`},
+		{bake.Secret{ID: "HUSH_TEST_SET"}, ""},
+		{bake.Secret{ID: "present.txt"}, ""},
+		{bake.Secret{ID: "HUSH_TEST_UNSET"}, `secret "HUSH_TEST_UNSET": environment variable HUSH_TEST_UNSET is not set and file HUSH_TEST_UNSET does not exist`},
+	}
+	for _, tt := range tests {
+		err := missingSecret(&tt.s)
+		if (err == nil) != (tt.want == "") || (err != nil && err.Error() != tt.want) {
+			t.Errorf("%+v: %v, want %q", tt.s, err, tt.want)
+		}
+	}
+}
+
+// TestBakePushOutput: --push (*.push=true) makes each target's output a pushed image, as
+// in buildx; a target's registry output pushes too.
+func TestBakePushOutput(t *testing.T) {
+	d := bakeTargetsIn(t, `target "a" { tags = ["example/a"] }
+target "b" {
+  tags   = ["example/b"]
+  output = ["type=registry"]
+}
+group "default" { targets = ["a", "b"] }`, "*.push=true")
+	targets, err := planBakeTargets(d, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bt := range targets {
+		if len(bt.outs) != 1 || bt.outs[0].Type != "image" || !bt.outs[0].Push {
+			t.Errorf("target %s: outputs %+v, want one pushed image", bt.name, bt.outs)
+		}
+	}
+}
