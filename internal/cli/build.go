@@ -303,15 +303,22 @@ func addArgFiles(args map[string]string, files []string) error {
 
 // redactError masks secret values in an error's text (keeping exit codes).
 func redactError(err error, secrets *secret.Set) error {
+	if err == nil {
+		return nil
+	}
+	return maskError(err, secrets.Masks())
+}
+
+// maskError masks the values of masks in an error's text (keeping exit codes).
+func maskError(err error, masks *secret.Masks) error {
 	var ee *ExitError
 	if err == nil || errors.As(err, &ee) {
 		return err
 	}
-	msg := secrets.Redact([]byte(err.Error()))
-	if string(msg) == err.Error() {
-		return err
+	if msg := masks.Redact([]byte(err.Error())); string(msg) != err.Error() {
+		return errors.New(string(msg))
 	}
-	return errors.New(string(msg))
+	return err
 }
 
 // writeIDFiles writes --iidfile and --metadata-file through outfile.Write:
@@ -324,21 +331,26 @@ func writeIDFiles(o *buildOptions, id, digest v1.Hash, secrets *secret.Set) erro
 		}
 	}
 	if o.metadataFile != "" {
-		md := map[string]any{"containerimage.config.digest": id.String(), "containerimage.digest": digest.String()}
-		if len(o.tags) > 0 {
-			var names []string
-			for _, t := range o.tags {
-				n, _ := image.NormalizeName(t)
-				names = append(names, n)
-			}
-			md["image.name"] = strings.Join(names, ",")
-		}
-		data, _ := json.MarshalIndent(md, "", "  ")
+		data, _ := json.MarshalIndent(imageMetadata(id, digest, o.tags), "", "  ")
 		if err := outfile.Write(o.metadataFile, 0o644, writeBytes(secrets.Redact(data))); err != nil {
 			return fmt.Errorf("--metadata-file: %w", err)
 		}
 	}
 	return nil
+}
+
+// imageMetadata is buildx's build result metadata of an image.
+func imageMetadata(id, digest v1.Hash, tags []string) map[string]any {
+	md := map[string]any{"containerimage.config.digest": id.String(), "containerimage.digest": digest.String()}
+	if len(tags) > 0 {
+		var names []string
+		for _, t := range tags {
+			n, _ := image.NormalizeName(t)
+			names = append(names, n)
+		}
+		md["image.name"] = strings.Join(names, ",")
+	}
+	return md
 }
 
 func writeBytes(b []byte) func(io.Writer) error {

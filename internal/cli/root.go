@@ -75,7 +75,7 @@ func NewRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.root, "root", defaultRoot(), "state directory (images, layers, cache); env HUSH_ROOT")
-	root.AddCommand(newBuildCmd(g), newImagesCmd(g), newRmiCmd(g), newLoadCmd(g),
+	root.AddCommand(newBuildCmd(g), newBakeCmd(g), newImagesCmd(g), newRmiCmd(g), newLoadCmd(g),
 		newImportCmd(g), newHistoryCmd(g), newInspectCmd(g),
 		newAuditCmd(g), newLintCmd(g), newSecretCmd(g), newPushCmd(g), newStepsCmd(g), newRunCmd(g))
 	return root

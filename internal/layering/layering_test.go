@@ -43,7 +43,9 @@ var rules = map[string][]string{
 	"pipeline": {"cli", "executor", "snapshot", "plan", "dockerfile", "fscopy", "untar"},
 	// netns makes step network namespaces and their user-mode networks.
 	"netns": {"builder", "cli", "plan", "executor", "image", "snapshot", "secret", "pipeline", "codeship", "registry"},
-	"sink":  {"builder", "cli", "plan", "executor", "snapshot", "fscopy", "cache", "secret", "audit"},
+	// bake reads definitions into targets; building them is the caller's (cli's).
+	"bake": {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "cache", "secret", "sink", "progress", "audit", "registry", "lease", "scratch"},
+	"sink": {"builder", "cli", "plan", "executor", "snapshot", "fscopy", "cache", "secret", "audit"},
 	// cli wires the packages below it; the build itself is builder's.
 	"cli": {"cache", "executor", "snapshot", "fscopy", "fsroot", "untar", "scratch", "lease", "plan", "gitsource", "buildcontext", "dockerfile"},
 	// hushtest serves tests of every package, so it imports none of hush's own.

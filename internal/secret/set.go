@@ -98,6 +98,28 @@ func (s *Set) AddSpecs(specs []Spec, lookupEnv func(string) (string, bool)) erro
 	return nil
 }
 
+// CopyFrom adds, under id, a copy of the value src holds under srcID (so that several
+// builds of one command share one read of a source); the files src read values from are
+// noted as this set's too. Each set wipes its own copy.
+func (s *Set) CopyFrom(src *Set, srcID, id string) error {
+	src.mu.Lock()
+	e, ok := src.entries[srcID]
+	var cp *entry
+	if ok {
+		cp = &entry{value: append([]byte(nil), e.value...), rebuild: e.rebuild, kind: e.kind}
+	}
+	files := append([]FileID(nil), src.files...)
+	src.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("secret %s: %w", srcID, ErrNotFound)
+	}
+	s.put(id, cp)
+	s.mu.Lock()
+	s.files = append(s.files, files...)
+	s.mu.Unlock()
+	return nil
+}
+
 // AddEnvFile makes each KEY=value line of the env file at path (plain or age-encrypted)
 // a secret with id KEY.
 func (s *Set) AddEnvFile(path string, lookupEnv func(string) (string, bool)) error {

@@ -1,0 +1,195 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/hush-build/hush/internal/bake"
+	"github.com/hush-build/hush/internal/builder"
+	"github.com/hush-build/hush/internal/outfile"
+	"github.com/hush-build/hush/internal/progress"
+	"github.com/hush-build/hush/internal/secret"
+	"github.com/hush-build/hush/internal/sink"
+)
+
+// buildBake builds every target of d concurrently, in this process: each target through
+// its own builder (its own lease and scratch dir) on the one state dir, so that they share
+// the store and the cache; one progress display shows them all, step names prefixed by
+// target. Every secret value is read once, masked in everything printed, and each
+// target's build audits its own. A failing target cancels the others; the command fails
+// once they all stopped.
+func buildBake(ctx context.Context, g *globals, o *bakeOptions, d *bake.Definition, stdout, stderr io.Writer) (err error) {
+	targets, err := planBakeTargets(d, stdout)
+	if err != nil {
+		return err
+	}
+	if err := checkEntitlements(targets, o.allow, stderr); err != nil {
+		return err
+	}
+	pool, err := loadBakeSecrets(targets)
+	defer func() {
+		pool.Wipe()
+		for _, bt := range targets {
+			bt.secrets.Wipe()
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	masks := unionMasks(pool, targets)
+	defer masks.Wipe()
+	red := masks.Writer(stderr)
+	defer red.Close()
+	stderr = red
+	defer func() { err = maskError(err, masks) }()
+	builders, err := openBakeBuilders(g, o, len(targets), pool)
+	defer func() {
+		for _, b := range builders {
+			b.Close()
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	results, err := runBakeTargets(ctx, o, builders, targets, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	return writeBakeMetadata(o.metadataFile, targets, results, masks)
+}
+
+// unionMasks masks every value any target holds.
+func unionMasks(pool *secret.Set, targets []*bakeTarget) *secret.Masks {
+	var vals [][]byte
+	for _, v := range pool.Values() {
+		vals = append(vals, v)
+	}
+	for _, bt := range targets {
+		for _, v := range bt.secrets.Values() {
+			vals = append(vals, v)
+		}
+	}
+	return secret.NewMasks(vals)
+}
+
+// openBakeBuilders opens one builder per target on the state dir. None of them caches a
+// sum of a file any target's secret was read from.
+func openBakeBuilders(g *globals, o *bakeOptions, n int, pool *secret.Set) ([]*builder.Builder, error) {
+	var out []*builder.Builder
+	for range n {
+		b, err := builder.Open(g.root, builder.Config{Runtime: o.runtime})
+		if err != nil {
+			return out, err
+		}
+		if b.Sums != nil {
+			b.Sums.Exclude(pool.Files())
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// runBakeTargets runs the builds concurrently under one display and reports every
+// target that failed (not those it cancelled).
+func runBakeTargets(ctx context.Context, o *bakeOptions, builders []*builder.Builder, targets []*bakeTarget, stdout, stderr io.Writer) ([]*builder.Published, error) {
+	reg, push, err := o.registry.access(builders[0], stderr)
+	if err != nil {
+		return nil, err
+	}
+	disp, err := progress.New(stderr, o.progress, progress.WithTerminal(os.Stderr))
+	if err != nil {
+		return nil, err
+	}
+	reqs := make([]builder.Request, len(targets))
+	for i, bt := range targets {
+		ss, err := sink.Plan(bt.outs, bt.def.Tags, builders[i].Images, stdout, push)
+		if err != nil {
+			disp.Close()
+			return nil, fmt.Errorf("%s: %w", bt.where(), err)
+		}
+		reqs[i] = builder.Request{Context: bt.context, Dockerfile: bt.dockerfile, BuildArgs: bt.args, Labels: bt.labels,
+			Target: deref(bt.def.Target), NoCache: bt.def.NoCache != nil && *bt.def.NoCache, Network: bt.network,
+			Secrets: bt.secrets, SSH: bt.ssh, Audit: o.audit, Registry: reg, Sinks: sinks(ss),
+			Progress: disp.Prefixed(bt.name), Log: stderr}
+		for _, w := range bt.warnings {
+			reqs[i].Progress.Warn(w)
+		}
+		if bt.def.DockerfileInline != nil {
+			reqs[i].DockerfileInline = []byte(*bt.def.DockerfileInline)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]*builder.Published, len(targets))
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	for i := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if results[i], errs[i] = builders[i].Run(ctx, reqs[i]); errs[i] != nil {
+				cancel() // the others stop, and are waited for
+			}
+		}()
+	}
+	wg.Wait()
+	err = bakeErrors(targets, errs)
+	if cerr := disp.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return results, err
+}
+
+// bakeErrors names each target that failed. A target cancelled because another failed
+// is not a failure of its own: cancellations are reported only when nothing else failed
+// (an interrupt).
+func bakeErrors(targets []*bakeTarget, errs []error) error {
+	var failed, cancelled []error
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		e := fmt.Errorf("target %q: %w", targets[i].name, err)
+		if errors.Is(err, context.Canceled) {
+			cancelled = append(cancelled, e)
+		} else {
+			failed = append(failed, e)
+		}
+	}
+	if len(failed) > 0 {
+		return errors.Join(failed...)
+	}
+	return errors.Join(cancelled...)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// writeBakeMetadata writes --metadata-file as buildx bake does: one object per target.
+func writeBakeMetadata(path string, targets []*bakeTarget, results []*builder.Published, masks *secret.Masks) error {
+	if path == "" {
+		return nil
+	}
+	md := map[string]any{}
+	for i, bt := range targets {
+		pub := results[i]
+		if pub == nil {
+			continue
+		}
+		md[bt.name] = imageMetadata(pub.ID, pub.Digest, bt.def.Tags)
+	}
+	data, _ := json.MarshalIndent(md, "", "  ")
+	if err := outfile.Write(path, 0o644, writeBytes(masks.Redact(data))); err != nil {
+		return fmt.Errorf("--metadata-file: %w", err)
+	}
+	return nil
+}
