@@ -77,17 +77,22 @@ func (s Secrets) Merge(other Secrets) Secrets {
 
 // Normalize keeps one entry per id, where the first one was, with the last one's value.
 func (s Secrets) Normalize() Secrets {
+	return lastByID(s, func(e *Secret) string { return e.ID })
+}
+
+// lastByID keeps one entry per id, where the first one was, with the last one's value.
+func lastByID[T any](s []T, id func(T) string) []T {
 	if len(s) == 0 {
 		return nil
 	}
-	var out Secrets
+	var out []T
 	at := map[string]int{}
 	for _, e := range s {
-		if i, ok := at[e.ID]; ok {
+		if i, ok := at[id(e)]; ok {
 			out[i] = e
 			continue
 		}
-		at[e.ID] = len(out)
+		at[id(e)] = len(out)
 		out = append(out, e)
 	}
 	return out
@@ -139,20 +144,7 @@ func (s SSHKeys) Merge(other SSHKeys) SSHKeys {
 
 // Normalize keeps one entry per id, where the first one was, with the last one's value.
 func (s SSHKeys) Normalize() SSHKeys {
-	if len(s) == 0 {
-		return nil
-	}
-	var out SSHKeys
-	at := map[string]int{}
-	for _, e := range s {
-		if i, ok := at[e.ID]; ok {
-			out[i] = e
-			continue
-		}
-		at[e.ID] = len(out)
-		out = append(out, e)
-	}
-	return out
+	return lastByID(s, func(e *SSH) string { return e.ID })
 }
 
 // Entry is a typed set of attributes: a cache-from/cache-to entry or an attest entry.
