@@ -126,7 +126,7 @@ func (r *run) verifyLocal(ctx context.Context, d v1.Hash, l *cache.Layer) error 
 		return err
 	}
 	defer rc.Close()
-	if err := remotecache.Verify(ctx, rc, d, l.DiffID); err != nil {
+	if err := remotecache.Verify(ctx, rc, d, l.Size, l.DiffID); err != nil {
 		return fmt.Errorf("the imported cache record for layer %s: %w", d, err)
 	}
 	return nil

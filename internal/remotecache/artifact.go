@@ -20,6 +20,7 @@ type artifact struct {
 	rawManifest []byte
 	manifest    *v1.Manifest
 	layers      map[v1.Hash]v1.Layer
+	ordered     []v1.Layer // the layers in the manifest's order
 }
 
 // newArtifact makes the cache manifest of entries: an OCI manifest with ArtifactType, or
@@ -57,6 +58,7 @@ func newArtifact(entries []Entry, oci bool, mountFrom []name.Reference) (*artifa
 			ml = &remote.MountableLayer{Layer: ml, Reference: mountFrom[0]}
 		}
 		a.layers[d] = ml
+		a.ordered = append(a.ordered, ml)
 	}
 	if m.Layers == nil {
 		m.Layers = []v1.Descriptor{}
@@ -67,8 +69,22 @@ func newArtifact(entries []Entry, oci bool, mountFrom []name.Reference) (*artifa
 	return a, cfg, nil
 }
 
-// image is the artifact as a v1.Image, for a registry push or a layout.
-func (a *artifact) image() (v1.Image, error) { return partial.CompressedToImage(a) }
+// image is the artifact as a v1.Image, for a registry push or a layout. Its Layers are
+// the artifact's own (a push sees a MountableLayer as such; partial would wrap it).
+func (a *artifact) image() (v1.Image, error) {
+	img, err := partial.CompressedToImage(a)
+	if err != nil {
+		return nil, err
+	}
+	return &layeredImage{Image: img, layers: a.ordered}, nil
+}
+
+type layeredImage struct {
+	v1.Image
+	layers []v1.Layer
+}
+
+func (i *layeredImage) Layers() ([]v1.Layer, error) { return i.layers, nil }
 
 func (a *artifact) RawConfigFile() ([]byte, error) { return a.rawConfig, nil }
 func (a *artifact) RawManifest() ([]byte, error)   { return a.rawManifest, nil }

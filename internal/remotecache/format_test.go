@@ -59,15 +59,16 @@ func TestVerify(t *testing.T) {
 	blob := gz.Bytes()
 	digest, diffID := sha256Hash(blob), sha256Hash([]byte("layer tar")).String()
 	ctx := context.Background()
-	if err := Verify(ctx, bytes.NewReader(blob), digest, diffID); err != nil {
+	if err := Verify(ctx, bytes.NewReader(blob), digest, int64(len(blob)), diffID); err != nil {
 		t.Fatalf("the right blob: %v", err)
 	}
 	bad := bytes.Clone(blob)
 	bad[len(bad)-5] ^= 1 // in the gzip trailer: still a readable stream
 	for name, err := range map[string]error{
-		"changed blob": Verify(ctx, bytes.NewReader(bad), digest, diffID),
-		"wrong diffID": Verify(ctx, bytes.NewReader(blob), digest, sha256Hash([]byte("other")).String()),
-		"not gzip":     Verify(ctx, strings.NewReader("plain"), sha256Hash([]byte("plain")), diffID),
+		"changed blob": Verify(ctx, bytes.NewReader(bad), digest, int64(len(bad)), diffID),
+		"wrong diffID": Verify(ctx, bytes.NewReader(blob), digest, int64(len(blob)), sha256Hash([]byte("other")).String()),
+		"truncated":    Verify(ctx, bytes.NewReader(blob[:10]), digest, int64(len(blob)), diffID),
+		"not gzip":     Verify(ctx, strings.NewReader("plain"), sha256Hash([]byte("plain")), 5, diffID),
 	} {
 		if !errors.Is(err, ErrTampered) {
 			t.Errorf("%s: %v, want ErrTampered", name, err)

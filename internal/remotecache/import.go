@@ -182,27 +182,26 @@ func (s *Source) Fetch(ctx context.Context, l *cache.Layer, w io.Writer) error {
 		return fmt.Errorf("fetching layer %s from %s: %w", l.Digest, s.name, err)
 	}
 	defer rc.Close()
-	n, err := verifiedCopy(ctx, w, rc, desc.Digest, l.DiffID)
+	n, err := verifiedCopy(ctx, w, rc, desc.Digest, desc.Size, l.DiffID)
 	s.pulled.Add(n)
 	if err != nil {
 		return fmt.Errorf("fetching layer %s from %s: %w", l.Digest, s.name, err)
-	}
-	if n != desc.Size {
-		return fmt.Errorf("fetching layer %s from %s: %d bytes, the manifest says %d: %w", l.Digest, s.name, n, desc.Size, ErrTampered)
 	}
 	return nil
 }
 
 // Verify reads a layer blob and checks its digest and the digest of its uncompressed tar
 // (diffID), as Fetch does.
-func Verify(ctx context.Context, r io.Reader, digest v1.Hash, diffID string) error {
-	_, err := verifiedCopy(ctx, io.Discard, r, digest, diffID)
+func Verify(ctx context.Context, r io.Reader, digest v1.Hash, size int64, diffID string) error {
+	_, err := verifiedCopy(ctx, io.Discard, r, digest, size, diffID)
 	return err
 }
 
-// verifiedCopy copies r to w, checking the sha256 of what it copied against digest and
-// that of its gzip-decompressed content against diffID.
-func verifiedCopy(ctx context.Context, w io.Writer, r io.Reader, digest v1.Hash, diffID string) (int64, error) {
+// verifiedCopy copies r to w, checking its length against size, the sha256 of what it
+// copied against digest and that of its gzip-decompressed content against diffID. A read
+// error once size bytes were read is the reader's own digest check (a registry layer's):
+// the content decides.
+func verifiedCopy(ctx context.Context, w io.Writer, r io.Reader, digest v1.Hash, size int64, diffID string) (int64, error) {
 	pr, pw := io.Pipe()
 	diff := make(chan string, 1)
 	go func() {
@@ -223,11 +222,17 @@ func verifiedCopy(ctx context.Context, w io.Writer, r io.Reader, digest v1.Hash,
 	n, err := io.Copy(io.MultiWriter(w, h, pw), ctxReader{ctx, r})
 	pw.CloseWithError(err)
 	got := <-diff
-	if err != nil {
+	if err != nil && n != size {
 		return n, err
+	}
+	if n != size {
+		return n, fmt.Errorf("%d bytes, the manifest says %d: %w", n, size, ErrTampered)
 	}
 	if d := "sha256:" + hex.EncodeToString(h.Sum(nil)); d != digest.String() {
 		return n, fmt.Errorf("its content has digest %s: %w", d, ErrTampered)
+	}
+	if err != nil {
+		return n, err
 	}
 	if got != diffID {
 		return n, fmt.Errorf("its uncompressed content is %s, the cache says diffID %s: %w", got, diffID, ErrTampered)
