@@ -232,3 +232,61 @@ func (w *cacheWorld) blob(digest string) []byte {
 	}
 	return b
 }
+
+// TestBakeCache: a bake target's cache-to and cache-from attributes, buildx's spellings,
+// carry the cache from one machine to another through the registry.
+func TestBakeCache(t *testing.T) {
+	w := newCacheWorld(t)
+	cacheRef := w.srv.Host + "/team/bake-cache:main"
+	hcl := `target "default" {
+  cache-from = ["type=registry,ref=` + cacheRef + `"]
+  cache-to   = ["type=registry,ref=` + cacheRef + `,mode=max"]
+}
+`
+	df := "FROM " + w.base + "\nRUN echo step:$((20+1)) > /f && cat /f\n"
+	var logs []string
+	for _, m := range []*hushtest.Env{w.machine(), w.machine()} {
+		m.WriteFile("docker-bake.hcl", hcl)
+		m.WriteFile("Dockerfile", df)
+		log, code := runBake(t, m, m.Dir, nil, w.reg("--progress=plain")...)
+		if code != 0 {
+			t.Fatalf("hush bake: exit %d\n%s", code, log)
+		}
+		logs = append(logs, log)
+	}
+	if !strings.Contains(logs[0], "step:21") || !strings.Contains(logs[0], "exporting cache to "+cacheRef) {
+		t.Errorf("the first machine did not build and export:\n%s", logs[0])
+	}
+	if strings.Contains(logs[1], "step:21") || !strings.Contains(logs[1], "CACHED") {
+		t.Errorf("the second machine did not build from the cache:\n%s", logs[1])
+	}
+}
+
+// TestStepsCachedService: a Codeship service with `cached: true` builds on a second
+// machine from the registry cache its first build exported beside the service's image,
+// with the credentials of the docker config (the push path's).
+func TestStepsCachedService(t *testing.T) {
+	w := newCacheWorld(t)
+	services := "app:\n  build: .\n  image: " + w.srv.Host + "/team/svc\n  cached: true\n"
+	var logs []string
+	for _, m := range []*hushtest.Env{w.machine(), w.machine()} {
+		m.WriteFile("pipe/codeship-services.yml", services)
+		m.WriteFile("pipe/codeship-steps.yml", "- name: show\n  service: app\n  command: cat /f\n")
+		m.WriteFile("pipe/Dockerfile", "FROM "+w.base+"\nRUN echo built:$((40+2)) && echo svc-file > /f\n")
+		m.WriteFile("docker/config.json", w.auth)
+		cmd := m.Command("steps", "--progress=plain", "--network=none", "--ci-branch", "feature/x", "--registry-ca", w.srv.CAFile, "pipe")
+		cmd.Env = append(cmd.Env, "DOCKER_CONFIG="+filepath.Join(m.Dir, "docker"))
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "show | svc-file") {
+			t.Fatalf("hush steps: %v\n%s", err, out)
+		}
+		logs = append(logs, string(out))
+	}
+	ref := w.srv.Host + "/team/svc:hush-cache-feature-x"
+	if !strings.Contains(logs[0], "built:42") || !strings.Contains(logs[0], "exporting cache to "+ref) {
+		t.Errorf("the first machine did not build and export to %s:\n%s", ref, logs[0])
+	}
+	if strings.Contains(logs[1], "built:42") || !strings.Contains(logs[1], "CACHED") {
+		t.Errorf("the second machine did not build from the cache:\n%s", logs[1])
+	}
+}
