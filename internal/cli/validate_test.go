@@ -60,19 +60,6 @@ func TestBuildFlagValidation(t *testing.T) {
 		{name: "unknown progress", opts: func(o *buildOptions) { o.progress = "fancy" }, wantErr: "--progress: unknown progress mode"},
 		{name: "secret without an id", opts: func(o *buildOptions) { o.secrets = []string{"src=/x"} }, wantErr: `--secret "src=/x"`},
 		{name: "ssh with a bad id", opts: func(o *buildOptions) { o.ssh = []string{"a b"} }, wantErr: "--ssh: "},
-		{name: "cache refs, buildx's short form", opts: func(o *buildOptions) {
-			o.cache.from = []string{"reg.example/a:cache,reg.example/b:cache", "type=local,src=dir"}
-			o.cache.to = []string{"type=registry,ref=reg.example/a:cache,mode=max,ignore-error=true"}
-		}, check: func(t *testing.T, p *buildFlags, _ *buildOptions) {
-			f, to := p.cache.from, p.cache.to
-			if len(f) != 3 || f[1].Ref != "reg.example/b:cache" || f[2].Src != "dir" || len(to) != 1 || !to[0].Max || !to[0].IgnoreError {
-				t.Errorf("cache specs %+v %+v", f, to)
-			}
-		}},
-		{name: "cache-to with a bad mode", opts: func(o *buildOptions) { o.cache.to = []string{"type=registry,ref=r/a,mode=all"} },
-			wantErr: "--cache-to type=registry: mode=all: want min or max"},
-		{name: "cache-to twice to one ref", opts: func(o *buildOptions) { o.cache.to = []string{"r/a:c", "type=registry,ref=r/a:c,mode=max"} },
-			wantErr: "--cache-to: duplicate cache exports to r/a:c"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

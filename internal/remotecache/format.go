@@ -62,9 +62,29 @@ type Entry struct {
 
 // newConfig lists entries (duplicate keys once) and their distinct layers, first seen first.
 func newConfig(entries []Entry) (*Config, []v1.Layer, error) {
-	c := &Config{Version: Version, KeyFormat: cache.KeyFormat, Layers: []LayerInfo{}, Records: []RecordInfo{}}
+	c := &Config{Version: Version, KeyFormat: cache.KeyFormat, Layers: []LayerInfo{}}
 	var layers []v1.Layer
 	index := map[v1.Hash]int{}
+	err := c.addRecords(entries, func(l v1.Layer, d v1.Hash) (int, error) {
+		if i, ok := index[d]; ok {
+			return i, nil
+		}
+		diff, err := l.DiffID()
+		if err != nil {
+			return 0, fmt.Errorf("reading layer diffID: %w", err)
+		}
+		index[d] = len(layers)
+		layers = append(layers, l)
+		c.Layers = append(c.Layers, LayerInfo{Digest: d.String(), DiffID: diff.String()})
+		return index[d], nil
+	})
+	return c, layers, err
+}
+
+// addRecords adds a record per entry (duplicate keys once); layerIndex gives the index in
+// Layers of an entry's layer (digest d).
+func (c *Config) addRecords(entries []Entry, layerIndex func(l v1.Layer, d v1.Hash) (int, error)) error {
+	c.Records = []RecordInfo{}
 	keys := map[string]bool{}
 	for _, e := range entries {
 		if keys[e.Key] {
@@ -75,24 +95,17 @@ func newConfig(entries []Entry) (*Config, []v1.Layer, error) {
 		if e.Layer != nil {
 			d, err := e.Layer.Digest()
 			if err != nil {
-				return nil, nil, fmt.Errorf("reading layer digest: %w", err)
+				return fmt.Errorf("reading layer digest: %w", err)
 			}
-			i, ok := index[d]
-			if !ok {
-				diff, err := e.Layer.DiffID()
-				if err != nil {
-					return nil, nil, fmt.Errorf("reading layer diffID: %w", err)
-				}
-				i = len(layers)
-				index[d] = i
-				layers = append(layers, e.Layer)
-				c.Layers = append(c.Layers, LayerInfo{Digest: d.String(), DiffID: diff.String()})
+			i, err := layerIndex(e.Layer, d)
+			if err != nil {
+				return err
 			}
 			r.Layer = &i
 		}
 		c.Records = append(c.Records, r)
 	}
-	return c, layers, nil
+	return nil
 }
 
 // errSkip marks a cache this hush cannot use (another version or key format): the import
@@ -155,7 +168,7 @@ func inlineConfig(img v1.Image, entries []Entry) (string, error) {
 	if len(cf.RootFS.DiffIDs) != len(m.Layers) {
 		return "", fmt.Errorf("the image has %d layers and %d diffIDs", len(m.Layers), len(cf.RootFS.DiffIDs))
 	}
-	c := &Config{Version: Version, KeyFormat: cache.KeyFormat, Records: []RecordInfo{}}
+	c := &Config{Version: Version, KeyFormat: cache.KeyFormat}
 	index := map[v1.Hash]int{}
 	for i, l := range m.Layers {
 		c.Layers = append(c.Layers, LayerInfo{Digest: l.Digest.String(), DiffID: cf.RootFS.DiffIDs[i].String()})
@@ -163,22 +176,15 @@ func inlineConfig(img v1.Image, entries []Entry) (string, error) {
 			index[l.Digest] = i
 		}
 	}
-	keys := map[string]bool{}
-	for _, e := range entries {
-		if keys[e.Key] {
-			continue
+	err = c.addRecords(entries, func(_ v1.Layer, d v1.Hash) (int, error) {
+		i, ok := index[d]
+		if !ok {
+			return 0, fmt.Errorf("layer %s is not in the image", d)
 		}
-		keys[e.Key] = true
-		r := RecordInfo{Key: e.Key, Created: e.Record.Created.UTC()}
-		if e.Layer != nil {
-			d, err := e.Layer.Digest()
-			if err != nil {
-				return "", err
-			}
-			i := index[d]
-			r.Layer = &i
-		}
-		c.Records = append(c.Records, r)
+		return i, nil
+	})
+	if err != nil {
+		return "", err
 	}
 	raw, err := json.Marshal(c)
 	return string(raw), err

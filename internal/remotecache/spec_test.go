@@ -36,15 +36,7 @@ func TestParseExport(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got, err := ParseExport(tt.typ, tt.attrs)
-		if tt.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("%s %v: error %v, want %q", tt.typ, tt.attrs, err, tt.err)
-			}
-			continue
-		}
-		if err != nil || !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("%s %v = %+v, %v; want %+v", tt.typ, tt.attrs, got, err, tt.want)
-		}
+		checkParse(t, tt.typ, tt.attrs, got, err, tt.want, tt.err)
 	}
 }
 
@@ -65,15 +57,21 @@ func TestParseImport(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got, err := ParseImport(tt.typ, tt.attrs)
-		if tt.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("%s %v: error %v, want %q", tt.typ, tt.attrs, err, tt.err)
-			}
-			continue
+		checkParse(t, tt.typ, tt.attrs, got, err, tt.want, tt.err)
+	}
+}
+
+// checkParse compares a parse's result with the wanted one, or its error with wantErr.
+func checkParse[T any](t *testing.T, typ string, attrs map[string]string, got T, err error, want T, wantErr string) {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("%s %v: error %v, want %q", typ, attrs, err, wantErr)
 		}
-		if err != nil || !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("%s %v = %+v, %v; want %+v", tt.typ, tt.attrs, got, err, tt.want)
-		}
+		return
+	}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("%s %v = %+v, %v; want %+v", typ, attrs, got, err, want)
 	}
 }
 
