@@ -104,7 +104,9 @@ func TestCacheTwoMachines(t *testing.T) {
 	b.WriteFile("elsewhere/build/Dockerfile", df)
 	time.Sleep(1100 * time.Millisecond) // other mtimes than A's context
 	b.WriteFile("elsewhere/build/app.txt", "application\n")
+	before := len(w.srv.Logs())
 	logB, warm := w.timedBuild(b, 0, "--iidfile", "iid", "--cache-from", "type=registry,ref="+cacheRef, "elsewhere/build")
+	served := bytesServed(w.srv.Logs()[before:])
 	if regexp.MustCompile(`ran:\d`).MatchString(logB) {
 		t.Errorf("a step ran on machine B:\n%s", logB)
 	}
@@ -124,15 +126,30 @@ func TestCacheTwoMachines(t *testing.T) {
 	if !regexp.MustCompile(`ran:\d`).MatchString(logC) {
 		t.Errorf("a cold build printed no ran:N line, so the check on machine B proves nothing:\n%s", logC)
 	}
+	if pulled == 0 || served < pulled {
+		t.Errorf("machine B pulled %d bytes of cache, the registry served it %d in all", pulled, served)
+	}
 	t.Logf("machine A (cold, build + push + cache export): %s; machine C (cold, build only): %s; "+
-		"machine B (from the registry cache): %s, %d bytes of cache pulled", cold.Round(time.Millisecond),
-		coldC.Round(time.Millisecond), warm.Round(time.Millisecond), pulled)
+		"machine B (from the registry cache): %s, %d bytes of cache pulled, %d bytes served by the registry in all (the base image too)",
+		cold.Round(time.Millisecond), coldC.Round(time.Millisecond), warm.Round(time.Millisecond), pulled, served)
 }
 
 // mountedBlobs counts the blob uploads to repo the registry served as a mount from "from".
 func mountedBlobs(log, repo, from string) int {
 	re := regexp.MustCompile(`POST /v2/` + regexp.QuoteMeta(repo) + `/blobs/uploads/\?[^" ]*from=` + regexp.QuoteMeta(strings.ReplaceAll(from, "/", "%2F")) + `[^" ]*mount=sha256[^"]*" 201`)
 	return len(re.FindAllString(log, -1))
+}
+
+var servedRE = regexp.MustCompile(`"GET /v2/[^"]*" 200 (\d+) `)
+
+// bytesServed sums what the registry's access log says it sent for GET requests.
+func bytesServed(log string) int64 {
+	var n int64
+	for _, m := range servedRE.FindAllStringSubmatch(log, -1) {
+		v, _ := strconv.ParseInt(m[1], 10, 64)
+		n += v
+	}
+	return n
 }
 
 var pulledRE = regexp.MustCompile(`(\d+) step\(s\) reused, (\d+) bytes pulled`)
