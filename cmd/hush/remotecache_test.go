@@ -307,3 +307,24 @@ func TestStepsCachedService(t *testing.T) {
 		t.Errorf("the second machine did not build from the cache:\n%s", logs[1])
 	}
 }
+
+// TestCacheDockerMediaTypes: oci-mediatypes=false writes a Docker schema 2 cache manifest,
+// which a registry takes and another machine imports.
+func TestCacheDockerMediaTypes(t *testing.T) {
+	w := newCacheWorld(t)
+	df := "FROM " + w.base + "\nRUN echo step:$((30+3)) > /f && cat /f\n"
+	cacheRef := w.srv.Host + "/team/docker-cache:main"
+	a, b := w.machine(), w.machine()
+	a.WriteFile("ctx/Dockerfile", df)
+	b.WriteFile("ctx/Dockerfile", df)
+	w.timedBuild(a, 0, "--cache-to", "type=registry,ref="+cacheRef+",oci-mediatypes=false", "ctx")
+	var m v1.Manifest
+	if err := json.Unmarshal(w.blob(w.tagged("team/docker-cache", "main")), &m); err != nil ||
+		m.MediaType != "application/vnd.docker.distribution.manifest.v2+json" || len(m.Layers) != 1 ||
+		m.Layers[0].MediaType != "application/vnd.docker.image.rootfs.diff.tar.gzip" {
+		t.Fatalf("the cache manifest: %v %+v", err, m)
+	}
+	if log, _ := w.timedBuild(b, 0, "--cache-from", cacheRef, "ctx"); strings.Contains(log, "step:33") {
+		t.Errorf("machine B ran the step:\n%s", log)
+	}
+}
