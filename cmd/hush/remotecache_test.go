@@ -328,3 +328,22 @@ func TestCacheDockerMediaTypes(t *testing.T) {
 		t.Errorf("machine B ran the step:\n%s", log)
 	}
 }
+
+// TestCacheInlinePushed: --cache-to type=inline with --push carries the cache in the pushed
+// image's manifest; another machine imports it with --cache-from IMAGE (buildx's short form).
+func TestCacheInlinePushed(t *testing.T) {
+	w := newCacheWorld(t)
+	df := "FROM " + w.base + "\nRUN echo step:$((50+5)) > /f && cat /f\n"
+	image := w.srv.Host + "/team/inline:1"
+	a, b := w.machine(), w.machine()
+	a.WriteFile("ctx/Dockerfile", df)
+	b.WriteFile("ctx/Dockerfile", df)
+	w.timedBuild(a, 0, "--push", "-t", image, "--cache-to", "type=inline", "ctx")
+	var m v1.Manifest
+	if err := json.Unmarshal(w.blob(w.tagged("team/inline", "1")), &m); err != nil || m.Annotations["dev.hush.cache.v1"] == "" {
+		t.Fatalf("the pushed manifest has no inline cache: %v %+v", err, m)
+	}
+	if log, _ := w.timedBuild(b, 0, "--cache-from", image, "ctx"); strings.Contains(log, "step:55") || !strings.Contains(log, "CACHED") {
+		t.Errorf("machine B did not build from the inline cache:\n%s", log)
+	}
+}
