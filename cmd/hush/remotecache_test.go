@@ -130,7 +130,7 @@ func TestCacheTwoMachines(t *testing.T) {
 		t.Errorf("machine B pulled %d bytes of cache, the registry served it %d in all", pulled, served)
 	}
 	t.Logf("machine A (cold, build + push + cache export): %s; machine C (cold, build only): %s; "+
-		"machine B (from the registry cache): %s, %d bytes of cache pulled, %d bytes served by the registry in all (the base image too)",
+		"machine B (from the registry cache): %s, %d bytes of cache pulled, %d bytes the registry served machine B in all",
 		cold.Round(time.Millisecond), coldC.Round(time.Millisecond), warm.Round(time.Millisecond), pulled, served)
 }
 
