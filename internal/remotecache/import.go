@@ -26,8 +26,8 @@ type Source struct {
 	img     v1.Image
 	records map[string]*cache.Record
 	layers  map[string]v1.Descriptor // by digest: the manifest's descriptor
-	pulled atomic.Int64 // bytes fetched from it: the manifest, config and layers
-	hits   atomic.Int64 // records looked up and found
+	pulled  atomic.Int64             // bytes fetched from it: the manifest, config and layers
+	hits    atomic.Int64             // records looked up and found
 }
 
 // ErrTampered marks a blob whose content is not what the cache manifest says.
