@@ -24,6 +24,7 @@ import (
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/plan"
 	"github.com/hush-build/hush/internal/progress"
+	"github.com/hush-build/hush/internal/remotecache"
 	"github.com/hush-build/hush/internal/secret"
 	"github.com/hush-build/hush/internal/snapshot"
 )
@@ -51,6 +52,11 @@ type Options struct {
 	// build has secret values to audit for): a build killed or failed before that leaves
 	// layers no later build reuses, and the next sweep purges.
 	Unaudited bool
+	// CacheFrom are imported caches a step missing from the local cache is looked up in.
+	CacheFrom []*remotecache.Source
+	// FingerprintKey keys rebuild-on-change fingerprints; nil: the state dir's own key (the
+	// steps they key are then bound to this machine and never exported).
+	FingerprintKey *secret.FingerprintKey
 }
 
 // Builder holds the stores and runtime shared by builds.
@@ -92,6 +98,24 @@ type Result struct {
 	Layers []LayerOrigin
 	// Warnings collected during the build (unused build args, parser warnings).
 	Warnings []string
+	// Steps are the cache records the build ran or reused, for a cache export: the target's
+	// chain first (Target set), then every other stage's.
+	Steps []StepRecord
+	// Leaked are the layers (digests) the self-audit found a secret in and kept
+	// (--audit=warn): never exported.
+	Leaked map[string]bool
+}
+
+// StepRecord is one step's cache record as a build used it.
+type StepRecord struct {
+	Key    string
+	Record *cache.Record
+	Layer  v1.Layer // nil: the step changed nothing
+	// Target: the step is in the target stage's chain (a mode=min export's).
+	Target bool
+	// HostBound: the key holds this machine's fingerprint key (a rebuild-on-change secret
+	// on its chain), so no other machine computes it.
+	HostBound bool
 }
 
 // LayerOrigin names where a layer of a build came from.
@@ -108,6 +132,7 @@ type stageResult struct {
 	layers  []v1.Layer
 	history []v1.History
 	key     string
+	steps   []StepRecord // the records of the steps from the first stage of the chain
 }
 
 type future struct {
@@ -130,6 +155,7 @@ type run struct {
 	origins  []LayerOrigin
 	seen     map[v1.Hash]bool
 	produced map[string]bool // layers this build committed (digests), under originMu
+	bound    map[string]bool // keys bound to this machine (StepRecord.HostBound), under originMu
 }
 
 // Build runs the build and returns the target stage's image. Nothing is stored or
@@ -147,7 +173,8 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	r := &run{b: b, opts: opts, plan: p, futures: map[*plan.Stage]*future{}, images: map[string]*stageResult{},
-		multi: len(p.Needed()) > 1, seen: map[v1.Hash]bool{}, produced: map[string]bool{}, resolver: b.resolver(opts.Registry)}
+		multi: len(p.Needed()) > 1, seen: map[v1.Hash]bool{}, produced: map[string]bool{}, bound: map[string]bool{},
+		resolver: b.resolver(opts.Registry)}
 	if b.Sums != nil {
 		defer b.Sums.Save()
 	}
@@ -158,7 +185,7 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return &Result{Layers: r.layers()}, err
 	}
-	res := &Result{Image: img, Layers: r.layers()}
+	res := &Result{Image: img, Layers: r.layers(), Steps: r.steps()}
 	for _, w := range opts.Dockerfile.Warnings {
 		res.Warnings = append(res.Warnings, w.String())
 	}

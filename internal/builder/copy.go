@@ -47,7 +47,7 @@ func (r *run) copyAction(ctx context.Context, st *plan.Stage, res *stageResult, 
 			return nil, err
 		}
 	}
-	a := &action{key: k.Sum(), cleanup: func() { closeSources(srcs) }}
+	a := &action{key: k.Sum(), bound: r.isBound(res.key, identity), cleanup: func() { closeSources(srcs) }}
 	a.execute = func(ctx context.Context, ws *snapshot.Workspace, _ *progress.Step) (finish, error) {
 		o := opts
 		if cs.Chown != "" {
@@ -163,7 +163,7 @@ func (r *run) inlineFiles(cs *plan.CopySpec) (string, error) {
 
 func (r *run) mkdirAction(res *stageResult, step *plan.Step) (*action, error) {
 	k := cache.NewKey("mkdir", res.key).Add("dir", step.Dir).Add("user", step.User)
-	a := &action{key: k.Sum()}
+	a := &action{key: k.Sum(), bound: r.isBound(res.key)}
 	a.execute = func(ctx context.Context, ws *snapshot.Workspace, _ *progress.Step) (finish, error) {
 		return nil, mkdirAs(ws.Merged, step.Dir, step.User)
 	}

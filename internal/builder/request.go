@@ -13,6 +13,7 @@ import (
 
 	"github.com/hush-build/hush/internal/lint"
 	"github.com/hush-build/hush/internal/progress"
+	"github.com/hush-build/hush/internal/remotecache"
 	"github.com/hush-build/hush/internal/secret"
 	"github.com/hush-build/hush/internal/sshagent"
 )
@@ -44,8 +45,17 @@ type Request struct {
 	// Audit is --audit: fail (the default), warn or off.
 	Audit string
 
-	// Registry is how FROM pulls images the store lacks.
+	// Registry is how FROM pulls images the store lacks, and how caches are imported and
+	// exported (the push path's credentials).
 	Registry Registry
+	// CacheFrom are caches (--cache-from) a step the local cache lacks is looked up in;
+	// CacheTo are where the build's cache records go (--cache-to) once the image is audited
+	// and published.
+	CacheFrom []remotecache.Import
+	CacheTo   []remotecache.Export
+	// FingerprintKey, when set, keys rebuild-on-change fingerprints instead of the state
+	// dir's own key: machines sharing it compute the same keys, so those steps export.
+	FingerprintKey *secret.FingerprintKey
 	// Sinks receive the image, in order, only after the self-audit passed.
 	Sinks    []Sink
 	Progress *progress.Display
@@ -104,10 +114,11 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 		b.Sums.Exclude(req.Secrets.Files())
 	}
 	audited := req.Audit != "off" && searchable(req.Secrets)
+	caches := b.loadCaches(ctx, &req)
 	res, err := b.Build(ctx, Options{Context: in.context, Dockerfile: in.dockerfile, BuildArgs: req.BuildArgs,
 		Target: req.Target, NoCache: req.NoCache, Labels: req.Labels, Network: req.Network, Progress: req.Progress,
 		Secrets: req.Secrets, SSH: agents, KnownHosts: req.KnownHosts, Mask: req.Secrets.Masks(),
-		Registry: req.Registry, Unaudited: audited})
+		Registry: req.Registry, Unaudited: audited, CacheFrom: caches, FingerprintKey: req.FingerprintKey})
 	if err != nil {
 		if res != nil && audited {
 			b.auditFailed(ctx, res, req)
@@ -120,7 +131,21 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 	if err := b.SelfAudit(ctx, res, AuditOptions{Mode: req.Audit, Secrets: req.Secrets, Progress: req.Progress}); err != nil {
 		return nil, err
 	}
-	return publish(ctx, res.Image, req.Sinks, req.Progress)
+	// Layers may leave the machine only when audited for the build's values (if any).
+	layersOK := audited || len(req.Secrets.Values()) == 0
+	img, err := inlineCache(res.Image, &req, res, layersOK)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := publish(ctx, img, req.Sinks, req.Progress)
+	if err != nil {
+		return nil, err
+	}
+	reportImports(caches, req.Progress)
+	if err := b.exportCaches(ctx, &req, res, layersOK); err != nil {
+		return nil, err
+	}
+	return pub, nil
 }
 
 // publish writes the audited image to each sink in order.

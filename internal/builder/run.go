@@ -31,10 +31,11 @@ func (r *run) runAction(ctx context.Context, st *plan.Stage, res *stageResult, s
 	if step.Script != nil {
 		k.Add("script", step.Script.Name).Add("script-data", step.Script.Data)
 	}
-	if err := r.addMountKeys(ctx, st, k, step); err != nil {
+	bound, err := r.addMountKeys(ctx, st, k, step)
+	if err != nil {
 		return nil, err
 	}
-	a := &action{key: k.Sum()}
+	a := &action{key: k.Sum(), bound: bound || r.isBound(res.key)}
 	a.execute = func(ctx context.Context, ws *snapshot.Workspace, ps *progress.Step) (finish, error) {
 		stubs, err := r.execRun(ctx, st, ws, step, network, ps)
 		if err != nil || stubs == nil {

@@ -71,6 +71,7 @@ func (b *Builder) SelfAudit(ctx context.Context, res *Result, o AuditOptions) er
 	lines := describe(findings, res)
 	err = fmt.Errorf("audit found %d secret leak(s); nothing was published:\n  %s", len(findings), strings.Join(lines, "\n  "))
 	if o.Mode == "warn" {
+		res.Leaked = leakedLayers(findings)
 		b.clearUnaudited(res) // the user chose to keep them
 		step.Done(nil)
 		o.Progress.Warn(strings.Replace(err.Error(), "; nothing was published", "", 1))
@@ -203,13 +204,10 @@ func describe(findings []audit.Finding, res *Result) []string {
 // purge removes what leaked and reports, line by line, what it removed and what is still
 // on disk (with its path); "" when there was nothing to purge.
 func (b *Builder) purge(a *auditRun, findings []audit.Finding, res *Result) string {
-	leaked := map[string]bool{}
+	leaked := leakedLayers(findings)
 	var files []string
 	for _, f := range findings {
-		switch f.Location.Kind {
-		case audit.KindLayer:
-			leaked[f.Location.Layer] = true
-		case audit.KindFile:
+		if f.Location.Kind == audit.KindFile {
 			files = append(files, f.Location.Path)
 		}
 	}
@@ -229,6 +227,17 @@ func (b *Builder) purge(a *auditRun, findings []audit.Finding, res *Result) stri
 		return ""
 	}
 	return "  " + strings.Join(lines, "\n  ")
+}
+
+// leakedLayers are the digests of the layers findings name.
+func leakedLayers(findings []audit.Finding) map[string]bool {
+	leaked := map[string]bool{}
+	for _, f := range findings {
+		if f.Location.Kind == audit.KindLayer {
+			leaked[f.Location.Layer] = true
+		}
+	}
+	return leaked
 }
 
 // layersOf is every distinct layer of the build, the image's included.

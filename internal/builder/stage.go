@@ -89,6 +89,7 @@ func (r *run) base(ctx context.Context, st *plan.Stage) (*stageResult, string, e
 		layers:  append([]v1.Layer(nil), src.layers...),
 		history: append([]v1.History(nil), src.history...),
 		key:     src.key,
+		steps:   append([]StepRecord(nil), src.steps...),
 	}, name, nil
 }
 

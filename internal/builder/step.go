@@ -23,6 +23,8 @@ import (
 // action is a prepared layer-producing step: its cache key and how to execute it.
 type action struct {
 	key string
+	// bound: the key holds this machine's fingerprint key (StepRecord.HostBound).
+	bound bool
 	// execute runs the step on the mounted workspace and returns what must still be done
 	// to its upper dir once the rootfs is unmounted (nil: nothing).
 	execute func(ctx context.Context, ws *snapshot.Workspace, out *progress.Step) (finish, error)
@@ -63,13 +65,18 @@ func (r *run) execStepIn(ctx context.Context, st *plan.Stage, state *plan.State,
 	if a.cleanup != nil {
 		defer a.cleanup()
 	}
+	if a.bound {
+		r.markBound(a.key)
+	}
 	if !r.opts.NoCache {
-		if rec, ok := r.b.Cache.Get(a.key); ok {
-			if l, ok := r.cachedLayer(rec); ok {
-				r.apply(st, res, step, a.key, rec, l)
-				ps.Cached()
-				return nil
-			}
+		rec, l, ok, err := r.cached(ctx, a.key)
+		if err != nil {
+			return r.stepErr(step, err)
+		}
+		if ok {
+			r.apply(st, res, step, a.key, rec, l)
+			ps.Cached()
+			return nil
 		}
 	}
 	rec, l, err := r.executeInWorkspace(ctx, res, a, ps)
@@ -82,6 +89,17 @@ func (r *run) execStepIn(ctx context.Context, st *plan.Stage, state *plan.State,
 	r.apply(st, res, step, a.key, rec, l)
 	ps.Done(nil)
 	return nil
+}
+
+// cached returns the record of key and its layer from the local cache, else from the
+// imported caches (importRecord).
+func (r *run) cached(ctx context.Context, key string) (*cache.Record, v1.Layer, bool, error) {
+	if rec, ok := r.b.Cache.Get(key); ok {
+		if l, ok := r.cachedLayer(rec); ok {
+			return rec, l, true, nil
+		}
+	}
+	return r.importRecord(ctx, key)
 }
 
 func (r *run) stepErr(step *plan.Step, err error) error {
@@ -98,6 +116,7 @@ func (r *run) apply(st *plan.Stage, res *stageResult, step *plan.Step, key strin
 	}
 	res.history = append(res.history, history(step.CreatedBy, rec.Created, l != nil))
 	res.key = key
+	res.steps = append(res.steps, StepRecord{Key: key, Record: rec, Layer: l, HostBound: r.isBound(key)})
 }
 
 // cachedLayer returns the layer of a record when its blob is still in the store, held by
@@ -202,14 +221,8 @@ func (r *run) commit(ws *snapshot.Workspace) (*cache.Record, v1.Layer, error) {
 	if err := r.b.Lease.Hold(lease.BlobRef(digest.String()), lease.LayerRef(diffID.String())); err != nil {
 		return nil, nil, err
 	}
-	r.originMu.Lock()
-	r.produced[digest.String()] = true
-	r.originMu.Unlock()
-	if r.opts.Unaudited && r.b.unaudited != nil {
-		// Before the cache record: a kill from here on leaves a journaled layer.
-		if err := r.b.unaudited.add(digest.String(), diffID.String()); err != nil {
-			return nil, nil, err
-		}
+	if err := r.adopt(digest.String(), diffID.String()); err != nil {
+		return nil, nil, err
 	}
 	l, err := r.layerFromRecord(rec.Layer)
 	if err != nil {
@@ -230,4 +243,56 @@ func (r *run) unauditedElsewhere(digest string) bool {
 	r.originMu.Lock()
 	defer r.originMu.Unlock()
 	return !r.produced[digest]
+}
+
+// adopt records a layer blob the build put into the store (committed or imported) as its
+// own: usable by this build, and journaled until its audit when the build has secret
+// values — before the cache record, so that a kill from here on leaves a journaled layer.
+func (r *run) adopt(digest, diffID string) error {
+	r.originMu.Lock()
+	r.produced[digest] = true
+	r.originMu.Unlock()
+	if r.opts.Unaudited && r.b.unaudited != nil {
+		return r.b.unaudited.add(digest, diffID)
+	}
+	return nil
+}
+
+// markBound notes a key bound to this machine; isBound reports one (keys chained to it
+// are bound too).
+func (r *run) markBound(key string) {
+	r.originMu.Lock()
+	defer r.originMu.Unlock()
+	r.bound[key] = true
+}
+
+func (r *run) isBound(keys ...string) bool {
+	r.originMu.Lock()
+	defer r.originMu.Unlock()
+	for _, k := range keys {
+		if r.bound[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// steps are the build's step records: the target's chain, then every other stage's.
+func (r *run) steps() []StepRecord {
+	var out []StepRecord
+	seen := map[string]bool{}
+	add := func(recs []StepRecord, target bool) {
+		for _, s := range recs {
+			if !seen[s.Key] {
+				seen[s.Key] = true
+				s.Target = target
+				out = append(out, s)
+			}
+		}
+	}
+	add(r.futures[r.plan.Target].res.steps, true)
+	for _, st := range r.plan.Needed() {
+		add(r.futures[st].res.steps, false)
+	}
+	return out
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/hush-build/hush/internal/bake"
+	"github.com/hush-build/hush/internal/remotecache"
 )
 
 // allowed is what --allow grants, in buildx's grammar.
@@ -73,6 +74,11 @@ func checkEntitlements(targets []*bakeTarget, allow []string, stderr io.Writer) 
 				writes[o.Dest] = true
 			}
 		}
+		for _, e := range bt.cache.to {
+			if e.Type == remotecache.TypeLocal { // read and written, as in buildx
+				reads[e.Dest], writes[e.Dest] = true, true
+			}
+		}
 		for _, s := range bt.ssh {
 			needSSH = needSSH || (len(s.Paths) == 0 && !a.ssh)
 		}
@@ -113,6 +119,11 @@ func (bt *bakeTarget) readPaths() []string {
 	}
 	for _, s := range bt.ssh {
 		out = append(out, s.Paths...)
+	}
+	for _, c := range bt.cache.from {
+		if c.Type == remotecache.TypeLocal {
+			out = append(out, c.Src)
+		}
 	}
 	return out
 }

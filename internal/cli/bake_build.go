@@ -101,6 +101,10 @@ func runBakeTargets(ctx context.Context, o *bakeOptions, builders []*builder.Bui
 	if err != nil {
 		return nil, err
 	}
+	fpKey, err := loadFingerprintKey("")
+	if err != nil {
+		return nil, err
+	}
 	disp, err := progress.New(stderr, o.progress, progress.WithTerminal(os.Stderr))
 	if err != nil {
 		return nil, err
@@ -116,6 +120,8 @@ func runBakeTargets(ctx context.Context, o *bakeOptions, builders []*builder.Bui
 			Target: deref(bt.def.Target), NoCache: bt.def.NoCache != nil && *bt.def.NoCache, Network: bt.network,
 			Secrets: bt.secrets, SSH: bt.ssh, Audit: o.audit, Registry: reg, Sinks: sinks(ss),
 			Progress: disp.Prefixed(bt.name), Log: stderr}
+		bt.cache.apply(&reqs[i], sink.PushNames(bt.outs, bt.def.Tags))
+		reqs[i].FingerprintKey = fpKey
 		for _, w := range bt.warnings {
 			reqs[i].Progress.Warn(w)
 		}

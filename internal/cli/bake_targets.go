@@ -29,6 +29,7 @@ type bakeTarget struct {
 	network             string
 	outs                []sink.Output
 	ssh                 []sshagent.Spec
+	cache               cacheSpecs
 	secrets             *secret.Set // loaded by loadBakeSecrets
 	// skipped are the secrets left out: missing, and marked optional by the Dockerfile.
 	skipped map[string]bool
@@ -108,7 +109,9 @@ func (bt *bakeTarget) plan(stdout io.Writer) error {
 	for _, s := range t.SSH {
 		bt.ssh = append(bt.ssh, sshagent.Spec{ID: s.ID, Paths: s.Paths})
 	}
-	return nil
+	var err error
+	bt.cache, err = cacheEntries(t.CacheFrom, t.CacheTo)
+	return err
 }
 
 // values drops the unset (null) entries of an args or labels map.
@@ -143,8 +146,6 @@ func unsupported(t *bake.Target) error {
 	return errors.Join(
 		set("contexts", len(t.Contexts) > 0),
 		set("no-cache-filter", len(t.NoCacheFilter) > 0),
-		set("cache-from", len(t.CacheFrom) > 0),
-		set("cache-to", len(t.CacheTo) > 0),
 		set("pull", pull),
 		set("annotations", len(t.Annotations) > 0),
 		set("attest", len(t.Attest) > 0),

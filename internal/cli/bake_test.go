@@ -32,8 +32,6 @@ func TestBakeUnsupportedAttributes(t *testing.T) {
 	tests := []struct{ attr, hcl string }{
 		{"contexts", `contexts = { src = "./src" }`},
 		{"no-cache-filter", `no-cache-filter = ["deps"]`},
-		{"cache-from", `cache-from = ["user/app:cache"]`},
-		{"cache-to", `cache-to = ["type=inline"]`},
 		{"pull", `pull = true`},
 		{"annotations", `annotations = ["index:a=b"]`},
 		{"attest", `attest = ["type=sbom"]`},
@@ -61,9 +59,23 @@ func TestBakeUnsupportedAttributes(t *testing.T) {
   call      = "build"
   network   = "none"
   output    = ["type=local,dest=out"]
+  cache-from = ["user/app:cache", "type=local,src=cache"]
+  cache-to   = ["type=registry,ref=user/app:cache,mode=max", "type=inline"]
 }`)
-		if _, err := planBakeTargets(d, io.Discard); err != nil {
+		targets, err := planBakeTargets(d, io.Discard)
+		if err != nil {
 			t.Fatalf("a target hush can build: %v", err)
+		}
+		c := targets[0].cache
+		if len(c.from) != 2 || c.from[0].Ref != "user/app:cache" || c.from[1].Src != "cache" || len(c.to) != 2 || !c.to[0].Max {
+			t.Errorf("cache specs %+v", c)
+		}
+	})
+	t.Run("bad cache attribute", func(t *testing.T) {
+		d := bakeTargetsIn(t, "target \"default\" {\n  cache-to = [\"type=gha\"]\n}\n")
+		_, err := planBakeTargets(d, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), `target "default": --cache-to type=gha: not supported by hush`) {
+			t.Fatalf("error %v", err)
 		}
 	})
 }
@@ -90,6 +102,9 @@ func TestBakeEntitlements(t *testing.T) {
 		{"host network allowed", `network = "host"`, []string{"network.host"}, ""},
 		{"default ssh agent", `ssh = ["default"]`, nil, `--allow=ssh`},
 		{"default ssh agent allowed", `ssh = ["default"]`, []string{"ssh"}, ""},
+		{"local cache inside", `cache-to = ["type=local,dest=c"]` + "\n" + `cache-from = ["type=local,src=c"]`, nil, ""},
+		{"local cache export outside", `cache-to = ["type=local,dest=` + outside + `/c"]`, nil, `--allow=fs.write=` + filepath.Join(resolved, "c")},
+		{"local cache import outside", `cache-from = ["type=local,src=` + outside + `"]`, nil, `--allow=fs.read=` + resolved},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -44,6 +44,7 @@ type buildOptions struct {
 	registry     registryFlags
 	secretFiles  []string
 	argFiles     []string
+	cache        cacheFlags
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -74,6 +75,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	f.StringArrayVar(&o.ssh, "ssh", nil, `SSH agent socket or keys to expose to the build (format: "default|<id>[=<socket>|<key>[,<key>]]")`)
 	f.BoolVar(&o.push, "push", false, `Shorthand for "--output=type=registry" (push every -t name)`)
 	o.registry.register(f)
+	o.cache.register(f)
 	f.StringVar(&o.audit, "audit", "fail", `After the build, search the image and hush's state for every secret value given ("fail": a leak fails the build and nothing is published; "warn"; "off")`)
 	f.StringArrayVar(&o.secretFiles, "secret-env-file", nil, "Read secrets from an env file (KEY=value lines, plain or age-encrypted): each KEY becomes a secret id")
 	f.StringArrayVar(&o.argFiles, "build-arg-file", nil, "Read build args from an env file (plain or age-encrypted); build args persist in the image history")
@@ -88,6 +90,8 @@ type buildFlags struct {
 	args, labels map[string]string
 	secrets      []secret.Spec
 	ssh          []sshagent.Spec
+	cache        cacheSpecs
+	fpKey        *secret.FingerprintKey
 }
 
 // validate checks flag values before any work starts.
@@ -118,6 +122,9 @@ func (o *buildOptions) validate(stdout io.Writer) (*buildFlags, error) {
 	}
 	if p.ssh, err = sshagent.ParseSpecs(o.ssh); err != nil {
 		return nil, fmt.Errorf("--ssh: %w", err)
+	}
+	if p.cache, err = parseCacheEntries(o.cache.from, o.cache.to); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -236,6 +243,9 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	if err := addArgFiles(p.args, o.argFiles); err != nil {
 		return err
 	}
+	if p.fpKey, err = loadFingerprintKey(o.cache.fingerprintKey); err != nil {
+		return err
+	}
 	red := secrets.Masks().Writer(stderr)
 	defer red.Close()
 	stderr = red
@@ -274,10 +284,12 @@ func (o *buildOptions) build(ctx context.Context, b *builder.Builder, p *buildFl
 	if len(o.argFiles) > 0 {
 		disp.Warn("--build-arg-file: build args persist in the image history (docker history shows them); use --secret-env-file for credentials")
 	}
-	pub, err := b.Run(ctx, builder.Request{Context: o.contextPath, Dockerfile: o.file, Stdin: stdin,
+	req := builder.Request{Context: o.contextPath, Dockerfile: o.file, Stdin: stdin,
 		BuildArgs: p.args, Labels: p.labels, Target: o.target, NoCache: o.noCache, Network: o.network,
-		Secrets: secrets, SSH: p.ssh, KnownHosts: o.knownHosts, Audit: o.audit,
-		Registry: reg, Sinks: sinks(ss), Progress: disp, Log: stderr})
+		Secrets: secrets, SSH: p.ssh, KnownHosts: o.knownHosts, Audit: o.audit, FingerprintKey: p.fpKey,
+		Registry: reg, Sinks: sinks(ss), Progress: disp, Log: stderr}
+	p.cache.apply(&req, sink.PushNames(p.outs, o.tags))
+	pub, err := b.Run(ctx, req)
 	if cerr := disp.Close(); err == nil && cerr != nil {
 		err = cerr
 	}

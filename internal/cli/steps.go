@@ -103,8 +103,12 @@ func runPipeline(cmd *cobra.Command, g *globals, o *stepsOptions, service []stri
 	if err != nil {
 		return err
 	}
+	fpKey, err := loadFingerprintKey("")
+	if err != nil {
+		return err
+	}
 	env := pipeline.Env{Root: g.root, Runtime: o.runtime, Registry: opts, Insecure: o.registry.insecure,
-		Progress: o.progress, Terminal: os.Stderr, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()}
+		Progress: o.progress, Terminal: os.Stderr, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), FingerprintKey: fpKey}
 	if len(service) == 0 {
 		err := pipeline.Steps(cmd.Context(), env, o.pipe)
 		if errors.Is(err, pipeline.ErrFailed) {

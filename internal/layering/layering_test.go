@@ -45,7 +45,10 @@ var rules = map[string][]string{
 	"netns": {"builder", "cli", "plan", "executor", "image", "snapshot", "secret", "pipeline", "codeship", "registry"},
 	// bake reads definitions into targets; building them is the caller's (cli's).
 	"bake": {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "cache", "secret", "sink", "progress", "audit", "registry", "lease", "scratch"},
-	"sink": {"builder", "cli", "plan", "executor", "snapshot", "fscopy", "cache", "secret", "audit"},
+	// remotecache owns the cache format and its transfers; the stores and what may leave
+	// the machine are the builder's.
+	"remotecache": {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "secret", "audit", "progress", "bake", "pipeline", "codeship", "lease"},
+	"sink":        {"builder", "cli", "plan", "executor", "snapshot", "fscopy", "cache", "secret", "audit"},
 	// cli wires the packages below it; the build itself is builder's.
 	"cli": {"cache", "executor", "snapshot", "fscopy", "fsroot", "untar", "scratch", "lease", "plan", "gitsource", "buildcontext", "dockerfile"},
 	// hushtest serves tests of every package, so it imports none of hush's own.

@@ -131,9 +131,17 @@ func (r *run) build(ctx context.Context, b *builder.Builder, svc *codeship.Servi
 	for i, s := range sinks {
 		out[i] = s
 	}
-	pub, err := b.Run(ctx, builder.Request{Context: ctxDir, Dockerfile: dockerfile, BuildArgs: args, Target: svc.Build.Target,
+	req := builder.Request{Context: ctxDir, Dockerfile: dockerfile, BuildArgs: args, Target: svc.Build.Target,
 		Network: "default", Secrets: set, Audit: r.o.Audit, Registry: builder.Registry{Keychain: reg.keychain, Transport: reg.transport, Insecure: r.env.Insecure},
-		Sinks: out, Progress: disp, Log: r.errw})
+		Sinks: out, Progress: disp, Log: r.errw, FingerprintKey: r.env.FingerprintKey}
+	if svc.Cached {
+		var warn string
+		req.CacheFrom, req.CacheTo, warn = serviceCache(svc, name, r.vars.Branch)
+		if warn != "" {
+			disp.Warn(warn)
+		}
+	}
+	pub, err := b.Run(ctx, req)
 	if err != nil {
 		return fmt.Errorf("service %s: %w%s", svc.Name, err, auditAdvice(err, encrypted))
 	}

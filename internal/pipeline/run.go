@@ -16,6 +16,7 @@ import (
 	"github.com/hush-build/hush/internal/codeship"
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/registry"
+	"github.com/hush-build/hush/internal/secret"
 )
 
 // Env is what a run takes from its command: the state dir, the runtime, how registries
@@ -31,6 +32,8 @@ type Env struct {
 	Terminal interface{ Fd() uintptr }
 	Stdout   io.Writer
 	Stderr   io.Writer
+	// FingerprintKey is the shared key of rebuild-on-change fingerprints; nil: the state dir's.
+	FingerprintKey *secret.FingerprintKey
 }
 
 // run is one pipeline run.

@@ -64,6 +64,19 @@ func Plan(outs []Output, tags []string, store *image.Store, stdout io.Writer, pu
 	return sinks, nil
 }
 
+// PushNames are the references a build's outputs push the image to (none unless the
+// output pushes): where a registry cache export may mount the image's layers from.
+func PushNames(outs []Output, tags []string) []string {
+	if len(outs) != 1 || !outs[0].Push {
+		return nil
+	}
+	ns, err := names(outs[0], tags)
+	if err != nil {
+		return nil
+	}
+	return ns
+}
+
 // names are the image's names: the -t tags, then the output's name=.
 func names(out Output, tags []string) ([]string, error) {
 	var ns []string
