@@ -20,15 +20,15 @@ type mounter interface {
 	MountReadOnly(lowers []string, target string) (unmount func() error, err error)
 }
 
-// overlayMounts mounts overlayfs (package snapshot).
-type overlayMounts struct{}
+// overlayMounts mounts overlays with the driver snapshot.Detect chose.
+type overlayMounts struct{ driver snapshot.Driver }
 
-func (overlayMounts) Mount(ws *snapshot.Workspace, lowers []string) (func() error, error) {
-	return ws.Mount(lowers)
+func (m overlayMounts) Mount(ws *snapshot.Workspace, lowers []string) (func() error, error) {
+	return m.driver.Mount(ws, lowers)
 }
 
-func (overlayMounts) MountReadOnly(lowers []string, target string) (func() error, error) {
-	return snapshot.MountReadOnly(lowers, target)
+func (m overlayMounts) MountReadOnly(lowers []string, target string) (func() error, error) {
+	return m.driver.MountReadOnly(lowers, target)
 }
 
 // Lowers returns the unpacked dirs of layers as overlay lowers, top-most first,

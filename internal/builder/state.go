@@ -113,7 +113,11 @@ type Config struct {
 //	keys/         the fingerprint key (0600)
 func Open(root string, cfg Config) (*Builder, error) {
 	runtime := func(runDir string) (executor.Runtime, error) { return executor.New(cfg.Runtime, runDir) }
-	return open(root, runtime, overlayMounts{})
+	mounts, err := detectMounts(root)
+	if err != nil {
+		return nil, err
+	}
+	return open(root, runtime, mounts)
 }
 
 // open is Open with the parts that run steps and need root given: the OCI runtime (made
@@ -166,7 +170,7 @@ func (b *Builder) Close() error {
 // the state dir root and returns handled=false.
 func EnterNamespace(root string) (handled bool, code int, err error) {
 	if !executor.InPrivateNS() {
-		code, err := executor.Reexec()
+		code, err := executor.Reexec(root)
 		return true, code, err
 	}
 	return false, 0, executor.PrepareNS(filepath.Join(root, "run"))

@@ -73,11 +73,15 @@ func NewRoot() *cobra.Command {
 		Short:         "Build container images that keep their secrets",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return g.enterUserNamespace(cmd, args)
+		},
 	}
 	root.PersistentFlags().StringVar(&g.root, "root", defaultRoot(), "state directory (images, layers, cache); env HUSH_ROOT")
-	root.AddCommand(newBuildCmd(g), newBakeCmd(g), newImagesCmd(g), newRmiCmd(g), newLoadCmd(g),
-		newImportCmd(g), newHistoryCmd(g), newInspectCmd(g),
-		newAuditCmd(g), newLintCmd(g), newSecretCmd(g), newPushCmd(g), newStepsCmd(g), newRunCmd(g))
+	root.AddCommand(usesState(newBuildCmd(g), newBakeCmd(g), newImagesCmd(g), newRmiCmd(g), newLoadCmd(g),
+		newImportCmd(g), newHistoryCmd(g), newInspectCmd(g), newAuditCmd(g), newPushCmd(g),
+		newStepsCmd(g), newRunCmd(g))...)
+	root.AddCommand(newLintCmd(g), newSecretCmd(g))
 	return root
 }
 

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hush-build/hush/internal/rootless"
 )
 
 // Runtime runs a container process to completion.
@@ -63,6 +65,9 @@ type OCI struct {
 	// filter is Docker's default seccomp profile, built once: as JSON for runc, compiled
 	// to BPF for crun.
 	filter func() (*seccompFilter, error)
+	// userNS is set in a user namespace (rootless), where runc binds the default devices
+	// itself and logs cgroup warnings it cannot act on.
+	userNS bool
 }
 
 type seccompFilter struct {
@@ -88,7 +93,8 @@ func New(name, runDir string) (*OCI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("finding runtime %s: %w (install the Debian package %s)", name, err, name)
 	}
-	o := &OCI{name: name, binary: bin, stateDir: filepath.Join(runDir, name), bundleDir: filepath.Join(runDir, "bundles")}
+	o := &OCI{name: name, binary: bin, stateDir: filepath.Join(runDir, name), bundleDir: filepath.Join(runDir, "bundles"),
+		userNS: rootless.InUserNS()}
 	o.filter = sync.OnceValues(func() (*seccompFilter, error) { return buildFilter(name) })
 	if name == "crun" {
 		if o.mount, err = exec.LookPath("mount"); err == nil {
@@ -132,13 +138,26 @@ func (o *OCI) Run(ctx context.Context, c *Container) error {
 	if err := o.confine(spec, c.Rootfs); err != nil {
 		return err
 	}
+	args := o.globalArgs()
+	if o.userNS && !ownNetNS(spec) {
+		// sysfs may be mounted only by the owner of the network namespace: a step on
+		// the host's network sees the host's /sys, read-only, as in rootless podman.
+		bindSys(spec)
+	}
+	if o.name == "runc" && o.userNS {
+		// In a user namespace runc bind-mounts the default devices itself (a second bind
+		// fails), and warns about cgroups it may not use: its log goes to the bundle,
+		// its errors still to stderr.
+		spec.Mounts = withoutDefaultDevices(spec.Mounts)
+		args = append(args, "--log", filepath.Join(bundle, "runc.log"))
+	}
 	if err := writeSpec(filepath.Join(bundle, "config.json"), spec); err != nil {
 		return err
 	}
-	args := append(o.globalArgs(), "run", "--bundle", bundle, c.ID)
+	args = append(args, "run", "--bundle", bundle, c.ID)
 	cmd := exec.Command(o.binary, args...)
 	cmd.Stdout, cmd.Stderr = c.Stdout, c.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: rootless.ChildDeathSignal(), Setpgid: true}
 	if o.name == "crun" {
 		// crun runs as PID 1 of its own PID namespace: if it dies (Pdeathsig when hush
 		// dies) the kernel kills every process of the step, which a plain `crun run` would

@@ -6,12 +6,18 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hush-build/hush/internal/rootless"
 )
 
 const nsEnv = "HUSH_PRIVATE_MOUNTNS"
+
+// tmpfsDirEnv is registry.TmpfsDirEnv: the tmpfs dir for keys and generator output.
+const tmpfsDirEnv = "HUSH_TMPFS_DIR"
 
 // InPrivateNS reports whether this process runs in the mount namespace Reexec made.
 func InPrivateNS() bool { return os.Getenv(nsEnv) == "1" }
@@ -21,10 +27,10 @@ func InPrivateNS() bool { return os.Getenv(nsEnv) == "1" }
 // a build mounts lives and dies with it, and so does every process it starts (the runtime
 // and the step's processes, whatever the runtime), so a killed build leaves neither a mount
 // nor a process behind. SIGINT and SIGTERM are passed on. It returns the child's exit code.
-func Reexec() (int, error) {
-	if os.Geteuid() != 0 {
-		return 0, errors.New("hush build needs root (it mounts overlayfs and runs an OCI runtime); rootless mode is not supported yet")
-	}
+// Started by an ordinary user, the child also gets a user namespace (package rootless) in
+// which it is root, its state dir root passed on as HUSH_ROOT (the child's default would
+// be root's) and a private tmpfs dir as HUSH_TMPFS_DIR unless one is set.
+func Reexec(root string) (int, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return 0, fmt.Errorf("finding hush executable: %w", err)
@@ -39,9 +45,11 @@ func Reexec() (int, error) {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("starting hush in a private mount namespace: %w", err)
+	release, err := start(cmd, root)
+	if err != nil {
+		return 0, err
 	}
+	defer release()
 	go func() {
 		for s := range sigs {
 			_ = cmd.Process.Signal(s)
@@ -57,6 +65,33 @@ func Reexec() (int, error) {
 	return 0, err
 }
 
+// start starts cmd: as it is for root, in a user namespace for anyone else.
+func start(cmd *exec.Cmd, root string) (release func(), err error) {
+	if os.Geteuid() == 0 {
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("starting hush in a private mount namespace: %w", err)
+		}
+		return func() {}, nil
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("state dir %s: %w", root, err)
+	}
+	cmd.Env = append(cmd.Env, "HUSH_ROOT="+abs)
+	if os.Getenv(tmpfsDirEnv) == "" {
+		dir, err := rootless.TmpfsDir()
+		if err != nil {
+			return nil, err
+		}
+		cmd.Env = append(cmd.Env, tmpfsDirEnv+"="+dir)
+	}
+	plan, err := rootless.NewPlan()
+	if err != nil {
+		return nil, err
+	}
+	return plan.Start(cmd)
+}
+
 // PrepareNS readies the private namespace: it detaches the cgroup v2 hierarchy of a
 // "hybrid" host (crun 1.8 refuses to start when it sees one) and mounts a tmpfs at runDir
 // for runtime state, bundles and, later, secrets.
@@ -69,7 +104,7 @@ func PrepareNS(runDir string) error {
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("mounting /proc for the build's PID namespace: %w", err)
 	}
-	_ = unix.Unmount("/sys/fs/cgroup/unified", unix.MNT_DETACH)
+	hideUnifiedCgroup()
 	if err := os.MkdirAll(runDir, 0o700); err != nil {
 		return fmt.Errorf("creating %s: %w", runDir, err)
 	}
@@ -77,4 +112,19 @@ func PrepareNS(runDir string) error {
 		return fmt.Errorf("mounting tmpfs at %s: %w", runDir, err)
 	}
 	return nil
+}
+
+// hideUnifiedCgroup makes a "hybrid" cgroup host look like a legacy one to crun 1.8, which
+// refuses hybrid hosts: it detaches the cgroup v2 mount at /sys/fs/cgroup/unified, or, in a
+// user namespace (where that mount is locked to its parent), covers it with an empty tmpfs.
+func hideUnifiedCgroup() {
+	const unified = "/sys/fs/cgroup/unified"
+	var st unix.Statfs_t
+	if err := unix.Statfs(unified, &st); err != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
+		return
+	}
+	if unix.Unmount(unified, unix.MNT_DETACH) == nil {
+		return
+	}
+	_ = unix.Mount("tmpfs", unified, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=4k")
 }

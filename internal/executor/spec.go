@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -98,6 +100,39 @@ func defaultDevices() []specs.Mount {
 	for _, d := range defaultDeviceNames {
 		out = append(out, specs.Mount{Destination: "/dev/" + d, Type: "bind", Source: "/dev/" + d,
 			Options: []string{"bind", "nosuid", "noexec"}})
+	}
+	return out
+}
+
+// ownNetNS reports whether s gives the container a network namespace of its own (made for
+// it, or joined by path).
+func ownNetNS(s *specs.Spec) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.NetworkNamespace {
+			return true
+		}
+	}
+	return false
+}
+
+// bindSys replaces the sysfs mount at /sys with a read-only recursive bind of the host's.
+func bindSys(s *specs.Spec) {
+	for i, m := range s.Mounts {
+		if m.Destination == "/sys" && m.Type == "sysfs" {
+			s.Mounts[i] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys",
+				Options: []string{"rbind", "ro", "nosuid", "noexec", "nodev"}}
+		}
+	}
+}
+
+// withoutDefaultDevices is mounts without the binds defaultDevices adds.
+func withoutDefaultDevices(mounts []specs.Mount) []specs.Mount {
+	out := mounts[:0:0]
+	for _, m := range mounts {
+		if m.Type == "bind" && slices.Contains(defaultDeviceNames, strings.TrimPrefix(m.Destination, "/dev/")) && m.Source == m.Destination {
+			continue
+		}
+		out = append(out, m)
 	}
 	return out
 }

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hush-build/hush/internal/rootless"
 )
 
 // NS is one network namespace, bound at Path.
@@ -73,9 +75,12 @@ func inNamespace(nsFD int, fn func() error) error {
 			}
 		}
 		err = fn()
+		// Rootless, the thread may not go back to the host's network namespace (owned
+		// by the initial user namespace): EPERM. It then stays locked and ends with the
+		// goroutine, which is all that is needed (fn starts no process from it).
 		if serr := unix.Setns(orig, unix.CLONE_NEWNET); serr == nil {
 			runtime.UnlockOSThread()
-		} else if err == nil {
+		} else if err == nil && !errors.Is(serr, unix.EPERM) {
 			err = fmt.Errorf("returning to the network namespace: %w", serr)
 		}
 		errc <- err
@@ -126,12 +131,32 @@ var Helpers = []string{"pasta", "slirp4netns"}
 // port forwarding either way), else slirp4netns. It returns when the namespace has its
 // interface, or fails naming the Debian packages to install.
 func (ns *NS) Connect(ctx context.Context) error {
+	if err := checkTun(TunDevice); err != nil {
+		return err
+	}
 	for _, h := range Helpers {
 		if bin, err := exec.LookPath(h); err == nil {
 			return ns.connect(ctx, h, bin)
 		}
 	}
 	return errors.New("--network=default needs pasta or slirp4netns for outbound traffic (install the Debian package passt or slirp4netns), or use --network=none or host")
+}
+
+// TunDevice is the device pasta and slirp4netns open in the namespace.
+const TunDevice = "/dev/net/tun"
+
+// checkTun fails, naming what to change, when the tun device at path cannot be opened:
+// missing, or (rootless) not usable by this user.
+func checkTun(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err == nil {
+		return f.Close()
+	}
+	const alt = "or use --network=none or host"
+	if errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("--network=default: %w: pasta and slirp4netns need %s usable by this user (mode 0666, as udev makes it: `sudo chmod 0666 %s`; in a container: --device %s), %s", err, path, path, path, alt)
+	}
+	return fmt.Errorf("--network=default: %w: pasta and slirp4netns need %s (`sudo modprobe tun`; in a container: --device %s), %s", err, path, path, alt)
 }
 
 // connect starts the helper named name (at bin) for the namespace.
@@ -147,7 +172,7 @@ func (ns *NS) connect(ctx context.Context, name, bin string) error {
 		return fmt.Errorf("unknown network helper %q", name)
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: rootless.ChildDeathSignal()}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", name, err)
 	}

@@ -15,8 +15,14 @@ import (
 // Overlay options hush always sets: copy-ups must produce complete files and
 // directories in the upper, because the upper becomes a standalone layer.
 // redirect_dir would record renamed lower dirs as an xattr pointing into
-// other layers, metacopy would leave file data in the lower.
-func overlayFixedOpts() [][2]string {
+// other layers, metacopy would leave file data in the lower. In a user
+// namespace, where trusted.* xattrs cannot be set, overlay keeps its
+// metadata (opaque dirs) in user.overlay.* xattrs instead; there the kernel
+// takes redirect_dir=nofollow (neither make nor follow a redirect), not off.
+func overlayFixedOpts(userXattr bool) [][2]string {
+	if userXattr {
+		return [][2]string{{"userxattr", ""}, {"redirect_dir", "nofollow"}, {"metacopy", "off"}, {"index", "off"}}
+	}
 	return [][2]string{{"redirect_dir", "off"}, {"metacopy", "off"}, {"index", "off"}}
 }
 
@@ -28,13 +34,25 @@ type overlayConfig struct {
 	lowers        []string // top-most first
 	upper, work   string   // both empty for a read-only overlay
 	readOnly      bool
+	userXattr     bool // overlay metadata in user.overlay.* xattrs (a user namespace)
 	forceFSConfig bool // tests: use the new mount API even if data would fit
 }
 
 // Mount mounts overlay at w.Merged with lowers (unpacked layer dirs, top-most
-// first; may be empty) under w.Upper. The returned unmount func is
-// idempotent and falls back to a lazy detach if the mount stays busy.
+// first; may be empty) under w.Upper, with the driver DefaultDriver names. The
+// returned unmount func is idempotent and falls back to a lazy detach if the
+// mount stays busy.
 func (w *Workspace) Mount(lowers []string) (func() error, error) {
+	return DefaultDriver().Mount(w, lowers)
+}
+
+// MountReadOnly is DefaultDriver().MountReadOnly.
+func MountReadOnly(lowers []string, target string) (func() error, error) {
+	return DefaultDriver().MountReadOnly(lowers, target)
+}
+
+// Mount is Workspace.Mount with the driver d.
+func (d Driver) Mount(w *Workspace, lowers []string) (func() error, error) {
 	if mounted, err := isMountPoint(w.Merged); err != nil {
 		return nil, fmt.Errorf("mounting workspace: %w", err)
 	} else if mounted {
@@ -43,8 +61,8 @@ func (w *Workspace) Mount(lowers []string) (func() error, error) {
 	if len(lowers) == 0 {
 		lowers = []string{w.empty}
 	}
-	cfg := overlayConfig{lowers: lowers, upper: w.Upper, work: w.Work}
-	if err := mountOverlay(cfg, w.Merged); err != nil {
+	cfg := overlayConfig{lowers: lowers, upper: w.Upper, work: w.Work, userXattr: d.UserXattr}
+	if err := d.mount(cfg, w.Merged); err != nil {
 		return nil, fmt.Errorf("mounting workspace: %w", err)
 	}
 	return unmounter(w.Merged), nil
@@ -53,7 +71,7 @@ func (w *Workspace) Mount(lowers []string) (func() error, error) {
 // MountReadOnly mounts the merged view of lowers (top-most first) read-only,
 // nosuid and nodev at target, creating target if needed. One lower is bind
 // mounted; zero lowers give an empty read-only tmpfs.
-func MountReadOnly(lowers []string, target string) (func() error, error) {
+func (d Driver) MountReadOnly(lowers []string, target string) (func() error, error) {
 	if err := os.MkdirAll(target, 0o755); err != nil {
 		return nil, fmt.Errorf("mounting read-only view: %w", err)
 	}
@@ -68,7 +86,7 @@ func MountReadOnly(lowers []string, target string) (func() error, error) {
 	case 1:
 		err = bindReadOnly(lowers[0], target)
 	default:
-		err = mountOverlay(overlayConfig{lowers: lowers, readOnly: true}, target)
+		err = d.mount(overlayConfig{lowers: lowers, readOnly: true, userXattr: d.UserXattr}, target)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("mounting read-only view: %w", err)
@@ -131,8 +149,8 @@ func legacyOverlayData(cfg overlayConfig) (string, bool) {
 	if cfg.upper != "" {
 		b.WriteString(",upperdir=" + cfg.upper + ",workdir=" + cfg.work)
 	}
-	for _, o := range overlayFixedOpts() {
-		b.WriteString("," + o[0] + "=" + o[1])
+	for _, o := range overlayFixedOpts(cfg.userXattr) {
+		b.WriteString("," + optString(o))
 	}
 	if b.Len() > maxMountData() {
 		return "", false
@@ -170,9 +188,13 @@ func fsconfigOverlay(cfg overlayConfig, target string) (err error) {
 			return fmt.Errorf("setting overlay workdir %s: %w", cfg.work, err)
 		}
 	}
-	for _, o := range overlayFixedOpts() {
-		if err := unix.FsconfigSetString(fd, o[0], o[1]); err != nil {
-			return fmt.Errorf("setting overlay option %s=%s: %w", o[0], o[1], err)
+	for _, o := range overlayFixedOpts(cfg.userXattr) {
+		err := unix.FsconfigSetFlag(fd, o[0])
+		if o[1] != "" {
+			err = unix.FsconfigSetString(fd, o[0], o[1])
+		}
+		if err != nil {
+			return fmt.Errorf("setting overlay option %s: %w", optString(o), err)
 		}
 	}
 	if err := unix.FsconfigCreate(fd); err != nil {
@@ -191,6 +213,15 @@ func fsconfigOverlay(cfg overlayConfig, target string) (err error) {
 		return fmt.Errorf("attaching overlay at %s: %w", target, err)
 	}
 	return nil
+}
+
+// optString is an option as the mount data string spells it: "name=value", or
+// "name" for a flag.
+func optString(o [2]string) string {
+	if o[1] == "" {
+		return o[0]
+	}
+	return o[0] + "=" + o[1]
 }
 
 // fsContextLog drains the message log of an fs context fd.

@@ -120,7 +120,7 @@ func addOpaque(entries *[]layerEntry, p, rel string, st unix.Stat_t) error {
 }
 
 func isOpaque(p string) (bool, error) {
-	for _, name := range []string{opaqueXattr, userOpaqueXattr} {
+	for _, name := range []string{opaqueXattr, userOpaqueXattr, fuseOpaqueXattr} {
 		v, err := lgetxattr(p, name)
 		if err == nil && string(v) == "y" {
 			return true, nil

@@ -14,6 +14,7 @@ import (
 const (
 	opaqueXattr     = untar.OpaqueXattr
 	userOpaqueXattr = untar.UserOpaqueXattr
+	fuseOpaqueXattr = untar.FuseOpaqueXattr
 	paxXattrPrefix  = untar.PAXXattrPrefix
 	whiteoutPrefix  = untar.WhiteoutPrefix
 	opaqueMarker    = untar.OpaqueMarker

@@ -31,13 +31,17 @@ const (
 	OpaqueMarker    = ".wh..wh..opq"
 	OpaqueXattr     = "trusted.overlay.opaque"
 	UserOpaqueXattr = "user.overlay.opaque"
-	PAXXattrPrefix  = "SCHILY.xattr."
+	// FuseOverlayXattrPrefix is fuse-overlayfs's own metadata (its opaque marker among it).
+	FuseOverlayXattrPrefix = "user.fuseoverlayfs."
+	FuseOpaqueXattr        = FuseOverlayXattrPrefix + "opaque"
+	PAXXattrPrefix         = "SCHILY.xattr."
 )
 
 // IsOverlayXattr reports an xattr private to overlayfs: it must never travel inside a layer
 // tar in either direction (a forged one could redirect a lookup into another layer).
 func IsOverlayXattr(name string) bool {
-	return strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.")
+	return strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") ||
+		strings.HasPrefix(name, FuseOverlayXattrPrefix)
 }
 
 // ErrUnsafeEntry is returned (wrapped) for an entry that cannot be written safely.
@@ -58,6 +62,11 @@ type Options struct {
 	// setuid/setgid bits cleared, and file capabilities and trusted.* xattrs dropped, so an
 	// image cannot plant a way to its host's disks or root privileges in an output dir.
 	ForHost bool
+	// UserNS is for a layer unpacked inside a user namespace (rootless): opaque directories
+	// are marked with user.overlay.opaque (trusted.* xattrs cannot be set there), device
+	// nodes other than whiteouts are skipped (mknod is refused there; every mount a step
+	// sees is nodev, so no step could open one) and so are trusted.* xattrs.
+	UserNS bool
 }
 
 // Extract writes the entries of the uncompressed tar stream r into root.
@@ -190,6 +199,9 @@ func (x *extractor) clearPath(rel string, keepDir bool) error {
 
 func (x *extractor) whiteout(parent, base string, hdr *tar.Header) error {
 	if base == OpaqueMarker {
+		if x.opts.UserNS {
+			return x.root.Lsetxattr(parent, UserOpaqueXattr, []byte("y"))
+		}
 		return x.root.Lsetxattr(parent, OpaqueXattr, []byte("y"))
 	}
 	name := strings.TrimPrefix(base, WhiteoutPrefix)
@@ -292,7 +304,7 @@ func (x *extractor) node(rel string, hdr *tar.Header) error {
 	case tar.TypeBlock:
 		mode = unix.S_IFBLK
 	}
-	if x.opts.ForHost && mode != unix.S_IFIFO {
+	if (x.opts.ForHost || x.opts.UserNS) && mode != unix.S_IFIFO {
 		return nil
 	}
 	if err := x.clearPath(rel, false); err != nil {
@@ -359,6 +371,9 @@ func (x *extractor) xattrs(hdr *tar.Header, set func(name string, v []byte) erro
 			continue
 		}
 		if x.opts.ForHost && (strings.HasPrefix(name, "trusted.") || name == "security.capability") {
+			continue
+		}
+		if x.opts.UserNS && strings.HasPrefix(name, "trusted.") {
 			continue
 		}
 		err := set(name, []byte(v))

@@ -1,0 +1,186 @@
+package rootless
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// stageEnv tells a re-executed hush where it is in the handshake: "wait" in the child
+// whose maps the parent is writing, "mapped" once it has re-executed itself as root of
+// the namespace.
+const stageEnv = "_HUSH_USERNS_STAGE"
+
+// syncFD is the child's end of the pipe the parent writes one byte to once the maps are
+// written, and keeps open for as long as it lives.
+const syncFD = 3
+
+// InUserNS reports whether this process runs in a user namespace other than the initial
+// one (its uid map is not the identity over every ID).
+func InUserNS() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	return !isIdentityMap(b)
+}
+
+func isIdentityMap(b []byte) bool {
+	f := strings.Fields(string(b))
+	return len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295"
+}
+
+// Plan is what a parent needs to give a child its user namespace: the user's IDs, the
+// ranges granted to them and the setuid (or file-capability) helpers that write the maps.
+type Plan struct {
+	User                 string
+	UID, GID             uint32
+	UIDRanges, GIDRanges []Range
+	NewUIDMap, NewGIDMap string
+}
+
+// NewPlan finds the helpers and the calling user's ranges, or fails naming what to
+// install or configure.
+func NewPlan() (*Plan, error) {
+	p := &Plan{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
+	u, err := user.LookupId(strconv.Itoa(os.Getuid()))
+	if err != nil {
+		return nil, fmt.Errorf("rootless: looking up user %d: %w (a rootless build needs a user with a name in /etc/passwd)", p.UID, err)
+	}
+	p.User = u.Username
+	for _, h := range []struct {
+		name string
+		dst  *string
+	}{{"newuidmap", &p.NewUIDMap}, {"newgidmap", &p.NewGIDMap}} {
+		if *h.dst, err = exec.LookPath(h.name); err != nil {
+			return nil, fmt.Errorf("rootless: %s not found: install the Debian package uidmap", h.name)
+		}
+	}
+	if p.UIDRanges, err = ReadRanges(SubUIDFile, p.User, p.UID); err == nil {
+		p.GIDRanges, err = ReadRanges(SubGIDFile, p.User, p.UID)
+	}
+	if err == nil && (len(p.UIDRanges) == 0 || len(p.GIDRanges) == 0) {
+		err = errors.New("no range for this user")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rootless: %w: user %s needs subordinate IDs in %s and %s, e.g. `sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s`",
+			err, p.User, SubUIDFile, SubGIDFile, p.User)
+	}
+	return p, nil
+}
+
+// Start starts cmd in a new user namespace (its SysProcAttr, Env and ExtraFiles are
+// extended) and writes the child's maps; the child (Resume) waits for them and then runs
+// as root of the namespace. release must be called once the child has exited: until
+// then the child can tell that its parent lives.
+func (p *Plan) Start(cmd *exec.Cmd) (release func(), err error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("rootless: %w", err)
+	}
+	defer r.Close()
+	if len(cmd.ExtraFiles) != 0 {
+		return nil, errors.New("rootless: internal error: the child's fd 3 is taken")
+	}
+	cmd.ExtraFiles = []*os.File{r}
+	cmd.Env = append(cmd.Env, stageEnv+"=wait")
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return nil, diagnoseClone(err)
+	}
+	if err := p.writeMaps(cmd.Process.Pid); err != nil {
+		w.Close() // the child reads EOF and exits
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, err
+	}
+	if _, err := w.Write([]byte{1}); err != nil {
+		w.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("rootless: releasing the child: %w", err)
+	}
+	return func() { w.Close() }, nil
+}
+
+func (p *Plan) writeMaps(pid int) error {
+	for _, m := range []struct {
+		bin    string
+		id     uint32
+		ranges []Range
+	}{{p.NewUIDMap, p.UID, p.UIDRanges}, {p.NewGIDMap, p.GID, p.GIDRanges}} {
+		args := append([]string{strconv.Itoa(pid)}, MapArgs(m.id, m.ranges)...)
+		var out bytes.Buffer
+		c := exec.Command(m.bin, args...)
+		c.Stdout, c.Stderr = &out, &out
+		if err := c.Run(); err != nil {
+			return diagnoseMapHelper(m.bin, strings.TrimSpace(out.String()), err)
+		}
+	}
+	return nil
+}
+
+// Resume is the child's side of Start; main calls it before anything else. In a child
+// waiting for its maps it blocks until they are written and re-executes hush (which then
+// runs as root of the namespace, with every capability in it); it does not return then.
+// In that re-executed hush it restores the parent-death signal the re-execution cleared
+// and returns. Anywhere else it does nothing.
+func Resume() error {
+	switch os.Getenv(stageEnv) {
+	case "wait":
+		return waitAndReexec()
+	case "mapped":
+		os.Unsetenv(stageEnv)
+		// Gaining capabilities at exec cleared the parent-death signal; set it again, then
+		// check that the parent did not die before it was set (its end of the pipe would
+		// be closed).
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return fmt.Errorf("rootless: setting the parent-death signal: %w", err)
+		}
+		fds := []unix.PollFd{{Fd: syncFD, Events: unix.POLLIN}}
+		if n, err := unix.Poll(fds, 0); err == nil && n > 0 && fds[0].Revents&unix.POLLHUP != 0 {
+			os.Exit(1)
+		}
+		return unix.Close(syncFD)
+	}
+	return nil
+}
+
+func waitAndReexec() error {
+	f := os.NewFile(syncFD, "userns-sync")
+	var b [1]byte
+	if n, _ := f.Read(b[:]); n != 1 {
+		os.Exit(1) // the parent failed to write the maps and says why
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("rootless: finding hush executable: %w", err)
+	}
+	os.Setenv(stageEnv, "mapped")
+	return fmt.Errorf("rootless: re-executing hush in its user namespace: %w", syscall.Exec(self, os.Args, os.Environ()))
+}
+
+// ChildDeathSignal is the parent-death signal for the processes hush starts inside its
+// namespaces (the OCI runtime, pasta): SIGKILL as root; none in a user namespace. There a
+// thread that entered a step's network namespace cannot go back to the host's (owned by
+// the initial user namespace) and ends, and a parent-death signal fires when the thread
+// that started a child ends, not the process. hush is PID 1 of its PID namespace either
+// way: when it dies the kernel kills every process in it.
+func ChildDeathSignal() syscall.Signal {
+	if InUserNS() {
+		return 0
+	}
+	return syscall.SIGKILL
+}

@@ -1,0 +1,131 @@
+package snapshot
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/hush-build/hush/internal/rootless"
+)
+
+// Driver is how overlays are mounted: the kernel's overlayfs (keeping its metadata in
+// user.overlay.* xattrs inside a user namespace) or, where the kernel refuses an overlay
+// there (an old kernel, a container's own overlay root filesystem), fuse-overlayfs.
+type Driver struct {
+	// UserXattr mounts the kernel's overlayfs with userxattr: what a user namespace needs.
+	UserXattr bool
+	// Fuse is the fuse-overlayfs binary; "" for the kernel's overlayfs.
+	Fuse string
+}
+
+// DefaultDriver is the kernel's overlayfs, with user xattrs in a user namespace.
+func DefaultDriver() Driver { return Driver{UserXattr: rootless.InUserNS()} }
+
+// String names the driver as `hush info` shows it.
+func (d Driver) String() string {
+	switch {
+	case d.Fuse != "":
+		return "fuse-overlayfs (" + d.Fuse + ")"
+	case d.UserXattr:
+		return "overlayfs (kernel, userxattr)"
+	}
+	return "overlayfs (kernel)"
+}
+
+func (d Driver) mount(cfg overlayConfig, target string) error {
+	if d.Fuse != "" {
+		return fuseMount(d.Fuse, cfg, target)
+	}
+	return mountOverlay(cfg, target)
+}
+
+// Detect picks the driver for overlays of layers kept under dir. Outside a user namespace
+// it is the kernel's overlayfs. Inside one, a trial overlay is mounted in a fresh dir under
+// dir (removing a lower file through it, as a step would): the kernel's when it works, else
+// fuse-overlayfs when installed and /dev/fuse opens; else the error names both ways out.
+func Detect(dir string) (Driver, error) {
+	d := DefaultDriver()
+	if !d.UserXattr {
+		return d, nil
+	}
+	kerr := probe(d, dir)
+	if kerr == nil {
+		return d, nil
+	}
+	bin, err := exec.LookPath("fuse-overlayfs")
+	if err != nil {
+		return d, fmt.Errorf("overlayfs refuses to mount under %s (%w) and fuse-overlayfs is not installed: put the state dir (--root, HUSH_ROOT) on a bind-mounted volume or a tmpfs, where overlayfs works, or install the Debian package fuse-overlayfs", dir, kerr)
+	}
+	if f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0); err != nil {
+		return d, fmt.Errorf("overlayfs refuses to mount under %s (%w) and fuse-overlayfs cannot open /dev/fuse (%w): put the state dir (--root, HUSH_ROOT) on a bind-mounted volume or a tmpfs, or give the container /dev/fuse (docker run --device /dev/fuse)", dir, kerr, err)
+	} else {
+		f.Close()
+	}
+	fd := Driver{Fuse: bin}
+	if ferr := probe(fd, dir); ferr != nil {
+		return d, fmt.Errorf("overlayfs refuses to mount under %s (%w), and so does fuse-overlayfs (%w)", dir, kerr, ferr)
+	}
+	return fd, nil
+}
+
+// probe mounts a trial overlay with d in a fresh dir under dir and removes a lower file
+// through it (a whiteout), then cleans up.
+func probe(d Driver, dir string) (err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(dir, "probe-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	ws := &Workspace{Upper: filepath.Join(tmp, "u"), Work: filepath.Join(tmp, "w"), Merged: filepath.Join(tmp, "m")}
+	lower := filepath.Join(tmp, "l")
+	for _, p := range []string{lower, ws.Upper, ws.Work, ws.Merged} {
+		if err := os.Mkdir(p, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(lower, "f"), nil, 0o644); err != nil {
+		return err
+	}
+	unmount, err := d.Mount(ws, []string{lower})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, unmount()) }()
+	if err := os.Remove(filepath.Join(ws.Merged, "f")); err != nil {
+		return fmt.Errorf("removing a lower file through the overlay: %w", err)
+	}
+	return nil
+}
+
+// fuseMount mounts cfg with fuse-overlayfs, which forks into the background once the
+// mount is ready; unmounting ends it. Its mounts are always nodev (FUSE in a user
+// namespace).
+func fuseMount(bin string, cfg overlayConfig, target string) error {
+	if len(cfg.lowers) == 0 {
+		return errors.New("mounting fuse-overlayfs: no lower dirs")
+	}
+	for _, p := range append([]string{cfg.upper, cfg.work}, cfg.lowers...) {
+		if strings.ContainsAny(p, ",:\\=") {
+			return fmt.Errorf("mounting fuse-overlayfs: path %q holds a character its options cannot carry", p)
+		}
+	}
+	opts := "lowerdir=" + strings.Join(cfg.lowers, ":")
+	if cfg.upper != "" {
+		opts += ",upperdir=" + cfg.upper + ",workdir=" + cfg.work
+	}
+	opts += ",nodev"
+	if cfg.readOnly {
+		opts += ",ro,nosuid"
+	}
+	out, err := exec.Command(bin, "-o", opts, target).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("mounting fuse-overlayfs at %s (%d lowers): %w: %s", target, len(cfg.lowers), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
