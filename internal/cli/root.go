@@ -80,7 +80,7 @@ func NewRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.root, "root", defaultRoot(), "state directory (images, layers, cache); env HUSH_ROOT")
 	root.AddCommand(usesState(newBuildCmd(g), newBakeCmd(g), newImagesCmd(g), newRmiCmd(g), newLoadCmd(g),
 		newImportCmd(g), newHistoryCmd(g), newInspectCmd(g), newAuditCmd(g), newPushCmd(g),
-		newStepsCmd(g), newRunCmd(g))...)
+		newStepsCmd(g), newRunCmd(g), newInfoCmd(g))...)
 	root.AddCommand(newLintCmd(g), newSecretCmd(g))
 	return root
 }

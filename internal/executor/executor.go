@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -114,6 +115,16 @@ func New(name, runDir string) (*OCI, error) {
 
 // Name is the runtime's name.
 func (o *OCI) Name() string { return o.name }
+
+// Describe names the runtime, its version and its path, as `hush info` shows them.
+func (o *OCI) Describe() string {
+	out, err := exec.Command(o.binary, "--version").Output()
+	version, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	if err != nil || version == "" {
+		version = o.name + " (version unknown)"
+	}
+	return version + " (" + o.binary + ")"
+}
 
 func (o *OCI) globalArgs() []string {
 	args := []string{"--root", o.stateDir}

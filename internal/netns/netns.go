@@ -131,15 +131,25 @@ var Helpers = []string{"pasta", "slirp4netns"}
 // port forwarding either way), else slirp4netns. It returns when the namespace has its
 // interface, or fails naming the Debian packages to install.
 func (ns *NS) Connect(ctx context.Context) error {
-	if err := checkTun(TunDevice); err != nil {
+	name, bin, err := Helper()
+	if err != nil {
 		return err
+	}
+	return ns.connect(ctx, name, bin)
+}
+
+// Helper names the user-mode network helper Connect would start and its path, or fails
+// as Connect would (no helper, no usable tun device).
+func Helper() (name, path string, err error) {
+	if err := checkTun(TunDevice); err != nil {
+		return "", "", err
 	}
 	for _, h := range Helpers {
 		if bin, err := exec.LookPath(h); err == nil {
-			return ns.connect(ctx, h, bin)
+			return h, bin, nil
 		}
 	}
-	return errors.New("--network=default needs pasta or slirp4netns for outbound traffic (install the Debian package passt or slirp4netns), or use --network=none or host")
+	return "", "", errors.New("--network=default needs pasta or slirp4netns for outbound traffic (install the Debian package passt or slirp4netns), or use --network=none or host")
 }
 
 // TunDevice is the device pasta and slirp4netns open in the namespace.

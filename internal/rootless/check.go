@@ -25,21 +25,36 @@ func (h Host) read(name string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// InContainer reports signs that this process runs in a container: docker's or podman's
-// marker file, or a container engine's name in PID 1's cgroup.
+// InContainer reports signs that this process runs in a container: a container engine's
+// name in PID 1's cgroup, or docker's or podman's marker file with an overlay root
+// filesystem (a marker alone is also found on machines made from a container image).
 func (h Host) InContainer() bool {
-	for _, f := range []string{".dockerenv", "run/.containerenv"} {
-		if _, err := os.Stat(filepath.Join(h.Root, f)); err == nil {
-			return true
-		}
-	}
 	cg := h.read("proc/1/cgroup")
 	for _, s := range []string{"docker", "kubepods", "containerd", "libpod", "lxc"} {
 		if strings.Contains(cg, s) {
 			return true
 		}
 	}
+	for _, f := range []string{".dockerenv", "run/.containerenv"} {
+		if _, err := os.Stat(filepath.Join(h.Root, f)); err == nil {
+			t := h.rootFSType()
+			return t == "overlay" || strings.HasPrefix(t, "fuse")
+		}
+	}
 	return false
+}
+
+// rootFSType is the filesystem type of the last mount at "/" in this process's mountinfo.
+func (h Host) rootFSType() string {
+	typ := ""
+	for _, line := range strings.Split(h.read("proc/self/mountinfo"), "\n") {
+		f := strings.Fields(line)
+		_, after, ok := strings.Cut(line, " - ")
+		if len(f) > 4 && f[4] == "/" && ok {
+			typ, _, _ = strings.Cut(after, " ")
+		}
+	}
+	return typ
 }
 
 // statusField is one "Name:\tvalue" line of /proc/self/status.

@@ -96,7 +96,7 @@ func TestDiagnoseMount(t *testing.T) {
 }
 
 func TestInContainer(t *testing.T) {
-	for name, want := range map[string]bool{"plain": false, "docker-seccomp": true, "k8s-unconfined": true, "ubuntu": false} {
+	for name, want := range map[string]bool{"plain": false, "docker-seccomp": true, "k8s-unconfined": true, "ubuntu": false, "vm": false} {
 		if got := host(name).InContainer(); got != want {
 			t.Errorf("%s: InContainer = %v, want %v", name, got, want)
 		}

@@ -58,3 +58,10 @@ func TestIsIdentityMap(t *testing.T) {
 		}
 	}
 }
+
+func TestFormatMap(t *testing.T) {
+	got := formatMap("         0       1001          1\n         1     100000      65536\n")
+	if want := "0→1001 (1), 1→100000 (65536)"; got != want {
+		t.Errorf("formatMap = %q, want %q", got, want)
+	}
+}

@@ -184,3 +184,29 @@ func ChildDeathSignal() syscall.Signal {
 	}
 	return syscall.SIGKILL
 }
+
+// Maps describes this process's uid and gid maps ("uid 0→1001 (1), 1→100000 (65536); gid
+// …"), as `hush info` shows them.
+func Maps() string {
+	var parts []string
+	for _, kind := range []string{"uid", "gid"} {
+		b, err := os.ReadFile("/proc/self/" + kind + "_map")
+		if err != nil {
+			return "unknown: " + err.Error()
+		}
+		parts = append(parts, kind+" "+formatMap(string(b)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// formatMap turns a /proc/PID/uid_map text into "inside→outside (count), …".
+func formatMap(text string) string {
+	var runs []string
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 {
+			runs = append(runs, fmt.Sprintf("%s→%s (%s)", f[0], f[1], f[2]))
+		}
+	}
+	return strings.Join(runs, ", ")
+}

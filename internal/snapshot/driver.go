@@ -3,10 +3,13 @@ package snapshot
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hush-build/hush/internal/rootless"
 )
@@ -35,6 +38,7 @@ func (d Driver) String() string {
 	return "overlayfs (kernel)"
 }
 
+// mount mounts cfg at target.
 func (d Driver) mount(cfg overlayConfig, target string) error {
 	if d.Fuse != "" {
 		return fuseMount(d.Fuse, cfg, target)
@@ -128,4 +132,54 @@ func fuseMount(bin string, cfg overlayConfig, target string) error {
 		return fmt.Errorf("mounting fuse-overlayfs at %s (%d lowers): %w: %s", target, len(cfg.lowers), err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// normalizeFuseUpper rewrites fuse-overlayfs's opaque directories in the upper dir into
+// the kernel's form (fuse-overlayfs reads that too): it marks one with two entries of its
+// own, ".wh..wh..opq" (an empty file) and ".wh..opq" (a whiteout), which no layer or lower
+// may keep, beside trusted.overlay.opaque as root or, in a user namespace, its own
+// user.fuseoverlayfs.opaque (which becomes user.overlay.opaque).
+func normalizeFuseUpper(upper string) error {
+	return filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		fuseOpaque, err := hasXattrY(p, fuseOpaqueXattr)
+		if err != nil {
+			return err
+		}
+		opaque, err := isOpaque(p)
+		if err != nil || !opaque {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		if fuseOpaque {
+			if err := unix.Lsetxattr(p, userOpaqueXattr, []byte("y"), 0); err != nil {
+				return fmt.Errorf("marking %s opaque: %w", p, err)
+			}
+			if err := unix.Lremovexattr(p, fuseOpaqueXattr); err != nil {
+				return fmt.Errorf("normalizing %s: %w", p, err)
+			}
+		}
+		for _, m := range []string{opaqueMarker, whiteoutPrefix + ".opq"} {
+			if err := os.Remove(filepath.Join(p, m)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("normalizing %s: %w", p, err)
+			}
+		}
+		// The dir keeps the mtime the step gave it.
+		ts := []unix.Timespec{st.Atim, st.Mtim}
+		return unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
+	})
+}
+
+// hasXattrY reports whether p has the xattr name set to "y".
+func hasXattrY(p, name string) (bool, error) {
+	v, err := lgetxattr(p, name)
+	if isNoXattr(err) {
+		return false, nil
+	}
+	return err == nil && string(v) == "y", err
 }

@@ -65,6 +65,7 @@ func (d Driver) Mount(w *Workspace, lowers []string) (func() error, error) {
 	if err := d.mount(cfg, w.Merged); err != nil {
 		return nil, fmt.Errorf("mounting workspace: %w", err)
 	}
+	w.fuse = w.fuse || d.Fuse != ""
 	return unmounter(w.Merged), nil
 }
 

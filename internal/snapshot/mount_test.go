@@ -293,6 +293,12 @@ func TestLegacyOverlayData(t *testing.T) {
 			want:   "lowerdir=/l/2:/l/1,redirect_dir=off,metacopy=off,index=off",
 			legacy: true,
 		},
+		{
+			name:   "user namespace",
+			cfg:    overlayConfig{lowers: []string{"/l/2", "/l/1"}, upper: "/w/u", work: "/w/w", userXattr: true},
+			want:   "lowerdir=/l/2:/l/1,upperdir=/w/u,workdir=/w/w,userxattr,redirect_dir=nofollow,metacopy=off,index=off",
+			legacy: true,
+		},
 		{name: "colon in a lower", cfg: overlayConfig{lowers: []string{"/l/a:b", "/l/1"}}},
 		{name: "comma in upper", cfg: overlayConfig{lowers: []string{"/l/1", "/l/2"}, upper: "/u,x", work: "/w"}},
 		{name: "longer than a page", cfg: overlayConfig{lowers: many}},

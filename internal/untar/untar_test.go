@@ -57,13 +57,17 @@ func tarOf(t *testing.T, entries ...entry) []byte {
 	return buf.Bytes()
 }
 
-// modes are the three ways hush extracts: an ADD archive into a rootfs, a layer into the
-// snapshot store, and an export onto the host.
+// modes are the ways hush extracts: an ADD archive into a rootfs, a layer into the
+// snapshot store (as root, and in a user namespace), and an export onto the host.
 var modes = map[string]Options{
-	"add":    {},
-	"layer":  {Overlay: true, RootMeta: true},
-	"export": {ForHost: true},
+	"add":            {},
+	"layer":          {Overlay: true, RootMeta: true},
+	"rootless-layer": {Overlay: true, RootMeta: true, UserNS: true},
+	"export":         {ForHost: true},
 }
+
+// noDevices reports the modes that must not make device nodes.
+func noDevices(mode string) bool { return mode == "export" || mode == "rootless-layer" }
 
 // TestHostileArchives extracts every class of hostile archive in every mode and checks that
 // nothing outside the root changed, plus what each class must leave inside it.
@@ -114,10 +118,16 @@ func TestHostileArchives(t *testing.T) {
 		}, setid},
 		{"forged overlay xattrs", []entry{
 			{name: "d", typ: tar.TypeDir, mode: 0o755, pax: map[string]string{
-				"SCHILY.xattr.trusted.overlay.opaque":   "y",
-				"SCHILY.xattr.trusted.overlay.redirect": "/etc",
+				"SCHILY.xattr.trusted.overlay.opaque":    "y",
+				"SCHILY.xattr.trusted.overlay.redirect":  "/etc",
+				"SCHILY.xattr.user.overlay.opaque":       "y",
+				"SCHILY.xattr.user.overlay.redirect":     "/etc",
+				"SCHILY.xattr.user.fuseoverlayfs.opaque": "y",
 			}},
 		}, noOverlayXattrs},
+		{"trusted xattr", []entry{
+			{name: "t", body: "x", pax: map[string]string{"SCHILY.xattr.trusted.hush-test": "v"}},
+		}, trustedXattr},
 		{"duplicate entries, later wins", []entry{
 			{name: "f", body: "first"},
 			{name: "f", body: "second"},
@@ -238,7 +248,7 @@ func noFail(t *testing.T, dir, mode string, err error) {
 }
 
 func failsInLayerMode(t *testing.T, dir, mode string, err error) {
-	if mode == "layer" && !errors.Is(err, ErrUnsafeEntry) {
+	if strings.HasSuffix(mode, "layer") && !errors.Is(err, ErrUnsafeEntry) {
 		t.Errorf("err = %v, want ErrUnsafeEntry", err)
 	}
 }
@@ -249,10 +259,10 @@ func devices(t *testing.T, dir, mode string, err error) {
 	}
 	for _, name := range []string{"sda", "mem"} {
 		_, lerr := os.Lstat(filepath.Join(dir, name))
-		if mode == "export" && lerr == nil {
-			t.Errorf("export made device node %s on the host", name)
+		if noDevices(mode) && lerr == nil {
+			t.Errorf("%s made device node %s", mode, name)
 		}
-		if mode != "export" && lerr != nil {
+		if !noDevices(mode) && lerr != nil {
 			t.Errorf("%s: device node %s missing: %v", mode, name, lerr)
 		}
 	}
@@ -283,10 +293,23 @@ func noOverlayXattrs(t *testing.T, dir, mode string, err error) {
 	if err != nil {
 		t.Fatalf("Extract: %v", err)
 	}
-	for _, x := range []string{"trusted.overlay.opaque", "trusted.overlay.redirect"} {
+	for _, x := range []string{"trusted.overlay.opaque", "trusted.overlay.redirect", "user.overlay.opaque",
+		"user.overlay.redirect", "user.fuseoverlayfs.opaque"} {
 		if _, err := unix.Lgetxattr(filepath.Join(dir, "d"), x, make([]byte, 64)); err == nil {
 			t.Errorf("forged %s was set", x)
 		}
+	}
+}
+
+// trustedXattr: a trusted.* xattr lands in a rootfs and a layer as root; not on the host
+// and not in a user namespace (which cannot set one).
+func trustedXattr(t *testing.T, dir, mode string, err error) {
+	if err != nil {
+		t.Fatalf("Extract: %v", err)
+	}
+	_, xerr := unix.Lgetxattr(filepath.Join(dir, "t"), "trusted.hush-test", make([]byte, 8))
+	if drop := mode == "export" || mode == "rootless-layer"; drop != (xerr != nil) {
+		t.Errorf("%s: trusted.hush-test read back: %v", mode, xerr)
 	}
 }
 
@@ -304,9 +327,22 @@ func duplicates(t *testing.T, dir, mode string, err error) {
 	}
 }
 
-// TestOverlayFormat checks the whiteout and opaque translation of layer mode.
+// TestOverlayFormat checks the whiteout and opaque translation of layer mode, as root
+// (trusted.overlay.opaque) and in a user namespace (user.overlay.opaque).
 func TestOverlayFormat(t *testing.T) {
 	hushtest.RequireRoot(t)
+	for _, tt := range []struct {
+		opts   Options
+		opaque string
+	}{
+		{Options{Overlay: true, RootMeta: true}, OpaqueXattr},
+		{Options{Overlay: true, RootMeta: true, UserNS: true}, UserOpaqueXattr},
+	} {
+		t.Run(tt.opaque, func(t *testing.T) { checkOverlayFormat(t, tt.opts, tt.opaque) })
+	}
+}
+
+func checkOverlayFormat(t *testing.T, opts Options, opaque string) {
 	dir := t.TempDir()
 	root, err := fsroot.Open(dir)
 	if err != nil {
@@ -322,17 +358,21 @@ func TestOverlayFormat(t *testing.T) {
 		entry{name: "h", typ: tar.TypeLink, link: "later"},
 		entry{name: "later", body: "target written after its link"},
 	)
-	if err := Extract(bytes.NewReader(data), root, Options{Overlay: true, RootMeta: true}); err != nil {
+	if err := Extract(bytes.NewReader(data), root, opts); err != nil {
 		t.Fatal(err)
 	}
 	var st unix.Stat_t
 	if err := unix.Lstat(filepath.Join(dir, "gone"), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != 0 {
 		t.Errorf("gone: want a 0/0 char device, got mode %#o rdev %d (%v)", st.Mode, st.Rdev, err)
 	}
-	if v := make([]byte, 4); true {
-		n, err := unix.Lgetxattr(filepath.Join(dir, "d"), OpaqueXattr, v)
-		if err != nil || string(v[:n]) != "y" {
-			t.Errorf("d: opaque xattr = %q, %v", v[:n], err)
+	for _, x := range []string{OpaqueXattr, UserOpaqueXattr} {
+		v := make([]byte, 4)
+		n, err := unix.Lgetxattr(filepath.Join(dir, "d"), x, v)
+		if x == opaque && (err != nil || string(v[:n]) != "y") {
+			t.Errorf("d: opaque xattr %s = %q, %v", x, v[:max(n, 0)], err)
+		}
+		if x != opaque && err == nil {
+			t.Errorf("d: %s set besides %s", x, opaque)
 		}
 	}
 	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o751 || !fi.ModTime().Equal(epoch) {
