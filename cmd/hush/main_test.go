@@ -58,11 +58,16 @@ type exitCodeKey struct{}
 
 // TestScripts runs testdata/script/*.txtar against the real binary. Each script gets its
 // own HUSH_ROOT ($WORK-hush) with busybox:latest imported, $HTTP_URL pointing at a local
-// HTTP server, and the commands below.
+// HTTP server, and the commands below. With HUSH_TEST_ROOTLESS=1 every hush of a script
+// (pipelines in `exec sh -c` too) runs as the rootless test user.
 func TestScripts(t *testing.T) {
 	requireHush(t)
 	srv := httptest.NewServer(http.FileServerFS(httpFiles(t)))
 	t.Cleanup(srv.Close)
+	hush := hushBin
+	if hushtest.Rootless() {
+		hush = rootlessWrapper(t, hushtest.RootlessUser(t))
+	}
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("..", "..", "testdata", "script"),
 		Setup: func(e *testscript.Env) error {
@@ -73,10 +78,14 @@ func TestScripts(t *testing.T) {
 			e.Setenv("HUSH_ROOT", root)
 			e.Setenv("HTTP_URL", srv.URL)
 			// For pipelines in `exec sh -c`.
-			e.Setenv("PATH", filepath.Dir(hushBin)+string(os.PathListSeparator)+e.Getenv("PATH"))
+			e.Setenv("PATH", filepath.Dir(hush)+string(os.PathListSeparator)+e.Getenv("PATH"))
 			e.Values[exitCodeKey{}] = new(int)
-			cmd := exec.Command(hushBin, "import", busyboxTar, "busybox:latest")
-			cmd.Env = append(os.Environ(), "HUSH_ROOT="+root)
+			e.Values[hushKey{}] = hush
+			if err := os.Mkdir(root, 0o700); err != nil {
+				return err
+			}
+			cmd := exec.Command(hush, "import", busyboxTar, "busybox:latest")
+			cmd.Env = append(os.Environ(), "HUSH_ROOT="+root, "WORK="+e.WorkDir)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				return fmt.Errorf("hush import busybox: %w\n%s", err, out)
 			}
@@ -97,6 +106,31 @@ func TestScripts(t *testing.T) {
 	})
 }
 
+type hushKey struct{}
+
+// rootlessWrapper writes a "hush" that hands $WORK and $HUSH_ROOT (and what the script
+// wrote there since) and the pipes testscript gave it for stdout and stderr to u, then
+// runs the real binary as u.
+func rootlessWrapper(t *testing.T, u hushtest.User) string {
+	dir := t.TempDir()
+	u.Reach(t, dir)
+	u.Reach(t, filepath.Dir(hushBin))
+	u.Reach(t, filepath.Dir(busyboxTar))
+	script := fmt.Sprintf(`#!/bin/sh
+for d in "$WORK" "$HUSH_ROOT"; do
+	find "$d" ! -user %[1]d -exec chown -h %[1]d:%[2]d {} + 2>/dev/null
+	d=$(dirname "$d"); chmod o+x "$d" "$(dirname "$d")"
+done
+for fd in 1 2; do [ -p /dev/fd/$fd ] && chown %[1]d:%[2]d /dev/fd/$fd; done
+exec setpriv --reuid=%[1]d --regid=%[2]d --clear-groups -- %[3]q "$@"
+`, u.UID, u.GID, hushBin)
+	p := filepath.Join(dir, "hush")
+	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // condNeed is the [need:BIN] condition: true when BIN is on PATH; when it is not, false
 // (the line is skipped) unless HUSH_REQUIRE_ALL=1 forbids skipping, which fails the script.
 func condNeed(cond string) (bool, error) {
@@ -115,7 +149,7 @@ func condNeed(cond string) (bool, error) {
 
 // cmdHush runs the real hush binary: hush ARGS... (stdin from the stdin command).
 func cmdHush(ts *testscript.TestScript, neg bool, args []string) {
-	err := ts.Exec(hushBin, args...)
+	err := ts.Exec(ts.Value(hushKey{}).(string), args...)
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

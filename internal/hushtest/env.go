@@ -28,18 +28,55 @@ type Env struct {
 	Tmp string
 	// Shm is a directory on /dev/shm, HUSH_TMPFS_DIR of every Run.
 	Shm string
-	t   testing.TB
+	// User, when set, is the ordinary user every Run runs hush as (rootless): then Root
+	// is the default state dir under Home, which HUSH_ROOT does not override.
+	User *User
+	Home string
+	t    testing.TB
 }
 
 // NewEnv makes a fresh state directory under t.TempDir(), imports the busybox base as
 // busybox:latest with the hush binary at hush, and registers a cleanup that fails t if any
-// mount is left under the state directory.
+// mount is left under the state directory. With HUSH_TEST_ROOTLESS=1 it is NewRootlessEnv.
 func NewEnv(t testing.TB, hush string) *Env {
 	t.Helper()
+	if Rootless() {
+		return NewRootlessEnv(t, hush)
+	}
+	return NewRootfulEnv(t, hush)
+}
+
+// NewRootfulEnv is NewEnv for root, whatever HUSH_TEST_ROOTLESS says.
+func NewRootfulEnv(t testing.TB, hush string) *Env {
+	t.Helper()
 	RequireRoot(t)
+	return importBusybox(t, newEnvDirs(t, hush))
+}
+
+// NewRootlessEnv is NewEnv for the ordinary test user (RootlessUser): every Run runs hush
+// as that user, with its own HOME under t.TempDir() (the state dir is the default one
+// there, $HOME/.local/share/hush) and every directory of the environment its own.
+func NewRootlessEnv(t testing.TB, hush string) *Env {
+	t.Helper()
+	u := RootlessUser(t)
 	e := newEnvDirs(t, hush)
+	e.User, e.Home = &u, filepath.Join(filepath.Dir(e.Root), "home")
+	e.Root = filepath.Join(e.Home, ".local", "share", "hush")
+	if err := os.Mkdir(e.Home, 0o700); err != nil {
+		t.Fatalf("creating test directory: %v", err)
+	}
+	u.Own(t, e.Home, e.Dir, e.Tmp, e.Shm)
+	u.Reach(t, filepath.Dir(hush))
+	return importBusybox(t, e)
+}
+
+func importBusybox(t testing.TB, e *Env) *Env {
+	t.Helper()
 	t.Cleanup(func() { CheckNoMounts(t, e.Root) })
 	tar := BusyboxTar(t)
+	if e.User != nil {
+		e.User.Reach(t, filepath.Dir(tar))
+	}
 	if out, errOut, code := e.Run("import", tar, "busybox:latest"); code != 0 {
 		t.Fatalf("hush import busybox: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
@@ -71,6 +108,19 @@ func (e *Env) RunStdin(stdin io.Reader, args ...string) (stdout, stderr string, 
 	e.t.Helper()
 	cmd := e.Command(args...)
 	cmd.Stdin = stdin
+	return e.run(cmd, args)
+}
+
+// RunEnv is Run with extra environment variables ("KEY=value").
+func (e *Env) RunEnv(env []string, args ...string) (stdout, stderr string, code int) {
+	e.t.Helper()
+	cmd := e.Command(args...)
+	cmd.Env = append(cmd.Env, env...)
+	return e.run(cmd, args)
+}
+
+func (e *Env) run(cmd *exec.Cmd, args []string) (stdout, stderr string, code int) {
+	e.t.Helper()
 	var o, er bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &er
 	err := cmd.Run()
@@ -92,8 +142,16 @@ func (e *Env) RunStdin(stdin io.Reader, args ...string) (stdout, stderr string, 
 // to the environment's directories, for tests that need to control the process (signals,
 // process groups).
 func (e *Env) Command(args ...string) *exec.Cmd {
-	cmd := exec.Command(e.Hush, args...)
-	cmd.Env = append(os.Environ(), "HUSH_ROOT="+e.Root, "TMPDIR="+e.Tmp, TmpfsDirEnv+"="+e.Shm)
+	var cmd *exec.Cmd
+	if e.User != nil {
+		// Whatever the test wrote into Dir (a secret file is 0600) becomes the user's.
+		e.User.Own(e.t, e.Dir)
+		e.User.ReachSiblings(e.t, filepath.Dir(e.Dir))
+		cmd = e.User.Command([]string{"HOME=" + e.Home, "TMPDIR=" + e.Tmp, TmpfsDirEnv + "=" + e.Shm}, e.Hush, args...)
+	} else {
+		cmd = exec.Command(e.Hush, args...)
+		cmd.Env = append(os.Environ(), "HUSH_ROOT="+e.Root, "TMPDIR="+e.Tmp, TmpfsDirEnv+"="+e.Shm)
+	}
 	cmd.Dir = e.Dir
 	return cmd
 }
@@ -101,7 +159,11 @@ func (e *Env) Command(args ...string) *exec.Cmd {
 // FindCanary is FindCanary over every directory of the environment (state, work, TMPDIR
 // and tmpfs directories) and paths.
 func (e *Env) FindCanary(canary []byte, paths ...string) ([]string, error) {
-	return FindCanary(canary, append([]string{e.Root, e.Dir, e.Tmp, e.Shm}, paths...)...)
+	state := e.Root
+	if e.Home != "" {
+		state = e.Home // the state dir and all else hush keeps in the user's home
+	}
+	return FindCanary(canary, append([]string{state, e.Dir, e.Tmp, e.Shm}, paths...)...)
 }
 
 // NoCanary fails the test when the canary is in a file under any directory of the
@@ -122,6 +184,13 @@ func (e *Env) WriteFile(name, content string) string {
 	}
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 		e.t.Fatalf("writing %s: %v", p, err)
+	}
+	if e.User != nil {
+		for d := p; d != e.Dir && d != filepath.Dir(d); d = filepath.Dir(d) {
+			if err := os.Lchown(d, e.User.UID, e.User.GID); err != nil {
+				e.t.Fatalf("handing %s to %s: %v", d, e.User.Name, err)
+			}
+		}
 	}
 	return p
 }

@@ -199,7 +199,12 @@ func (s *Server) writeCerts(certFile, keyFile string) error {
 		keyFile:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
 	}
 	for p, b := range files {
-		if err := os.WriteFile(p, b, 0o600); err != nil {
+		// The CA certificate is public: a rootless hush run as another user reads it.
+		mode := os.FileMode(0o600)
+		if p == s.CAFile {
+			mode = 0o644
+		}
+		if err := os.WriteFile(p, b, mode); err != nil {
 			return err
 		}
 	}
