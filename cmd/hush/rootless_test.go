@@ -38,7 +38,9 @@ RUN --mount=type=secret,id=tok --mount=type=secret,id=envtok,env=ENVTOK \
 RUN mkdir /owned && echo x > /owned/f && chown -R 1000:1000 /owned
 `)
 	secrets := []string{"--secret", "id=tok,src=" + tok, "--secret", "id=envtok,env=HUSH_TEST_ENVTOK"}
-	run := func(args ...string) (string, string, int) { return e.RunEnv([]string{"HUSH_TEST_ENVTOK=" + envCanary}, args...) }
+	run := func(args ...string) (string, string, int) {
+		return e.RunEnv([]string{"HUSH_TEST_ENVTOK=" + envCanary}, args...)
+	}
 	out, log, code := run(append([]string{"build", "--progress=plain", "-t", "rootless:v1"}, append(secrets, "ctx")...)...)
 	if code != 0 {
 		t.Fatalf("rootless build: exit %d\n%s%s", code, out, log)
