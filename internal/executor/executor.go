@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -137,6 +138,11 @@ func (o *OCI) globalArgs() []string {
 // Run writes the bundle, runs the process and waits for it. On cancellation the
 // container is killed and deleted before Run returns.
 func (o *OCI) Run(ctx context.Context, c *Container) error {
+	// The runtime's parent-death signal fires when the thread that started it ends, and
+	// threads do end in hush (a rootless one cannot return from a step's network
+	// namespace): this thread stays with Run until the runtime exited.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	bundle := filepath.Join(o.bundleDir, c.ID)
 	if err := os.Mkdir(bundle, 0o700); err != nil {
 		return fmt.Errorf("creating bundle: %w", err)
@@ -168,7 +174,7 @@ func (o *OCI) Run(ctx context.Context, c *Container) error {
 	args = append(args, "run", "--bundle", bundle, c.ID)
 	cmd := exec.Command(o.binary, args...)
 	cmd.Stdout, cmd.Stderr = c.Stdout, c.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: rootless.ChildDeathSignal(), Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if o.name == "crun" {
 		// crun runs as PID 1 of its own PID namespace: if it dies (Pdeathsig when hush
 		// dies) the kernel kills every process of the step, which a plain `crun run` would

@@ -21,8 +21,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/hush-build/hush/internal/rootless"
 )
 
 // NS is one network namespace, bound at Path.
@@ -77,7 +75,9 @@ func inNamespace(nsFD int, fn func() error) error {
 		err = fn()
 		// Rootless, the thread may not go back to the host's network namespace (owned
 		// by the initial user namespace): EPERM. It then stays locked and ends with the
-		// goroutine, which is all that is needed (fn starts no process from it).
+		// goroutine, which is all that is needed: fn starts no process from it, and no
+		// thread that started a process still running can be here (they stay locked to
+		// the goroutine that waits for that process).
 		if serr := unix.Setns(orig, unix.CLONE_NEWNET); serr == nil {
 			runtime.UnlockOSThread()
 		} else if err == nil && !errors.Is(serr, unix.EPERM) {
@@ -182,12 +182,26 @@ func (ns *NS) connect(ctx context.Context, name, bin string) error {
 		return fmt.Errorf("unknown network helper %q", name)
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: rootless.ChildDeathSignal()}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting %s: %w", name, err)
-	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	ns.helper, ns.done = cmd, make(chan error, 1)
-	go func() { ns.done <- cmd.Wait() }()
+	started := make(chan error, 1)
+	go func() {
+		// The parent-death signal fires when the thread that started the helper ends,
+		// and threads do end here (inNamespace): the one that starts it is kept until the
+		// helper exits.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- fmt.Errorf("starting %s: %w", name, err)
+			return
+		}
+		started <- nil
+		ns.done <- cmd.Wait()
+	}()
+	if err := <-started; err != nil {
+		ns.helper = nil
+		return err
+	}
 	return ns.waitLink(ctx, name)
 }
 

@@ -172,19 +172,6 @@ func waitAndReexec() error {
 	return fmt.Errorf("rootless: re-executing hush in its user namespace: %w", syscall.Exec(self, os.Args, os.Environ()))
 }
 
-// ChildDeathSignal is the parent-death signal for the processes hush starts inside its
-// namespaces (the OCI runtime, pasta): SIGKILL as root; none in a user namespace. There a
-// thread that entered a step's network namespace cannot go back to the host's (owned by
-// the initial user namespace) and ends, and a parent-death signal fires when the thread
-// that started a child ends, not the process. hush is PID 1 of its PID namespace either
-// way: when it dies the kernel kills every process in it.
-func ChildDeathSignal() syscall.Signal {
-	if InUserNS() {
-		return 0
-	}
-	return syscall.SIGKILL
-}
-
 // Maps describes this process's uid and gid maps ("uid 0→1001 (1), 1→100000 (65536); gid
 // …"), as `hush info` shows them.
 func Maps() string {
