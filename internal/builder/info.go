@@ -21,6 +21,8 @@ type Setup struct {
 	// Runtime, Overlay and Network name the OCI runtime, the overlay driver and the
 	// user-mode network helper (or why there is none).
 	Runtime, Overlay, Network string
+	// Processes says how steps are kept apart from other processes.
+	Processes string
 }
 
 // Describe opens the state dir root as a build does (inside hush's namespaces, which the
@@ -36,6 +38,12 @@ func Describe(root string, cfg Config) (Setup, error) {
 		TmpfsDir: os.Getenv(registry.TmpfsDirEnv)}
 	if rootless.InUserNS() {
 		s.Mode, s.Maps = "rootless", rootless.Maps()
+	}
+	s.Processes = "own PID namespace and /proc for hush and for each step"
+	if rootless.SharedProc() {
+		s.Processes = "shared /proc (this container masks paths in it, so no fresh one can be mounted): " +
+			"steps see the container's processes but not into them, and run one at a time; crun only. " +
+			"For a private /proc run the container with --security-opt systempaths=unconfined (Kubernetes: procMount: Unmasked)"
 	}
 	if s.TmpfsDir == "" {
 		s.TmpfsDir = registry.DefaultGeneratorDir

@@ -48,7 +48,7 @@ func writeSetup(out io.Writer, s builder.Setup) error {
 	}
 	for _, row := range [][2]string{
 		{"Mode", mode}, {"In a container", container}, {"State dir", s.Root}, {"Tmpfs dir", s.TmpfsDir},
-		{"Runtime", s.Runtime}, {"Overlay driver", s.Overlay},
+		{"Runtime", s.Runtime}, {"Overlay driver", s.Overlay}, {"Processes", s.Processes},
 		{"Network", "RUN: host (default) or none; hush steps --network=default: " + s.Network},
 	} {
 		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])

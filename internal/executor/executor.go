@@ -70,6 +70,10 @@ type OCI struct {
 	// userNS is set in a user namespace (rootless), where runc binds the default devices
 	// itself and logs cgroup warnings it cannot act on.
 	userNS bool
+	// stepLock, set when hush shares a masked /proc (rootless.SharedProc), is the file
+	// whose flock lets one step of this user run at a time: steps then see each other's
+	// processes in /proc.
+	stepLock string
 }
 
 type seccompFilter struct {
@@ -97,6 +101,16 @@ func New(name, runDir string) (*OCI, error) {
 	}
 	o := &OCI{name: name, binary: bin, stateDir: filepath.Join(runDir, name), bundleDir: filepath.Join(runDir, "bundles"),
 		userNS: rootless.InUserNS()}
+	if rootless.SharedProc() {
+		if name == "runc" {
+			return nil, errors.New("--runtime runc: this container's /proc is masked, so hush has no PID namespace of its own and runc's steps could outlive a killed hush: use crun, or run the container with `--security-opt systempaths=unconfined` (Kubernetes: securityContext.procMount: Unmasked)")
+		}
+		dir := os.Getenv(tmpfsDirEnv)
+		if dir == "" {
+			dir = runDir
+		}
+		o.stepLock = filepath.Join(dir, "steps.lock")
+	}
 	o.filter = sync.OnceValues(func() (*seccompFilter, error) { return buildFilter(name) })
 	if name == "crun" {
 		if o.mount, err = exec.LookPath("mount"); err == nil {
@@ -154,6 +168,14 @@ func (o *OCI) Run(ctx context.Context, c *Container) error {
 	}
 	if err := o.confine(spec, c.Rootfs); err != nil {
 		return err
+	}
+	if o.stepLock != "" {
+		unlock, err := lockFile(ctx, o.stepLock)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		shareProc(spec)
 	}
 	args := o.globalArgs()
 	if o.userNS && !ownNetNS(spec) {

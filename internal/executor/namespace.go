@@ -29,7 +29,8 @@ func InPrivateNS() bool { return os.Getenv(nsEnv) == "1" }
 // nor a process behind. SIGINT and SIGTERM are passed on. It returns the child's exit code.
 // Started by an ordinary user, the child also gets a user namespace (package rootless) in
 // which it is root, its state dir root passed on as HUSH_ROOT (the child's default would
-// be root's) and a private tmpfs dir as HUSH_TMPFS_DIR unless one is set.
+// be root's) and a private tmpfs dir as HUSH_TMPFS_DIR unless one is set; under a masked
+// /proc (a container's, rootless.SharedProc) it gets no PID namespace.
 func Reexec(root string) (int, error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -89,6 +90,15 @@ func start(cmd *exec.Cmd, root string) (release func(), err error) {
 	if err != nil {
 		return nil, err
 	}
+	if rootless.SharedProc() {
+		// A masked /proc (a container's) cannot be replaced by one of a new PID
+		// namespace: hush keeps the one it has (see PrepareNS), where steps will see
+		// this process too; its environment (env= secrets) stays closed to them.
+		cmd.SysProcAttr.Cloneflags &^= syscall.CLONE_NEWPID
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+			return nil, fmt.Errorf("closing hush's /proc entries: %w", err)
+		}
+	}
 	return plan.Start(cmd)
 }
 
@@ -99,17 +109,24 @@ func PrepareNS(runDir string) error {
 	if !InPrivateNS() {
 		return errors.New("internal error: PrepareNS outside the private mount namespace")
 	}
-	// This process is PID 1 of its own PID namespace: a /proc of that namespace lets the
-	// runtimes (runc reads /proc by its own PIDs) find their processes.
-	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return fmt.Errorf("mounting /proc for the build's PID namespace: %w", err)
+	if rootless.SharedProc() {
+		// No PID namespace of its own (Reexec): the /proc it has is right. Steps may see
+		// this process there; made non-dumpable, its memory, environment and mount
+		// namespace (/proc/PID/root) stay closed to them.
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+			return fmt.Errorf("closing hush's /proc entries: %w", err)
+		}
+	} else if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		// This process is PID 1 of its own PID namespace: a /proc of that namespace lets
+		// the runtimes (runc reads /proc by its own PIDs) find their processes.
+		return fmt.Errorf("mounting /proc for the build's PID namespace: %w", rootless.DiagnoseMount("/proc", err))
 	}
 	hideUnifiedCgroup()
 	if err := os.MkdirAll(runDir, 0o700); err != nil {
 		return fmt.Errorf("creating %s: %w", runDir, err)
 	}
 	if err := unix.Mount("tmpfs", runDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0700"); err != nil {
-		return fmt.Errorf("mounting tmpfs at %s: %w", runDir, err)
+		return fmt.Errorf("mounting tmpfs at %s: %w", runDir, rootless.DiagnoseMount("tmpfs", err))
 	}
 	return nil
 }

@@ -125,6 +125,17 @@ func bindSys(s *specs.Spec) {
 	}
 }
 
+// shareProc replaces the procfs mount at /proc with a recursive bind of this process's
+// /proc, its masked paths kept: under a masked /proc no fresh one can be mounted.
+func shareProc(s *specs.Spec) {
+	for i, m := range s.Mounts {
+		if m.Destination == "/proc" && m.Type == "proc" {
+			s.Mounts[i] = specs.Mount{Destination: "/proc", Type: "bind", Source: "/proc",
+				Options: []string{"rbind", "nosuid", "noexec", "nodev"}}
+		}
+	}
+}
+
 // withoutDefaultDevices is mounts without the binds defaultDevices adds.
 func withoutDefaultDevices(mounts []specs.Mount) []specs.Mount {
 	out := mounts[:0:0]

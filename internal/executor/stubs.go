@@ -123,7 +123,13 @@ func sameOwnerMode(a, b fs.FileInfo) bool {
 	return ok1 && ok2 && sa.Mode == sb.Mode && sa.Uid == sb.Uid && sa.Gid == sb.Gid
 }
 
+// hasOpaque reports an opaque dir: trusted.overlay.opaque as root, user.overlay.opaque in
+// a user namespace.
 func hasOpaque(root *fsroot.Root, p string) bool {
-	v, err := root.Lgetxattr(p, "trusted.overlay.opaque")
-	return err == nil && len(v) > 0 && v[0] == 'y'
+	for _, name := range []string{"trusted.overlay.opaque", "user.overlay.opaque"} {
+		if v, err := root.Lgetxattr(p, name); err == nil && len(v) > 0 && v[0] == 'y' {
+			return true
+		}
+	}
+	return false
 }

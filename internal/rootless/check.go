@@ -161,3 +161,22 @@ func (h Host) diagnoseMount(what string, err error) error {
 	}
 	return err
 }
+
+// ProcMasked reports mounts on paths inside /proc (a container's masked and read-only
+// paths; binfmt_misc's empty directory aside): the kernel then lets a user namespace
+// mount no fresh /proc, for hush's PID namespace or a step's.
+func (h Host) ProcMasked() bool {
+	for _, line := range strings.Split(h.read("proc/self/mountinfo"), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && strings.HasPrefix(f[4], "/proc/") && f[4] != "/proc/sys/fs/binfmt_misc" {
+			return true
+		}
+	}
+	return false
+}
+
+// SharedProc reports whether hush, rootless, must share the /proc it was started with:
+// in a user namespace (or about to make one) under a masked /proc.
+func SharedProc() bool {
+	return (os.Geteuid() != 0 || InUserNS()) && System().ProcMasked()
+}

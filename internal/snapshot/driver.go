@@ -134,45 +134,98 @@ func fuseMount(bin string, cfg overlayConfig, target string) error {
 	return nil
 }
 
-// normalizeFuseUpper rewrites fuse-overlayfs's opaque directories in the upper dir into
-// the kernel's form (fuse-overlayfs reads that too): it marks one with two entries of its
-// own, ".wh..wh..opq" (an empty file) and ".wh..opq" (a whiteout), which no layer or lower
-// may keep, beside trusted.overlay.opaque as root or, in a user namespace, its own
-// user.fuseoverlayfs.opaque (which becomes user.overlay.opaque).
-func normalizeFuseUpper(upper string) error {
-	return filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.IsDir() {
+// fuseUnmounter is unmounter for a workspace fuse-overlayfs mounted: once unmounted, its
+// upper dir is put in the kernel's form (normalizeFuseUpper), so that what follows (stub
+// removal, the layer tar, its use as a lower) sees no difference.
+func fuseUnmounter(merged, upper string, lowers []string) func() error {
+	unmount := unmounter(merged)
+	var normalized bool
+	return func() error {
+		if err := unmount(); err != nil || normalized {
 			return err
 		}
-		fuseOpaque, err := hasXattrY(p, fuseOpaqueXattr)
-		if err != nil {
+		if err := normalizeFuseUpper(upper, lowers); err != nil {
+			return fmt.Errorf("normalizing fuse-overlayfs upper %s: %w", upper, err)
+		}
+		normalized = true
+		return nil
+	}
+}
+
+// normalizeFuseUpper rewrites fuse-overlayfs's opaque directories in the upper dir into
+// the kernel's form. fuse-overlayfs marks every directory a step makes opaque, with two
+// entries of its own, ".wh..wh..opq" (an empty file) and ".wh..opq" (a whiteout), beside
+// trusted.overlay.opaque as root or, in a user namespace, user.fuseoverlayfs.opaque. The
+// kernel marks one opaque only when it replaces something in a lower (lowers, top-most
+// first): such a dir keeps an opaque xattr the kernel reads (user.overlay.opaque for
+// fuse-overlayfs's own); any other loses the mark. The marker entries go either way, and
+// each dir keeps the mtime the step gave it.
+func normalizeFuseUpper(upper string, lowers []string) error {
+	return filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
 			return err
 		}
 		opaque, err := isOpaque(p)
 		if err != nil || !opaque {
 			return err
 		}
+		rel, err := filepath.Rel(upper, p)
+		if err != nil {
+			return err
+		}
 		var st unix.Stat_t
 		if err := unix.Lstat(p, &st); err != nil {
 			return err
 		}
-		if fuseOpaque {
-			if err := unix.Lsetxattr(p, userOpaqueXattr, []byte("y"), 0); err != nil {
-				return fmt.Errorf("marking %s opaque: %w", p, err)
-			}
-			if err := unix.Lremovexattr(p, fuseOpaqueXattr); err != nil {
-				return fmt.Errorf("normalizing %s: %w", p, err)
-			}
+		if err := setKernelOpaque(p, rel == "." || inLowers(lowers, rel)); err != nil {
+			return err
 		}
 		for _, m := range []string{opaqueMarker, whiteoutPrefix + ".opq"} {
 			if err := os.Remove(filepath.Join(p, m)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("normalizing %s: %w", p, err)
 			}
 		}
-		// The dir keeps the mtime the step gave it.
 		ts := []unix.Timespec{st.Atim, st.Mtim}
 		return unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
 	})
+}
+
+// setKernelOpaque leaves dir p opaque in the kernel's form when keep is set (turning
+// fuse-overlayfs's own xattr into user.overlay.opaque), else removes every opaque xattr.
+func setKernelOpaque(p string, keep bool) error {
+	fuseOpaque, err := hasXattrY(p, fuseOpaqueXattr)
+	if err != nil {
+		return err
+	}
+	if keep && fuseOpaque {
+		if err := unix.Lsetxattr(p, userOpaqueXattr, []byte("y"), 0); err != nil {
+			return fmt.Errorf("marking %s opaque: %w", p, err)
+		}
+	}
+	for _, name := range []string{opaqueXattr, userOpaqueXattr, fuseOpaqueXattr} {
+		if keep && name != fuseOpaqueXattr {
+			continue
+		}
+		// Only one that is there: in a user namespace even removing an absent trusted.*
+		// xattr is refused.
+		if _, err := lgetxattr(p, name); isNoXattr(err) {
+			continue
+		}
+		if err := unix.Lremovexattr(p, name); err != nil && !isNoXattr(err) {
+			return fmt.Errorf("normalizing %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// inLowers reports whether any lower has an entry (a whiteout included) at rel.
+func inLowers(lowers []string, rel string) bool {
+	for _, l := range lowers {
+		if _, err := os.Lstat(filepath.Join(l, rel)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // hasXattrY reports whether p has the xattr name set to "y".

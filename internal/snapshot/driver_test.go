@@ -14,12 +14,16 @@ import (
 )
 
 // TestNormalizeFuseUpper: an upper dir in fuse-overlayfs's rootless form (its own opaque
-// xattr and two marker entries) becomes the kernel's user-namespace form, which writes
-// the same layer as an upper the kernel's overlayfs made.
+// xattr and two marker entries in every dir a step made) becomes the kernel's
+// user-namespace form, which writes the same layer as an upper the kernel's overlayfs
+// made: a dir that replaced one of a lower stays opaque, a new one does not.
 func TestNormalizeFuseUpper(t *testing.T) {
 	hushtest.RequireRootFor(t, "makes whiteout device nodes")
-	fuse, kernel := t.TempDir(), t.TempDir()
-	tree := []string{"dir e 0755 0 0", "file e/new 0644 0 0 new", "whiteout gone"}
+	fuse, kernel, lower := t.TempDir(), t.TempDir(), t.TempDir()
+	if err := buildEntry(lower, "dir e 0755 0 0"); err != nil {
+		t.Fatal(err)
+	}
+	tree := []string{"dir e 0755 0 0", "file e/new 0644 0 0 new", "dir n 0700 0 0", "whiteout gone"}
 	for _, line := range tree {
 		for _, dir := range []string{fuse, kernel} {
 			if err := buildEntry(dir, line); err != nil {
@@ -27,9 +31,11 @@ func TestNormalizeFuseUpper(t *testing.T) {
 			}
 		}
 	}
-	for _, line := range []string{"file e/" + opaqueMarker + " 0700 0 0", "whiteout e/.wh..opq", "xattr e " + fuseOpaqueXattr + " y"} {
-		if err := buildEntry(fuse, line); err != nil {
-			t.Fatal(err)
+	for _, d := range []string{"e", "n"} {
+		for _, line := range []string{"file " + d + "/" + opaqueMarker + " 0700 0 0", "whiteout " + d + "/.wh..opq", "xattr " + d + " " + fuseOpaqueXattr + " y"} {
+			if err := buildEntry(fuse, line); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if err := buildEntry(kernel, "xattr e "+userOpaqueXattr+" y"); err != nil {
@@ -37,15 +43,15 @@ func TestNormalizeFuseUpper(t *testing.T) {
 	}
 	setAllTimes(t, fuse, fixtureTime)
 	setAllTimes(t, kernel, fixtureTime)
-	if err := normalizeFuseUpper(fuse); err != nil {
+	if err := normalizeFuseUpper(fuse, []string{lower}); err != nil {
 		t.Fatal(err)
 	}
 	got, want := layerBytes(t, fuse), layerBytes(t, kernel)
 	if !bytes.Equal(got, want) {
 		t.Errorf("normalized fuse upper writes\n%s\nwant\n%s", listing(t, got), listing(t, want))
 	}
-	if !strings.Contains(listing(t, got), "e/.wh..wh..opq") {
-		t.Errorf("opaque dir lost its marker:\n%s", listing(t, got))
+	if l := listing(t, got); !strings.Contains(l, "e/.wh..wh..opq") || strings.Contains(l, "n/.wh..wh..opq") {
+		t.Errorf("want e (replacing a lower dir) opaque and n (new) not:\n%s", l)
 	}
 	if _, err := lgetxattr(filepath.Join(fuse, "e"), fuseOpaqueXattr); !isNoXattr(err) {
 		t.Errorf("fuse-overlayfs's xattr left on e: %v", err)
@@ -82,6 +88,9 @@ func TestFuseDriverStepAndCommit(t *testing.T) {
 			t.Fatalf("%v: %v %s", step, err, out)
 		}
 	}
+	if err := os.Mkdir(m("new"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := unmount(); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +111,7 @@ func TestFuseDriverStepAndCommit(t *testing.T) {
 		}
 		names = append(names, h.Name)
 	}
-	if got, want := strings.Join(names, ","), ".wh.gone.txt,e/,e/.wh..wh..opq,e/new"; got != want {
+	if got, want := strings.Join(names, ","), ".wh.gone.txt,e/,e/.wh..wh..opq,e/new,new/"; got != want {
 		t.Errorf("layer entries = %s, want %s", got, want)
 	}
 	top, _ := s.Dir(diffID)

@@ -65,7 +65,9 @@ func (d Driver) Mount(w *Workspace, lowers []string) (func() error, error) {
 	if err := d.mount(cfg, w.Merged); err != nil {
 		return nil, fmt.Errorf("mounting workspace: %w", err)
 	}
-	w.fuse = w.fuse || d.Fuse != ""
+	if d.Fuse != "" {
+		return fuseUnmounter(w.Merged, w.Upper, lowers), nil
+	}
 	return unmounter(w.Merged), nil
 }
 

@@ -189,11 +189,6 @@ func (s *Store) Commit(w *Workspace, out io.Writer) (v1.Hash, error) {
 	if mounted {
 		return v1.Hash{}, fmt.Errorf("committing workspace: %s: %w", w.Merged, ErrStillMounted)
 	}
-	if w.fuse {
-		if err := normalizeFuseUpper(w.Upper); err != nil {
-			return v1.Hash{}, fmt.Errorf("committing workspace: %w", err)
-		}
-	}
 	h := sha256.New()
 	if err := WriteLayer(w.Upper, io.MultiWriter(out, h)); err != nil {
 		return v1.Hash{}, fmt.Errorf("committing workspace: %w", err)

@@ -21,9 +21,6 @@ type Workspace struct {
 
 	dir   *scratch.Dir
 	empty string // empty lower used when a step has no parent layers
-	// fuse is set once fuse-overlayfs mounted the workspace: its upper holds
-	// fuse-overlayfs's own opaque markers until Commit normalizes them.
-	fuse bool
 }
 
 // NewWorkspace creates a workspace with fresh, empty dirs under the store root.
