@@ -1,12 +1,15 @@
 package executor
 
 import (
-	"github.com/hush-build/hush/internal/fsroot"
-
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hush-build/hush/internal/fsroot"
+	"github.com/hush-build/hush/internal/hushtest"
 )
 
 // TestStubsRemove simulates what a runtime leaves in an overlay upper dir for missing mount
@@ -107,5 +110,32 @@ func TestStubsRemoveNeverFollowsPlantedSymlinks(t *testing.T) {
 	}
 	if after, _ := os.Stat(outside); !after.ModTime().Equal(before.ModTime()) {
 		t.Errorf("outside dir mtime changed through a planted symlink")
+	}
+}
+
+// TestStubsKeepOpaqueDirs: an existing dir the step emptied and made again is opaque in
+// the upper (trusted.overlay.opaque as root, user.overlay.opaque rootless) and must stay,
+// or the lower's content would show through again.
+func TestStubsKeepOpaqueDirs(t *testing.T) {
+	for _, xattr := range []string{"trusted.overlay.opaque", "user.overlay.opaque"} {
+		t.Run(xattr, func(t *testing.T) {
+			rootfs, upper := t.TempDir(), t.TempDir()
+			mustMkdir(t, filepath.Join(rootfs, "etc"))
+			mustMkdir(t, filepath.Join(upper, "etc"))
+			if err := unix.Lsetxattr(filepath.Join(upper, "etc"), xattr, []byte("y"), 0); err != nil {
+				hushtest.Require(t, false, "setting "+xattr+": "+err.Error())
+			}
+			root, err := fsroot.Open(rootfs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer root.Close()
+			if err := FindStubs(root, []string{"/etc/hosts"}).Remove(upper); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Lstat(filepath.Join(upper, "etc")); err != nil {
+				t.Errorf("the opaque /etc was removed: %v", err)
+			}
+		})
 	}
 }
