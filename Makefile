@@ -1,10 +1,12 @@
 # hush — see README.md. Targets need root (overlayfs mounts, OCI runtime).
 GO      ?= go
 BIN     := bin/hush
-PKGS    := libseccomp-dev runc crun busybox-static skopeo umoci git openssh-client openssh-server age docker-registry passt slirp4netns
+PKGS    := libseccomp-dev runc crun busybox-static skopeo umoci git openssh-client openssh-server age docker-registry passt slirp4netns uidmap fuse-overlayfs libcap2-bin
+# The ordinary user rootless tests and the rootless bench run hush as (created by .ci/run).
+ROOTLESS_USER ?= hush-rootless
 export HUSH_ROOT ?= /var/lib/hush
 
-.PHONY: all build deps demo test bench clean
+.PHONY: all build deps demo test test-rootless bench clean
 
 all: build
 
@@ -32,10 +34,15 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
-# Builder comparison (hush vs BuildKit vs buildah), then the audit throughput benchmark
-# (a generated ≥500 MB, 8-layer image with 120 planted secrets).
+# The end-to-end tests once more, hush run as the ordinary user $(ROOTLESS_USER) (rootless).
+test-rootless: deps
+	HUSH_TEST_ROOTLESS=1 $(GO) test -count=1 -timeout 20m ./cmd/hush
+
+# Builder comparison (hush vs BuildKit vs buildah, and rootless hush vs rootful when the
+# user $(ROOTLESS_USER) exists), then the audit throughput benchmark (a generated ≥500 MB,
+# 8-layer image with 120 planted secrets).
 bench: deps build
-	$(GO) run ./bench -hush $(BIN)
+	$(GO) run ./bench -hush $(BIN) -rootless-user $(ROOTLESS_USER)
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/audit
 
 clean:

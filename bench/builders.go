@@ -80,6 +80,21 @@ type hush struct {
 	runtime string // "" for hush's default (crun when installed)
 	work    string
 	baseTar string
+	user    *rootlessUser // set: hush runs rootless as this user
+}
+
+// run runs hush with args on the state dir root, as the user when there is one.
+func (h *hush) run(ctx context.Context, root string, args ...string) error {
+	bin, env := h.bin, []string{"HUSH_ROOT=" + root}
+	if h.user != nil {
+		if err := h.user.own(h.work); err != nil {
+			return err
+		}
+		var uenv []string
+		bin, args, uenv = h.user.command(filepath.Join(h.work, "home"), h.bin, args)
+		env = append(env, uenv...)
+	}
+	return command(ctx, env, bin, args...)
 }
 
 func newHush(name, bin, runtime, work string) *hush {
@@ -100,7 +115,7 @@ func (h *hush) importBase(ctx context.Context, root string) error {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return fmt.Errorf("creating hush root: %w", err)
 	}
-	if err := command(ctx, []string{"HUSH_ROOT=" + root}, h.bin, "--root", root, "import", h.baseTar, "busybox:latest"); err != nil {
+	if err := h.run(ctx, root, "--root", root, "import", h.baseTar, "busybox:latest"); err != nil {
 		return fmt.Errorf("importing busybox into hush: %w", err)
 	}
 	return nil
@@ -126,7 +141,7 @@ func (h *hush) Build(ctx context.Context, j job, cold bool) error {
 		args = append(args, "--runtime", h.runtime)
 	}
 	args = append(args, j.Context)
-	return command(ctx, []string{"HUSH_ROOT=" + root}, h.bin, args...)
+	return h.run(ctx, root, args...)
 }
 
 // buildkit drives `docker build` with DOCKER_BUILDKIT=1 against the local engine.

@@ -28,6 +28,7 @@ type config struct {
 	rootfsSh  string
 	testdata  string
 	skipBuild bool
+	rootless  string
 }
 
 func main() {
@@ -60,6 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.rootfsSh, "rootfs-script", "scripts/busybox-rootfs.sh", "script writing the busybox rootfs tar")
 	fs.StringVar(&c.testdata, "testdata", "bench/testdata", "directory of the benchmark Dockerfiles")
 	fs.BoolVar(&c.skipBuild, "only-per-run", false, "measure only the per-RUN overhead")
+	fs.StringVar(&c.rootless, "rootless-user", "", "also run hush rootless as this ordinary user (hush-rootless), compared with rootful hush")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -192,6 +194,15 @@ func detectBuilders(ctx context.Context, c config, logf func(string, ...any)) []
 		want[strings.TrimSpace(n)] = true
 	}
 	bs := []builder{newHush("hush", c.hush, "", c.work)}
+	if c.rootless != "" {
+		if u, err := lookupRootlessUser(c.rootless); err != nil {
+			logf("skipping rootless hush: %v", err)
+		} else {
+			h := newHush(rootlessBuilder, c.hush, "", c.work)
+			h.user = u
+			bs = append(bs, h)
+		}
+	}
 	if want["buildkit"] {
 		probe := filepath.Join(c.work, "probe")
 		if err := os.MkdirAll(probe, 0o755); err != nil {

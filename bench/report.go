@@ -61,6 +61,7 @@ type results struct {
 	Series   []series          `json:"series"`
 	Ratios   []ratioRow        `json:"ratios"`
 	PerRun   []perRunRow       `json:"per_run"`
+	Rootless []rootlessRow     `json:"rootless_to_rootful,omitempty"`
 }
 
 // targets are hush's goals: a ratio to BuildKit per (case, mode), and to a bare start.
@@ -129,6 +130,7 @@ func (r *results) analyze() {
 		}
 		r.PerRun = append(r.PerRun, row)
 	}
+	r.Rootless = r.rootlessRatios()
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
@@ -170,6 +172,7 @@ func (r *results) writeTable(w io.Writer) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Builder, ms(p.PerRun), bare, rat, verdict(p.Ratio, p.Target))
 		}
 	}
+	writeRootless(tw, r.Rootless)
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("writing table: %w", err)
 	}
@@ -191,6 +194,7 @@ func (r *results) writeJSON(path string) error {
 			c.PerRun[i].Ratio = 0
 		}
 	}
+	c.Rootless = finiteRootless(r.Rootless)
 	b, err := json.MarshalIndent(&c, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding results: %w", err)

@@ -257,3 +257,42 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestRootlessRatios: rootless hush's medians are compared with rootful hush's, per case
+// and mode and per RUN step, against the 1.3× goal.
+func TestRootlessRatios(t *testing.T) {
+	ms1 := time.Millisecond
+	r := results{Series: []series{
+		fixedSeries("cold10", modeCold, "hush", 1000*ms1),
+		fixedSeries("cold10", modeCold, rootlessBuilder, 1200*ms1),
+		fixedSeries("cold10", modeCached, "hush", 100*ms1),
+		fixedSeries("cold10", modeCached, rootlessBuilder, 150*ms1),
+		fixedSeries(runStepsCase, modeCold, "hush", 500*ms1),
+		fixedSeries(noRunCase, modeCold, "hush", 100*ms1),
+		fixedSeries(runStepsCase, modeCold, rootlessBuilder, 600*ms1),
+		fixedSeries(noRunCase, modeCold, rootlessBuilder, 100*ms1),
+	}}
+	r.analyze()
+	want := []rootlessRow{
+		{Case: "cold10", Mode: modeCold, Ratio: 1.2, Target: 1.3},
+		{Case: "cold10", Mode: modeCached, Ratio: 1.5, Target: 1.3},
+		{Case: "per-run", Mode: modeCold, Ratio: 1.25, Target: 1.3},
+	}
+	if len(r.Rootless) != len(want) {
+		t.Fatalf("rootless rows = %+v, want %+v", r.Rootless, want)
+	}
+	for i, w := range want {
+		if g := r.Rootless[i]; g.Case != w.Case || g.Mode != w.Mode || math.Abs(g.Ratio-w.Ratio) > 1e-9 || g.Target != w.Target {
+			t.Errorf("row %d = %+v, want %+v", i, g, w)
+		}
+	}
+	var table bytes.Buffer
+	if err := r.writeTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"ROOTLESS / ROOTFUL", "1.20×", "MISSED (> 1.3×)"} {
+		if !strings.Contains(table.String(), s) {
+			t.Errorf("table lacks %q:\n%s", s, table.String())
+		}
+	}
+}

@@ -18,7 +18,7 @@ import (
 // subordinate range containerSubIDs there.
 const (
 	containerUID    = 1000
-	containerSubIDs = "300000:65536"
+	containerSubIDs = "400000:65536"
 )
 
 // rootlessContainer runs hush as an ordinary user in an unprivileged docker container:
@@ -146,7 +146,7 @@ func TestRootlessInContainer(t *testing.T) {
 	env := []string{"ENVTOK=" + envCanary}
 
 	out, err := c.run(t, unconfined, env, build)
-	for _, want := range []string{"Mode:            rootless (uid 0→1000 (1), 1→300000 (65536)", "In a container:  yes",
+	for _, want := range []string{"Mode:            rootless (uid 0→1000 (1), 1→400000 (65536)", "In a container:  yes",
 		"Overlay driver:  overlayfs (kernel, userxattr)", "Processes:       shared /proc", "sleeps-a=1", "sleeps-b=1", "audit rl: clean;"} {
 		if err != nil || !strings.Contains(out, want) {
 			t.Errorf("masked /proc: output lacks %q (%v):\n%s", want, err, out)

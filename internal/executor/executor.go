@@ -175,21 +175,8 @@ func (o *OCI) Run(ctx context.Context, c *Container) error {
 			return err
 		}
 		defer unlock()
-		shareProc(spec)
 	}
-	args := o.globalArgs()
-	if o.userNS && !ownNetNS(spec) {
-		// sysfs may be mounted only by the owner of the network namespace: a step on
-		// the host's network sees the host's /sys, read-only, as in rootless podman.
-		bindSys(spec)
-	}
-	if o.name == "runc" && o.userNS {
-		// In a user namespace runc bind-mounts the default devices itself (a second bind
-		// fails), and warns about cgroups it may not use: its log goes to the bundle,
-		// its errors still to stderr.
-		spec.Mounts = withoutDefaultDevices(spec.Mounts)
-		args = append(args, "--log", filepath.Join(bundle, "runc.log"))
-	}
+	args := o.rootlessArgs(spec, bundle)
 	if err := writeSpec(filepath.Join(bundle, "config.json"), spec); err != nil {
 		return err
 	}
@@ -236,6 +223,28 @@ func (o *OCI) Run(ctx context.Context, c *Container) error {
 		return fmt.Errorf("running %s: %w", o.name, err)
 	}
 	return nil
+}
+
+// rootlessArgs fits spec to a user namespace (rootless) and a shared /proc, and returns
+// the runtime's global arguments.
+func (o *OCI) rootlessArgs(spec *specs.Spec, bundle string) []string {
+	args := o.globalArgs()
+	if o.stepLock != "" {
+		shareProc(spec)
+	}
+	if o.userNS && !ownNetNS(spec) {
+		// sysfs may be mounted only by the owner of the network namespace: a step on
+		// the host's network sees the host's /sys, read-only, as in rootless podman.
+		bindSys(spec)
+	}
+	if o.name == "runc" && o.userNS {
+		// In a user namespace runc bind-mounts the default devices itself (a second bind
+		// fails), and warns about cgroups it may not use: its log goes to the bundle,
+		// its errors still to stderr.
+		spec.Mounts = withoutDefaultDevices(spec.Mounts)
+		args = append(args, "--log", filepath.Join(bundle, "runc.log"))
+	}
+	return args
 }
 
 func (o *OCI) kill(id string) {

@@ -6,7 +6,6 @@
 // configure when a part is missing (a subordinate ID range, the uidmap package, user
 // namespaces, or a container's seccomp, AppArmor or masked /proc).
 //
-// It must never map an ID the user was not granted, never run a step or mount a layer
-// itself (executor and snapshot do, inside the namespace), and never let a step run
-// outside a user namespace when hush was started by an ordinary user.
+// It must never map an ID the user was not granted, and never run a step or mount a
+// layer itself (executor and snapshot do, inside the namespace).
 package rootless
