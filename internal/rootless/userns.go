@@ -14,14 +14,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// stageEnv tells a re-executed hush where it is in the handshake: "wait" in the child
-// whose maps the parent is writing, "mapped" once it has re-executed itself as root of
-// the namespace.
+// stageEnv is set in the environment of the hush the child runs once its maps are
+// written: Resume then finishes the handshake.
 const stageEnv = "_HUSH_USERNS_STAGE"
 
-// syncFD is the child's end of the pipe the parent writes one byte to once the maps are
+// syncFD is the child's end of the pipe the parent writes a line to once the maps are
 // written, and keeps open for as long as it lives.
 const syncFD = 3
+
+// waitScript is what the child runs first, as sh: it waits for the parent's line, then
+// becomes hush ($0, with the arguments that follow), which starts as root of the
+// namespace with every capability in it (capabilities are computed at exec, so hush must
+// be executed after the maps exist). A short-lived sh keeps hush's own start-up out of
+// the wait.
+const waitScript = `IFS= read -r ok <&3 && exec "$0" "$@"`
 
 // InUserNS reports whether this process runs in a user namespace other than the initial
 // one (its uid map is not the identity over every ID).
@@ -90,8 +96,14 @@ func (p *Plan) Start(cmd *exec.Cmd) (release func(), err error) {
 	if len(cmd.ExtraFiles) != 0 {
 		return nil, errors.New("rootless: internal error: the child's fd 3 is taken")
 	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		return nil, fmt.Errorf("rootless: %w", err)
+	}
 	cmd.ExtraFiles = []*os.File{r}
-	cmd.Env = append(cmd.Env, stageEnv+"=wait")
+	cmd.Env = append(cmd.Env, stageEnv+"=mapped")
+	cmd.Args = append([]string{"sh", "-c", waitScript, cmd.Path}, cmd.Args[1:]...)
+	cmd.Path = sh
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
@@ -106,7 +118,7 @@ func (p *Plan) Start(cmd *exec.Cmd) (release func(), err error) {
 		_ = cmd.Wait()
 		return nil, err
 	}
-	if _, err := w.Write([]byte{1}); err != nil {
+	if _, err := w.Write([]byte("ok\n")); err != nil {
 		w.Close()
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
@@ -132,44 +144,24 @@ func (p *Plan) writeMaps(pid int) error {
 	return nil
 }
 
-// Resume is the child's side of Start; main calls it before anything else. In a child
-// waiting for its maps it blocks until they are written and re-executes hush (which then
-// runs as root of the namespace, with every capability in it); it does not return then.
-// In that re-executed hush it restores the parent-death signal the re-execution cleared
-// and returns. Anywhere else it does nothing.
+// Resume is the child's side of Start; main calls it before anything else. In the hush
+// the child became once its maps were written it restores the parent-death signal that
+// gaining capabilities at exec cleared, and returns. Anywhere else it does nothing.
 func Resume() error {
-	switch os.Getenv(stageEnv) {
-	case "wait":
-		return waitAndReexec()
-	case "mapped":
-		os.Unsetenv(stageEnv)
-		// Gaining capabilities at exec cleared the parent-death signal; set it again, then
-		// check that the parent did not die before it was set (its end of the pipe would
-		// be closed).
-		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-			return fmt.Errorf("rootless: setting the parent-death signal: %w", err)
-		}
-		fds := []unix.PollFd{{Fd: syncFD, Events: unix.POLLIN}}
-		if n, err := unix.Poll(fds, 0); err == nil && n > 0 && fds[0].Revents&unix.POLLHUP != 0 {
-			os.Exit(1)
-		}
-		return unix.Close(syncFD)
+	if os.Getenv(stageEnv) != "mapped" {
+		return nil
 	}
-	return nil
-}
-
-func waitAndReexec() error {
-	f := os.NewFile(syncFD, "userns-sync")
-	var b [1]byte
-	if n, _ := f.Read(b[:]); n != 1 {
-		os.Exit(1) // the parent failed to write the maps and says why
+	os.Unsetenv(stageEnv)
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("rootless: setting the parent-death signal: %w", err)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("rootless: finding hush executable: %w", err)
+	// The parent may have died before the signal was set: its end of the pipe is then
+	// closed.
+	fds := []unix.PollFd{{Fd: syncFD, Events: unix.POLLIN}}
+	if n, err := unix.Poll(fds, 0); err == nil && n > 0 && fds[0].Revents&unix.POLLHUP != 0 {
+		os.Exit(1)
 	}
-	os.Setenv(stageEnv, "mapped")
-	return fmt.Errorf("rootless: re-executing hush in its user namespace: %w", syscall.Exec(self, os.Args, os.Environ()))
+	return unix.Close(syncFD)
 }
 
 // Maps describes this process's uid and gid maps ("uid 0→1001 (1), 1→100000 (65536); gid
