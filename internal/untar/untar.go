@@ -259,7 +259,7 @@ func (x *extractor) writeFile(f *os.File, hdr *tar.Header, r io.Reader) error {
 	}
 	uid, gid := x.owner(hdr)
 	if err := f.Chown(uid, gid); err != nil && (os.Geteuid() == 0 || !errors.Is(err, unix.EPERM)) {
-		return err
+		return x.ownerErr(err, uid, gid)
 	}
 	if err := f.Chmod(x.mode(hdr)); err != nil {
 		return err
@@ -322,7 +322,7 @@ func (x *extractor) node(rel string, hdr *tar.Header) error {
 func (x *extractor) meta(rel string, hdr *tar.Header, chmod bool) error {
 	uid, gid := x.owner(hdr)
 	if err := x.root.Lchown(rel, uid, gid); err != nil && (os.Geteuid() == 0 || !errors.Is(err, unix.EPERM)) {
-		return err
+		return x.ownerErr(err, uid, gid)
 	}
 	if chmod {
 		if err := x.root.Chmod(rel, x.mode(hdr)); err != nil {
@@ -336,6 +336,15 @@ func (x *extractor) meta(rel string, hdr *tar.Header, chmod bool) error {
 		return nil
 	}
 	return x.root.Chtimes(rel, atime(hdr), hdr.ModTime)
+}
+
+// ownerErr explains a failed chown: in a user namespace EINVAL means an ID the namespace
+// does not map.
+func (x *extractor) ownerErr(err error, uid, gid int) error {
+	if x.opts.UserNS && errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("owner %d:%d is outside this user's subordinate IDs (rootless: give the user a larger range in /etc/subuid and /etc/subgid): %w", uid, gid, err)
+	}
+	return err
 }
 
 func (x *extractor) owner(hdr *tar.Header) (int, int) {

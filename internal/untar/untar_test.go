@@ -382,3 +382,17 @@ func checkOverlayFormat(t *testing.T, opts Options, opaque string) {
 		t.Errorf("deferred hard link h: nlink %d, %v", st.Nlink, err)
 	}
 }
+
+// TestOwnerOutsideTheNamespace: rootless, a chown the namespace cannot map (EINVAL) is
+// explained; as root the error is left as it is.
+func TestOwnerOutsideTheNamespace(t *testing.T) {
+	x := &extractor{opts: Options{UserNS: true}}
+	err := x.ownerErr(unix.EINVAL, 100000, 100000)
+	if !errors.Is(err, unix.EINVAL) || !strings.Contains(err.Error(), "owner 100000:100000 is outside this user's subordinate IDs") {
+		t.Errorf("rootless: %v", err)
+	}
+	x.opts.UserNS = false
+	if err := x.ownerErr(unix.EINVAL, 100000, 100000); err != unix.EINVAL {
+		t.Errorf("as root: %v", err)
+	}
+}
