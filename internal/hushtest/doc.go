@@ -5,7 +5,9 @@
 // invariants every build must leave true (no mount left behind under the state directory,
 // no secret canary in any directory the test owns). Every skip in hush's tests goes
 // through Require (a test enforces it), so HUSH_REQUIRE_ALL=1 turns each into a failure.
-// Canary checks never read shared directories such as all of /tmp or /dev/shm.
+// Canary checks never read shared directories such as all of /tmp or /dev/shm. With
+// HUSH_TEST_ROOTLESS=1 every Env runs hush as an ordinary test user (RootlessUser), so the
+// same end-to-end tests check rootless mode.
 //
 // It owns no production behaviour and must never be imported by non-test code. It keeps
 // no package-level mutable state: callers that want to build hush once per test binary do
