@@ -87,7 +87,7 @@ type hush struct {
 func (h *hush) run(ctx context.Context, root string, args ...string) error {
 	bin, env := h.bin, []string{"HUSH_ROOT=" + root}
 	if h.user != nil {
-		if err := h.user.own(h.work); err != nil {
+		if err := h.user.own(root); err != nil {
 			return err
 		}
 		var uenv []string

@@ -42,18 +42,14 @@ func (u *rootlessUser) command(home, bin string, args []string) (string, []strin
 		"--clear-groups", "--", bin}, args...), []string{"HOME=" + home}
 }
 
-// own hands dir (created if missing) to the user and lets it reach dir's parents.
+// own hands dir (created if missing; not what is in it, which the user's hush makes) to
+// the user and lets it reach dir's parents. It runs before every command, so it must
+// stay cheap.
 func (u *rootlessUser) own(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, u.uid, u.gid)
-	})
-	if err != nil {
+	if err := os.Lchown(dir, u.uid, u.gid); err != nil {
 		return fmt.Errorf("handing %s to %s: %w", dir, u.name, err)
 	}
 	for d := filepath.Dir(dir); d != filepath.Dir(d); d = filepath.Dir(d) {
