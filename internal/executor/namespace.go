@@ -84,7 +84,9 @@ func start(cmd *exec.Cmd, root string) (release func(), err error) {
 		if err != nil {
 			return nil, err
 		}
-		cmd.Env = append(cmd.Env, tmpfsDirEnv+"="+dir)
+		if dir != "" {
+			cmd.Env = append(cmd.Env, tmpfsDirEnv+"="+dir)
+		}
 	}
 	plan, err := rootless.NewPlan()
 	if err != nil {

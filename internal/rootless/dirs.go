@@ -12,11 +12,14 @@ import (
 // TmpfsDir is the directory on a tmpfs where an ordinary user's hush keeps what must not
 // reach a disk (the audit ledger's key, registry-auth generator output):
 // $XDG_RUNTIME_DIR/hush when $XDG_RUNTIME_DIR is a tmpfs, else /dev/shm/hush-UID. It is
-// created 0700 and must be a real directory the user owns, not a symlink.
+// created 0700 and must be a real directory the user owns, not a symlink. With neither
+// tmpfs it is "" (as for root then: no ledger key, and generators refuse to run).
 func TmpfsDir() (string, error) {
 	dir := filepath.Join("/dev/shm", "hush-"+strconv.Itoa(os.Getuid()))
 	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" && isTmpfs(x) {
 		dir = filepath.Join(x, "hush")
+	} else if !isTmpfs("/dev/shm") {
+		return "", nil
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil && !os.IsExist(err) {
 		return "", fmt.Errorf("rootless: creating %s: %w", dir, err)

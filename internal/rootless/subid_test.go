@@ -1,9 +1,13 @@
 package rootless
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/hush-build/hush/internal/hushtest"
 )
 
 func TestReadRanges(t *testing.T) {
@@ -63,5 +67,34 @@ func TestFormatMap(t *testing.T) {
 	got := formatMap("         0       1001          1\n         1     100000      65536\n")
 	if want := "0→1001 (1), 1→100000 (65536)"; got != want {
 		t.Errorf("formatMap = %q, want %q", got, want)
+	}
+}
+
+// TestTmpfsDir: $XDG_RUNTIME_DIR/hush when that is a tmpfs (made 0700), and a refusal
+// when the dir there is not the user's own private one.
+func TestTmpfsDir(t *testing.T) {
+	xdg := hushtest.ShmDir(t)
+	t.Setenv("XDG_RUNTIME_DIR", xdg)
+	dir, err := TmpfsDir()
+	if err != nil || dir != filepath.Join(xdg, "hush") {
+		t.Fatalf("TmpfsDir = %q, %v; want %s/hush", dir, err, xdg)
+	}
+	if fi, err := os.Lstat(dir); err != nil || fi.Mode().Perm() != 0o700 || !fi.IsDir() {
+		t.Errorf("%s: %v %v, want a 0700 dir", dir, fi.Mode(), err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := TmpfsDir(); err == nil || !strings.Contains(err.Error(), "mode 0700") {
+		t.Errorf("a 0755 dir was accepted: %v", err)
+	}
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/tmp", dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := TmpfsDir(); err == nil {
+		t.Error("a symlink was accepted")
 	}
 }
