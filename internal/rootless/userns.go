@@ -127,21 +127,33 @@ func (p *Plan) Start(cmd *exec.Cmd) (release func(), err error) {
 	return func() { w.Close() }, nil
 }
 
+// writeMaps runs newuidmap and newgidmap for the child pid, at once (each writes its own
+// map).
 func (p *Plan) writeMaps(pid int) error {
-	for _, m := range []struct {
+	helpers := []struct {
 		bin    string
 		id     uint32
 		ranges []Range
-	}{{p.NewUIDMap, p.UID, p.UIDRanges}, {p.NewGIDMap, p.GID, p.GIDRanges}} {
+	}{{p.NewUIDMap, p.UID, p.UIDRanges}, {p.NewGIDMap, p.GID, p.GIDRanges}}
+	errs := make(chan error, len(helpers))
+	for _, m := range helpers {
 		args := append([]string{strconv.Itoa(pid)}, MapArgs(m.id, m.ranges)...)
-		var out bytes.Buffer
-		c := exec.Command(m.bin, args...)
-		c.Stdout, c.Stderr = &out, &out
-		if err := c.Run(); err != nil {
-			return diagnoseMapHelper(m.bin, strings.TrimSpace(out.String()), err)
-		}
+		go func() {
+			var out bytes.Buffer
+			c := exec.Command(m.bin, args...)
+			c.Stdout, c.Stderr = &out, &out
+			if err := c.Run(); err != nil {
+				errs <- diagnoseMapHelper(m.bin, strings.TrimSpace(out.String()), err)
+				return
+			}
+			errs <- nil
+		}()
 	}
-	return nil
+	var err error
+	for range helpers {
+		err = errors.Join(err, <-errs)
+	}
+	return err
 }
 
 // Resume is the child's side of Start; main calls it before anything else. In the hush
