@@ -35,9 +35,14 @@ type Options struct {
 	BuildArgs  map[string]string
 	Target     string
 	NoCache    bool
-	Labels     map[string]string
-	Network    string
-	Progress   *progress.Display
+	// NoCacheFilter names stages (--no-cache-filter) whose steps skip the cache.
+	NoCacheFilter []string
+	Labels        map[string]string
+	Network       string
+	// Limits and Allow are --add-host, --ulimit, --shm-size and --allow.
+	Limits   RunLimits
+	Allow    Entitlements
+	Progress *progress.Display
 	// Secrets and SSH are the --secret values and --ssh agents; either may be nil.
 	Secrets Secrets
 	SSH     map[string]SSHSource
@@ -45,8 +50,9 @@ type Options struct {
 	KnownHosts string
 	// Mask holds the secret values masked in step output (nil: none).
 	Mask *secret.Masks
-	// Registry is how FROM pulls images the store lacks.
+	// Registry is how FROM pulls images the store lacks; with Pull, every image.
 	Registry Registry
+	Pull     bool
 	// Unaudited journals every layer the build commits until its audit clears it (the
 	// build has secret values to audit for): a build killed or failed before that leaves
 	// layers no later build reuses, and the next sweep purges.
@@ -140,6 +146,12 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// --network host grants network.host, as buildx does; the default network is the
+	// host's too, but RUN --network=host still asks for the grant.
+	opts.Allow.NetworkHost = opts.Allow.NetworkHost || opts.Network == "host"
+	if err := checkEntitlements(p, opts); err != nil {
+		return nil, err
+	}
 	if opts.Network == "" {
 		opts.Network = "host"
 	}
@@ -147,7 +159,7 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	r := &run{b: b, opts: opts, plan: p, futures: map[*plan.Stage]*future{}, images: map[string]*stageResult{},
-		multi: len(p.Needed()) > 1, seen: map[v1.Hash]bool{}, produced: map[string]bool{}, resolver: b.resolver(opts.Registry)}
+		multi: len(p.Needed()) > 1, seen: map[v1.Hash]bool{}, produced: map[string]bool{}, resolver: b.resolver(opts.Registry, opts.Pull)}
 	if b.Sums != nil {
 		defer b.Sums.Save()
 	}
@@ -310,6 +322,7 @@ func (r *run) origin(l v1.Layer, stage, step string) {
 }
 
 // resolver finds images for one build: in the store, else from a registry with reg.
-func (b *Builder) resolver(reg Registry) *image.Resolver {
-	return &image.Resolver{Store: b.Images, Lease: b.Lease, Keychain: reg.Keychain, Transport: reg.Transport, Insecure: reg.Insecure}
+func (b *Builder) resolver(reg Registry, pull bool) *image.Resolver {
+	return &image.Resolver{Store: b.Images, Lease: b.Lease, Keychain: reg.Keychain, Transport: reg.Transport,
+		Insecure: reg.Insecure, Pull: pull}
 }

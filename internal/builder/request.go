@@ -33,8 +33,15 @@ type Request struct {
 	Labels    map[string]string
 	Target    string
 	NoCache   bool
+	// NoCacheFilter names the stages whose steps skip the cache (--no-cache-filter).
+	NoCacheFilter []string
+	// Pull resolves every FROM image from its registry, never from the store (--pull).
+	Pull bool
 	// Network is "default" or "host" (the host's network) or "none".
 	Network string
+	// Limits are --add-host, --ulimit and --shm-size; Allow the --allow entitlements.
+	Limits RunLimits
+	Allow  Entitlements
 
 	// Secrets are the build's secret values (nil: none); the caller wipes them. SSH are
 	// the --ssh agents, their key files read into Secrets.
@@ -105,7 +112,8 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 	}
 	audited := req.Audit != "off" && searchable(req.Secrets)
 	res, err := b.Build(ctx, Options{Context: in.context, Dockerfile: in.dockerfile, BuildArgs: req.BuildArgs,
-		Target: req.Target, NoCache: req.NoCache, Labels: req.Labels, Network: req.Network, Progress: req.Progress,
+		Target: req.Target, NoCache: req.NoCache, NoCacheFilter: req.NoCacheFilter, Labels: req.Labels,
+		Network: req.Network, Limits: req.Limits, Allow: req.Allow, Pull: req.Pull, Progress: req.Progress,
 		Secrets: req.Secrets, SSH: agents, KnownHosts: req.KnownHosts, Mask: req.Secrets.Masks(),
 		Registry: req.Registry, Unaudited: audited})
 	if err != nil {

@@ -21,6 +21,9 @@ import (
 )
 
 func (r *run) runAction(ctx context.Context, st *plan.Stage, res *stageResult, step *plan.Step) (*action, error) {
+	if err := entitled(step, r.opts); err != nil {
+		return nil, err // an ONBUILD trigger's RUN, which the early check did not see
+	}
 	network := step.Network
 	if network == "" || network == "default" {
 		network = r.opts.Network
@@ -31,6 +34,7 @@ func (r *run) runAction(ctx context.Context, st *plan.Stage, res *stageResult, s
 	if step.Script != nil {
 		k.Add("script", step.Script.Name).Add("script-data", step.Script.Data)
 	}
+	addLimitKeys(k, r.limits(step))
 	if err := r.addMountKeys(ctx, st, k, step); err != nil {
 		return nil, err
 	}
@@ -59,7 +63,7 @@ func (r *run) execRun(ctx context.Context, st *plan.Stage, ws *snapshot.Workspac
 	id := newID()
 	c := &executor.Container{
 		ID: id, Rootfs: ws.Merged, Args: step.Args, Env: step.Env, Cwd: step.Workdir,
-		UID: uint32(owner.UID), GID: uint32(owner.GID), Network: network,
+		UID: uint32(owner.UID), GID: uint32(owner.GID), Network: network, Limits: r.limits(step),
 	}
 	// Step output is masked before the display sees it (TTY rows are truncated, which
 	// could split a secret).

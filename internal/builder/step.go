@@ -63,7 +63,7 @@ func (r *run) execStepIn(ctx context.Context, st *plan.Stage, state *plan.State,
 	if a.cleanup != nil {
 		defer a.cleanup()
 	}
-	if !r.opts.NoCache {
+	if !r.noCache(st) {
 		if rec, ok := r.b.Cache.Get(a.key); ok {
 			if l, ok := r.cachedLayer(rec); ok {
 				r.apply(st, res, step, a.key, rec, l)

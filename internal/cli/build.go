@@ -44,6 +44,7 @@ type buildOptions struct {
 	registry     registryFlags
 	secretFiles  []string
 	argFiles     []string
+	buildxFlags
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -79,6 +80,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	f.StringArrayVar(&o.argFiles, "build-arg-file", nil, "Read build args from an env file (plain or age-encrypted); build args persist in the image history")
 	f.StringVar(&o.knownHosts, "ssh-known-hosts", "", `known_hosts file that ssh Git sources are checked against (default: ~/.ssh/known_hosts)`)
 	f.StringArrayVar(&o.secrets, "secret", nil, `Secret to expose to the build (format: "id=mysecret[,src=/local/secret|,env=VAR][,rebuild-on-change]")`)
+	o.buildxFlags.register(f)
 	return cmd
 }
 
@@ -88,6 +90,7 @@ type buildFlags struct {
 	args, labels map[string]string
 	secrets      []secret.Spec
 	ssh          []sshagent.Spec
+	buildxValues
 }
 
 // validate checks flag values before any work starts.
@@ -118,6 +121,9 @@ func (o *buildOptions) validate(stdout io.Writer) (*buildFlags, error) {
 	}
 	if p.ssh, err = sshagent.ParseSpecs(o.ssh); err != nil {
 		return nil, fmt.Errorf("--ssh: %w", err)
+	}
+	if p.buildxValues, err = o.buildxFlags.check(); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -276,6 +282,7 @@ func (o *buildOptions) build(ctx context.Context, b *builder.Builder, p *buildFl
 	}
 	pub, err := b.Run(ctx, builder.Request{Context: o.contextPath, Dockerfile: o.file, Stdin: stdin,
 		BuildArgs: p.args, Labels: p.labels, Target: o.target, NoCache: o.noCache, Network: o.network,
+		NoCacheFilter: o.noCacheFilter, Pull: o.pull, Limits: p.limits, Allow: p.allow,
 		Secrets: secrets, SSH: p.ssh, KnownHosts: o.knownHosts, Audit: o.audit,
 		Registry: reg, Sinks: sinks(ss), Progress: disp, Log: stderr})
 	if cerr := disp.Close(); err == nil && cerr != nil {

@@ -3,9 +3,11 @@ package cli
 import (
 	"io"
 	"maps"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/progress"
 )
 
@@ -60,10 +62,37 @@ func TestBuildFlagValidation(t *testing.T) {
 		{name: "unknown progress", opts: func(o *buildOptions) { o.progress = "fancy" }, wantErr: "--progress: unknown progress mode"},
 		{name: "secret without an id", opts: func(o *buildOptions) { o.secrets = []string{"src=/x"} }, wantErr: `--secret "src=/x"`},
 		{name: "ssh with a bad id", opts: func(o *buildOptions) { o.ssh = []string{"a b"} }, wantErr: "--ssh: "},
+		{name: "cache-from is a clear error", opts: func(o *buildOptions) { o.cacheFrom = []string{"user/app:cache"} },
+			wantErr: "--cache-from: not supported yet; see hush issue 14"},
+		{name: "cache-to is a clear error", opts: func(o *buildOptions) { o.cacheTo = []string{"type=inline"} },
+			wantErr: "--cache-to: not supported yet; see hush issue 14"},
+		{name: "sbom is not supported yet", opts: func(o *buildOptions) { o.sbom = "true" }, wantErr: "--sbom: SBOM attestations are not supported yet"},
+		{name: "sbom=false is fine", opts: func(o *buildOptions) { o.sbom = "false" }},
+		{name: "attest type=sbom", opts: func(o *buildOptions) { o.attests = []string{"type=sbom"} }, wantErr: "SBOM attestations are not supported yet"},
+		{name: "cgroup-parent", opts: func(o *buildOptions) { o.cgroupParent = "x" }, wantErr: "--cgroup-parent: not supported"},
+		{name: "resource", opts: func(o *buildOptions) { o.resources = []string{"memory=2g"} }, wantErr: "--resource: not supported"},
+		{name: "policy", opts: func(o *buildOptions) { o.policy = []string{"filename=p.rego"} }, wantErr: "--policy: build policies are not supported yet"},
+		{name: "legacy --memory", opts: func(o *buildOptions) { m := "1g"; o.legacy = map[string]*string{"memory": &m} }, wantErr: "--memory: not supported"},
+		{name: "add-host, ulimit, shm-size", opts: func(o *buildOptions) {
+			o.addHosts, o.ulimits, o.shmSize = []string{"db:10.0.0.2"}, []string{"nofile=10:20"}, "1m"
+		}, check: func(t *testing.T, p *buildFlags, _ *buildOptions) {
+			want := builder.RunLimits{ExtraHosts: []builder.Host{{Name: "db", IP: "10.0.0.2"}},
+				Ulimits: []builder.Ulimit{{Name: "nofile", Soft: 10, Hard: 20}}, ShmSize: 1 << 20}
+			if !reflect.DeepEqual(p.limits, want) {
+				t.Errorf("limits %+v, want %+v", p.limits, want)
+			}
+		}},
+		{name: "bad add-host", opts: func(o *buildOptions) { o.addHosts = []string{"db"} }, wantErr: `--add-host "db"`},
+		{name: "allow", opts: func(o *buildOptions) { o.allow = []string{"security.insecure"} }, check: func(t *testing.T, p *buildFlags, _ *buildOptions) {
+			if !p.allow.SecurityInsecure || p.allow.NetworkHost {
+				t.Errorf("allow %+v, want security.insecure only", p.allow)
+			}
+		}},
+		{name: "bad allow", opts: func(o *buildOptions) { o.allow = []string{"root"} }, wantErr: "--allow \"root\": unknown entitlement"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := &buildOptions{audit: "fail", network: "default", progress: "plain"} // the flags' defaults
+			o := &buildOptions{audit: "fail", network: "default", progress: "plain", buildxFlags: buildxFlags{call: "build"}} // the flags' defaults
 			tt.opts(o)
 			p, err := o.validate(io.Discard)
 			if tt.wantErr != "" {

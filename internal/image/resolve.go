@@ -30,32 +30,34 @@ type Resolver struct {
 	Transport http.RoundTripper
 	// Lease, when set, holds every blob of a resolved image for the build using it.
 	Lease *lease.Lease
+	// Pull fetches every name from its registry even when the store has it (buildx's
+	// --pull); image IDs are still only looked up locally.
+	Pull bool
 }
 
-// Resolve returns the image ref names, pulling it if the store lacks it.
-// Image IDs are only looked up locally.
+// Resolve returns the image ref names, pulling it if the store lacks it (or always, for
+// a name, with Pull). Image IDs are only looked up locally.
 func (r *Resolver) Resolve(ctx context.Context, ref string) (v1.Image, error) {
 	if r.Store == nil {
 		return nil, errors.New("resolving image: no store")
 	}
-	img, _, err := r.Store.ImageFor(ref, r.Lease)
-	if err == nil {
-		return img, nil
+	if !r.Pull || looksLikeID(ref) {
+		img, _, err := r.Store.ImageFor(ref, r.Lease)
+		if err == nil {
+			return img, nil
+		}
+		if !errors.Is(err, ErrNotFound) || looksLikeID(ref) {
+			return nil, fmt.Errorf("resolving image %q: %w", ref, err)
+		}
 	}
-	if !errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("resolving image %q: %w", ref, err)
-	}
-	if looksLikeID(ref) {
-		return nil, fmt.Errorf("resolving image %q: %w", ref, err)
-	}
-	norm, nerr := NormalizeName(ref)
-	if nerr != nil {
+	norm, err := NormalizeName(ref)
+	if err != nil {
 		return nil, fmt.Errorf("resolving image %q: %w", ref, err)
 	}
 	if err := r.pull(ctx, norm); err != nil {
 		return nil, fmt.Errorf("resolving image %q: %w", ref, err)
 	}
-	img, _, err = r.Store.ImageFor(norm, r.Lease)
+	img, _, err := r.Store.ImageFor(norm, r.Lease)
 	if err != nil {
 		return nil, fmt.Errorf("resolving image %q: %w", ref, err)
 	}

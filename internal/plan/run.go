@@ -105,6 +105,7 @@ func (s *State) applyRun(c *instructions.RunCommand, st *Step) error {
 	}
 	st.Mounts = mounts
 	st.Network = string(instructions.GetNetwork(c))
+	st.Security = instructions.GetSecurity(c)
 	st.CreatedBy = "RUN " + runCommandString(args, s.args, s.run) + " # buildkit"
 	return nil
 }

@@ -35,6 +35,8 @@ type Step struct {
 	Workdir string
 	Mounts  []*instructions.Mount
 	Network string
+	// Security is RUN --security: "insecure" or "sandbox" ("" when not given).
+	Security string
 	// Script is an inline shebang heredoc to run as a file (Args then name its path).
 	Script *instructions.ShellInlineFile
 

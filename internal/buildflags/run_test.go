@@ -1,0 +1,103 @@
+package buildflags
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hush-build/hush/internal/builder"
+)
+
+func TestParseHosts(t *testing.T) {
+	tests := []struct {
+		in      []string
+		want    []builder.Host
+		wantErr string
+	}{
+		{in: []string{"db:10.0.0.2"}, want: []builder.Host{{Name: "db", IP: "10.0.0.2"}}},
+		{in: []string{"db=10.0.0.2"}, want: []builder.Host{{Name: "db", IP: "10.0.0.2"}}},
+		{in: []string{"v6=[::1]"}, want: []builder.Host{{Name: "v6", IP: "::1"}}},
+		{in: []string{"v6=::1"}, want: []builder.Host{{Name: "v6", IP: "::1"}}},
+		{in: []string{"multi=10.0.0.1,10.0.0.2"}, want: []builder.Host{{Name: "multi", IP: "10.0.0.1"}, {Name: "multi", IP: "10.0.0.2"}}},
+		{in: []string{"gw:host-gateway"}, want: []builder.Host{{Name: "gw", IP: "127.0.0.1"}}},
+		{in: []string{"nocolon"}, wantErr: `--add-host "nocolon": invalid host`},
+		{in: []string{":10.0.0.1"}, wantErr: `invalid host`},
+		{in: []string{"db:notanip"}, wantErr: `"notanip" is not an IP address`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.in, " "), func(t *testing.T) {
+			got, err := ParseHosts(tt.in)
+			check(t, got, err, tt.want, tt.wantErr)
+		})
+	}
+}
+
+func TestParseUlimits(t *testing.T) {
+	tests := []struct {
+		in      []string
+		want    []builder.Ulimit
+		wantErr string
+	}{
+		{in: []string{"nofile=1024:2048"}, want: []builder.Ulimit{{Name: "nofile", Soft: 1024, Hard: 2048}}},
+		{in: []string{"nproc=50"}, want: []builder.Ulimit{{Name: "nproc", Soft: 50, Hard: 50}}},
+		{in: []string{"nofile=1:2", "core=0", "nofile=3:4"}, want: []builder.Ulimit{{Name: "nofile", Soft: 3, Hard: 4}, {Name: "core"}}},
+		{in: []string{"bogus=1"}, wantErr: `--ulimit "bogus=1"`},
+		{in: []string{"nofile=2:1"}, wantErr: `--ulimit "nofile=2:1"`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.in, " "), func(t *testing.T) {
+			got, err := ParseUlimits(tt.in)
+			check(t, got, err, tt.want, tt.wantErr)
+		})
+	}
+}
+
+func TestParseShmSize(t *testing.T) {
+	for in, want := range map[string]int64{"": 0, "128m": 128 << 20, "1g": 1 << 30, "1048576": 1 << 20} {
+		if got, err := ParseShmSize(in); err != nil || got != want {
+			t.Errorf("ParseShmSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"lots", "-1"} {
+		if _, err := ParseShmSize(in); err == nil || !strings.Contains(err.Error(), "--shm-size") {
+			t.Errorf("ParseShmSize(%q): err %v, want one naming --shm-size", in, err)
+		}
+	}
+}
+
+func TestParseAllow(t *testing.T) {
+	tests := []struct {
+		in      []string
+		want    builder.Entitlements
+		wantErr string
+	}{
+		{in: []string{"network.host"}, want: builder.Entitlements{NetworkHost: true}},
+		{in: []string{"security.insecure", "network.host"}, want: builder.Entitlements{NetworkHost: true, SecurityInsecure: true}},
+		{in: []string{"buildx.local.delete"}},
+		{in: []string{"buildx.local.delete=1"}, wantErr: "does not accept a value"},
+		{in: []string{"device=nvidia.com/gpu"}, wantErr: "device entitlements"},
+		{in: []string{"root.everything"}, wantErr: "unknown entitlement root.everything"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.in, " "), func(t *testing.T) {
+			got, err := ParseAllow(tt.in)
+			check(t, got, err, tt.want, tt.wantErr)
+		})
+	}
+}
+
+func check[T any](t *testing.T, got T, err error, want T, wantErr string) {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want %q", err, wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}

@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hush-build/hush/internal/builder"
+	"github.com/hush-build/hush/internal/buildflags"
+)
+
+// cacheIssue is where the shared build cache (--cache-from, --cache-to) is planned.
+const cacheIssue = "hush issue 14 (a build cache shared through a registry)"
+
+// buildxValues are the buildx flags' values, parsed.
+type buildxValues struct {
+	limits builder.RunLimits
+	allow  builder.Entitlements
+}
+
+// check parses buildx's flags and refuses, by name, the ones hush does not support.
+func (x *buildxFlags) check() (buildxValues, error) {
+	var v buildxValues
+	if err := x.unsupported(); err != nil {
+		return v, err
+	}
+	var err error
+	if v.limits.ExtraHosts, err = buildflags.ParseHosts(x.addHosts); err != nil {
+		return v, err
+	}
+	if v.limits.Ulimits, err = buildflags.ParseUlimits(x.ulimits); err != nil {
+		return v, err
+	}
+	if v.limits.ShmSize, err = buildflags.ParseShmSize(x.shmSize); err != nil {
+		return v, err
+	}
+	if v.allow, err = buildflags.ParseAllow(x.allow); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+// unsupported names the first flag set that hush cannot honour, and why.
+func (x *buildxFlags) unsupported() error {
+	switch {
+	case len(x.cacheFrom) > 0:
+		return fmt.Errorf("--cache-from: not supported yet; see %s", cacheIssue)
+	case len(x.cacheTo) > 0:
+		return fmt.Errorf("--cache-to: not supported yet; see %s", cacheIssue)
+	case x.cgroupParent != "":
+		return fmt.Errorf("--cgroup-parent: not supported: hush runs RUN steps without cgroups")
+	case len(x.resources) > 0:
+		return fmt.Errorf("--resource: not supported: hush runs RUN steps without cgroups, so it cannot limit them")
+	case len(x.policy) > 0:
+		return fmt.Errorf("--policy: build policies are not supported yet")
+	case x.sbom != "" && !isFalse(x.sbom):
+		return fmt.Errorf("--sbom: SBOM attestations are not supported yet")
+	}
+	for name, v := range x.legacy {
+		if *v != "" {
+			return fmt.Errorf("--%s: not supported: hush runs RUN steps without cgroups, so it cannot limit them", name)
+		}
+	}
+	for _, a := range x.attests {
+		if strings.Contains(a, "type=sbom") {
+			return fmt.Errorf("--attest %q: SBOM attestations are not supported yet", a)
+		}
+	}
+	return x.notYet()
+}
+
+// notYet refuses the buildx flags whose support is still to come.
+func (x *buildxFlags) notYet() error {
+	switch {
+	case x.call != "build" && x.call != "":
+		return fmt.Errorf("--call %s: not supported yet", x.call)
+	case x.load:
+		return fmt.Errorf("--load: not supported yet")
+	case len(x.platforms) > 0:
+		return fmt.Errorf("--platform: not supported yet")
+	case len(x.annotations) > 0:
+		return fmt.Errorf("--annotation: not supported yet")
+	case len(x.contexts) > 0:
+		return fmt.Errorf("--build-context: not supported yet")
+	case len(x.attests) > 0 || (x.provenance != "" && !isFalse(x.provenance)):
+		return fmt.Errorf("--provenance: not supported yet")
+	}
+	return nil
+}
+
+// isFalse reports a boolean flag value that turns an attestation off.
+func isFalse(s string) bool {
+	switch strings.ToLower(s) {
+	case "false", "0", "f":
+		return true
+	}
+	return false
+}
