@@ -92,6 +92,8 @@ type Builder struct {
 // Result is the built image.
 type Result struct {
 	Image v1.Image
+	// BaseLayers is how many of the image's bottom layers came from a base image.
+	BaseLayers int
 	// Layers is every distinct layer any stage of the build produced, reused from the cache
 	// or started from, with where it came from: the self-audit reads them all, since a
 	// stage the target never copies from still leaves its layers in the cache.
@@ -114,6 +116,8 @@ type stageResult struct {
 	layers  []v1.Layer
 	history []v1.History
 	key     string
+	// baseLayers is how many of layers came from a base image (FROM, through stages).
+	baseLayers int
 }
 
 type future struct {
@@ -170,7 +174,7 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return &Result{Layers: r.layers()}, err
 	}
-	res := &Result{Image: img, Layers: r.layers()}
+	res := &Result{Image: img, Layers: r.layers(), BaseLayers: r.futures[p.Target].res.baseLayers}
 	for _, w := range opts.Dockerfile.Warnings {
 		res.Warnings = append(res.Warnings, w.String())
 	}
@@ -241,6 +245,16 @@ func (r *run) wait(ctx context.Context, st *plan.Stage) (*stageResult, error) {
 		return nil, errDependency
 	}
 	return f.res, nil
+}
+
+// artifact is what the sinks publish: the one image of a single-platform build.
+func (res *Result) artifact() (image.Artifact, error) {
+	cf, err := res.Image.ConfigFile()
+	if err != nil {
+		return image.Artifact{}, fmt.Errorf("reading image config: %w", err)
+	}
+	p := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+	return image.Artifact{Images: []image.PlatformImage{{Image: res.Image, Platform: p, BaseLayers: res.BaseLayers}}}, nil
 }
 
 // assemble writes the final config and layers into an OCI image.

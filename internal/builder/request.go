@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/lint"
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/secret"
@@ -67,10 +68,11 @@ type Registry struct {
 	Insecure  bool
 }
 
-// Sink is one place a finished, audited image goes (package sink makes them).
+// Sink is one place a finished, audited image goes (package sink makes them): it writes
+// the build's artifact as its output asks.
 type Sink interface {
 	Label() string
-	Publish(ctx context.Context, img v1.Image) error
+	Publish(ctx context.Context, a image.Artifact) error
 }
 
 // Published is what Run hands back once every sink has the image.
@@ -128,11 +130,12 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 	if err := b.SelfAudit(ctx, res, AuditOptions{Mode: req.Audit, Secrets: req.Secrets, Progress: req.Progress}); err != nil {
 		return nil, err
 	}
-	return publish(ctx, res.Image, req.Sinks, req.Progress)
+	return publish(ctx, res, req.Sinks, req.Progress)
 }
 
 // publish writes the audited image to each sink in order.
-func publish(ctx context.Context, img v1.Image, sinks []Sink, disp *progress.Display) (*Published, error) {
+func publish(ctx context.Context, res *Result, sinks []Sink, disp *progress.Display) (*Published, error) {
+	img := res.Image
 	p := &Published{Image: img}
 	var err error
 	if p.ID, err = img.ConfigName(); err != nil {
@@ -141,9 +144,13 @@ func publish(ctx context.Context, img v1.Image, sinks []Sink, disp *progress.Dis
 	if p.Digest, err = img.Digest(); err != nil {
 		return nil, fmt.Errorf("computing image digest: %w", err)
 	}
+	a, err := res.artifact()
+	if err != nil {
+		return nil, err
+	}
 	for _, s := range sinks {
 		step := disp.Start(s.Label())
-		err := s.Publish(ctx, img)
+		err := s.Publish(ctx, a)
 		step.Done(err)
 		if err != nil {
 			return nil, err

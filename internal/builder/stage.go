@@ -85,10 +85,11 @@ func (r *run) base(ctx context.Context, st *plan.Stage) (*stageResult, string, e
 		}
 	}
 	return &stageResult{
-		cfg:     src.cfg.DeepCopy(),
-		layers:  append([]v1.Layer(nil), src.layers...),
-		history: append([]v1.History(nil), src.history...),
-		key:     src.key,
+		cfg:        src.cfg.DeepCopy(),
+		layers:     append([]v1.Layer(nil), src.layers...),
+		history:    append([]v1.History(nil), src.history...),
+		key:        src.key,
+		baseLayers: src.baseLayers,
 	}, name, nil
 }
 
@@ -115,7 +116,7 @@ func (r *run) image(ctx context.Context, ref string) (*stageResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading ID of %s: %w", ref, err)
 	}
-	res := &stageResult{cfg: cf, layers: layers, history: cf.History, key: "image:" + id.String()}
+	res := &stageResult{cfg: cf, layers: layers, history: cf.History, key: "image:" + id.String(), baseLayers: len(layers)}
 	r.images[ref] = res
 	return res, nil
 }

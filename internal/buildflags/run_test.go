@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hush-build/hush/internal/builder"
+	"github.com/hush-build/hush/internal/image"
 )
 
 func TestParseHosts(t *testing.T) {
@@ -99,5 +100,32 @@ func check[T any](t *testing.T, got T, err error, want T, wantErr string) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
+func TestParseAnnotations(t *testing.T) {
+	tests := []struct {
+		in      []string
+		want    image.Annotations
+		wantErr string
+	}{
+		{in: []string{"org.opencontainers.image.title=hush"},
+			want: image.Annotations{Manifest: map[string]map[string]string{"": {"org.opencontainers.image.title": "hush"}}}},
+		{in: []string{"index,manifest:a=1"},
+			want: image.Annotations{Index: map[string]string{"a": "1"}, Manifest: map[string]map[string]string{"": {"a": "1"}}}},
+		{in: []string{"manifest[linux/arm64]:b=2", "manifest-descriptor:c=3", "index-descriptor:d=4"},
+			want: image.Annotations{Manifest: map[string]map[string]string{"linux/arm64": {"b": "2"}},
+				ManifestDescriptor: map[string]map[string]string{"": {"c": "3"}}, IndexDescriptor: map[string]string{"d": "4"}}},
+		{in: []string{"k=v=w"}, want: image.Annotations{Manifest: map[string]map[string]string{"": {"k": "v=w"}}}},
+		{in: []string{"novalue"}, wantErr: "expected key=value"},
+		{in: []string{"bogus:k=v"}, wantErr: `unknown annotation type "bogus"`},
+		{in: []string{"Manifest:k=v"}, wantErr: `invalid annotation type "Manifest"`},
+		{in: []string{"index[linux/amd64]:k=v"}, wantErr: "index annotations take no platform"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.in, " "), func(t *testing.T) {
+			got, err := ParseAnnotations(tt.in)
+			check(t, got, err, tt.want, tt.wantErr)
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/buildflags"
+	"github.com/hush-build/hush/internal/image"
 )
 
 // cacheIssue is where the shared build cache (--cache-from, --cache-to) is planned.
@@ -13,8 +14,9 @@ const cacheIssue = "hush issue 14 (a build cache shared through a registry)"
 
 // buildxValues are the buildx flags' values, parsed.
 type buildxValues struct {
-	limits builder.RunLimits
-	allow  builder.Entitlements
+	limits      builder.RunLimits
+	allow       builder.Entitlements
+	annotations image.Annotations
 }
 
 // check parses buildx's flags and refuses, by name, the ones hush does not support.
@@ -34,6 +36,9 @@ func (x *buildxFlags) check() (buildxValues, error) {
 		return v, err
 	}
 	if v.allow, err = buildflags.ParseAllow(x.allow); err != nil {
+		return v, err
+	}
+	if v.annotations, err = buildflags.ParseAnnotations(x.annotations); err != nil {
 		return v, err
 	}
 	return v, nil
@@ -73,12 +78,8 @@ func (x *buildxFlags) notYet() error {
 	switch {
 	case x.call != "build" && x.call != "":
 		return fmt.Errorf("--call %s: not supported yet", x.call)
-	case x.load:
-		return fmt.Errorf("--load: not supported yet")
 	case len(x.platforms) > 0:
 		return fmt.Errorf("--platform: not supported yet")
-	case len(x.annotations) > 0:
-		return fmt.Errorf("--annotation: not supported yet")
 	case len(x.contexts) > 0:
 		return fmt.Errorf("--build-context: not supported yet")
 	case len(x.attests) > 0 || (x.provenance != "" && !isFalse(x.provenance)):

@@ -48,18 +48,50 @@ func TestBuildFlagValidation(t *testing.T) {
 			wantErr: "--push: name the image with -t NAME"},
 		{name: "registry output names the image", opts: func(o *buildOptions) { o.outputs = []string{"type=registry,name=reg.example/app"} },
 			check: wantOutput("image", true)},
-		{name: "push with a local output", opts: func(o *buildOptions) {
+		{name: "push with a local output adds a registry output, as buildx 0.38 does", opts: func(o *buildOptions) {
 			o.push, o.tags, o.outputs = true, []string{"app"}, []string{"type=local,dest=" + t.TempDir()}
-		}, wantErr: "--push cannot be combined with --output type=local"},
+		}, check: wantOutputs("local", "image push")},
+		{name: "push pushes the image output", opts: func(o *buildOptions) {
+			o.push, o.tags, o.outputs = true, []string{"app"}, []string{"type=oci,dest=x.tar", "type=image,compression=zstd"}
+		}, check: wantOutputs("oci", "image push")},
 		{name: "two outputs", opts: func(o *buildOptions) { o.outputs = []string{"type=image", "type=tar,dest=x.tar"} },
-			wantErr: "--output: only one output is supported, got 2"},
+			check: wantOutputs("image", "tar")},
+		{name: "load adds a docker output without dest", opts: func(o *buildOptions) { o.load = true },
+			check: wantOutputs("docker load")},
+		{name: "load with -o type=docker adds nothing", opts: func(o *buildOptions) { o.load, o.outputs = true, []string{"type=docker"} },
+			check: wantOutputs("docker load")},
+		{name: "push and load", opts: func(o *buildOptions) { o.load, o.push, o.tags = true, true, []string{"app"} },
+			check: wantOutputs("image push", "docker load")},
+		{name: "no-cache with no-cache-filter", opts: func(o *buildOptions) { o.noCache, o.noCacheFilter = true, []string{"a"} },
+			wantErr: "--no-cache and --no-cache-filter cannot currently be used together"},
+		{name: "annotation", opts: func(o *buildOptions) { o.annotations = []string{"index:k=v"} }, check: func(t *testing.T, p *buildFlags, _ *buildOptions) {
+			if p.annotations.Index["k"] != "v" {
+				t.Errorf("annotations %+v, want index k=v", p.annotations)
+			}
+		}},
+		{name: "bad annotation", opts: func(o *buildOptions) { o.annotations = []string{"nokey"} }, wantErr: `--annotation "nokey"`},
+		{name: "zstd with docker media types", opts: func(o *buildOptions) { o.outputs = []string{"type=image,compression=zstd,oci-mediatypes=false"} },
+			wantErr: `"compression=zstd" conflicts with "oci-mediatypes=false"`},
 		{name: "bad tag", opts: func(o *buildOptions) { o.tags = []string{"bad name"} }, wantErr: `--tag "bad name"`},
-		{name: "quiet", opts: func(o *buildOptions) { o.quiet = true }, check: func(t *testing.T, _ *buildFlags, o *buildOptions) {
+		{name: "quiet", opts: func(o *buildOptions) { o.quiet, o.progress = true, "auto" }, check: func(t *testing.T, _ *buildFlags, o *buildOptions) {
 			if o.progress != progress.ModeQuiet {
 				t.Errorf("progress %q, want quiet", o.progress)
 			}
 		}},
 		{name: "unknown progress", opts: func(o *buildOptions) { o.progress = "fancy" }, wantErr: "--progress: unknown progress mode"},
+		{name: "progress quiet is -q", opts: func(o *buildOptions) { o.progress = "quiet" }, check: func(t *testing.T, _ *buildFlags, o *buildOptions) {
+			if !o.quiet {
+				t.Error("--progress=quiet did not set quiet (buildx prints the image ID)")
+			}
+		}},
+		{name: "progress none is not -q", opts: func(o *buildOptions) { o.progress = "none" }, check: func(t *testing.T, _ *buildFlags, o *buildOptions) {
+			if o.quiet {
+				t.Error("--progress=none set quiet")
+			}
+		}},
+		{name: "progress rawjson", opts: func(o *buildOptions) { o.progress = "rawjson" }},
+		{name: "quiet with plain", opts: func(o *buildOptions) { o.quiet, o.progress = true, "plain" },
+			wantErr: "progress=plain and quiet cannot be used together"},
 		{name: "secret without an id", opts: func(o *buildOptions) { o.secrets = []string{"src=/x"} }, wantErr: `--secret "src=/x"`},
 		{name: "ssh with a bad id", opts: func(o *buildOptions) { o.ssh = []string{"a b"} }, wantErr: "--ssh: "},
 		{name: "cache-from is a clear error", opts: func(o *buildOptions) { o.cacheFrom = []string{"user/app:cache"} },
@@ -123,6 +155,27 @@ func wantOutput(typ string, push bool) func(*testing.T, *buildFlags, *buildOptio
 	return func(t *testing.T, p *buildFlags, _ *buildOptions) {
 		if len(p.outs) != 1 || p.outs[0].Type != typ || p.outs[0].Push != push {
 			t.Errorf("outputs %+v, want one type=%s push=%v", p.outs, typ, push)
+		}
+	}
+}
+
+// wantOutputs checks the outputs' types, in order ("image push" is a pushed image output,
+// "docker load" a docker output without dest).
+func wantOutputs(want ...string) func(*testing.T, *buildFlags, *buildOptions) {
+	return func(t *testing.T, p *buildFlags, _ *buildOptions) {
+		var got []string
+		for _, o := range p.outs {
+			s := o.Type
+			if o.Push {
+				s += " push"
+			}
+			if o.Load() {
+				s += " load"
+			}
+			got = append(got, s)
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("outputs %q, want %q", got, want)
 		}
 	}
 }

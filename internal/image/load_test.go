@@ -47,13 +47,15 @@ func TestLoad(t *testing.T) {
 			wantNames: []string{id.String()},
 		},
 		{
-			name:      "oci-archive",
-			write:     func(p string) error { return WriteOCIArchive(img, p, []string{"app:1", "ghcr.io/o/r:2"}) },
+			name: "oci-archive",
+			write: func(p string) error {
+				return WriteOCIArchive(mustSingle(t, img), p, []string{"app:1", "ghcr.io/o/r:2"})
+			},
 			wantNames: []string{"docker.io/library/app:1", "ghcr.io/o/r:2"},
 		},
 		{
 			name:      "oci-archive-unnamed",
-			write:     func(p string) error { return WriteOCIArchive(img, p, nil) },
+			write:     func(p string) error { return WriteOCIArchive(mustSingle(t, img), p, nil) },
 			wantNames: []string{id.String()},
 		},
 	}
