@@ -39,6 +39,8 @@ type Options struct {
 	NoCacheFilter []string
 	Labels        map[string]string
 	Network       string
+	// Contexts are the named build contexts (--build-context), by ContextName.
+	Contexts map[string]NamedContext
 	// Limits and Allow are --add-host, --ulimit, --shm-size and --allow.
 	Limits   RunLimits
 	Allow    Entitlements
@@ -140,13 +142,21 @@ type run struct {
 	origins  []LayerOrigin
 	seen     map[v1.Hash]bool
 	produced map[string]bool // layers this build committed (digests), under originMu
+	ctxs     namedContexts
 }
 
 // Build runs the build and returns the target stage's image. Nothing is stored or
 // published here; the caller decides where the image goes. On a failure the Result (with
 // the error) still lists the layers built so far, for the caller to audit.
 func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
-	p, err := plan.New(opts.Dockerfile, plan.Options{BuildArgs: opts.BuildArgs, Target: opts.Target})
+	if err := checkContexts(opts.Contexts); err != nil {
+		return nil, err
+	}
+	replaced := map[string]bool{}
+	for name := range opts.Contexts {
+		replaced[name] = true
+	}
+	p, err := plan.New(opts.Dockerfile, plan.Options{BuildArgs: opts.BuildArgs, Target: opts.Target, Replaced: replaced})
 	if err != nil {
 		return nil, err
 	}

@@ -106,6 +106,11 @@ func (r *run) copySources(ctx context.Context, st *plan.Stage, cs *plan.CopySpec
 		s, err := r.inlineSource(cs)
 		return []copySource{s}, "inline", err
 	case cs.From != "":
+		if c, id, err := r.dirContext(ctx, st, cs.From); err != nil {
+			return nil, "", err
+		} else if c != nil {
+			return []copySource{&treeSource{src: r.sourceOf(c), patterns: cs.Sources, excludes: cs.Excludes}}, id, nil
+		}
 		s, id, err := r.stageSource(ctx, st, cs)
 		if err != nil {
 			return nil, "", err

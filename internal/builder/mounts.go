@@ -137,12 +137,19 @@ func (r *run) addMountKeys(ctx context.Context, st *plan.Stage, k *cache.Key, st
 // bindIdentity names the content a bind mount shows, for the cache key.
 func (r *run) bindIdentity(ctx context.Context, st *plan.Stage, m *instructions.Mount) (string, error) {
 	src := path.Join("/", m.Source)
+	c, id, err := r.dirContext(ctx, st, m.From)
+	if err != nil {
+		return "", err
+	}
 	if m.From == "" {
-		d, err := fscopy.Digest(r.contextSource(), []string{src})
+		c, id = r.opts.Context, "context"
+	}
+	if c != nil {
+		d, err := fscopy.Digest(r.sourceOf(c), []string{src})
 		if err != nil {
 			return "", fmt.Errorf("--mount=type=bind,source=%s: %w", m.Source, err)
 		}
-		return "context:" + src + ":" + d, nil
+		return id + ":" + src + ":" + d, nil
 	}
 	fs, _ := r.plan.ResolveFrom(st, m.From)
 	fr, err := r.fromSource(ctx, st, m.From, fs)
@@ -152,14 +159,7 @@ func (r *run) bindIdentity(ctx context.Context, st *plan.Stage, m *instructions.
 	return fr.key + ":" + src, nil
 }
 
-func (r *run) contextSource() fscopy.Source {
-	c := r.opts.Context
-	src := fscopy.Source{Root: c.Dir(), Exclude: c.Excluded, MayIncludeUnder: c.MayIncludeUnder}
-	if r.b.Sums != nil {
-		src.Sums = r.b.Sums
-	}
-	return src
-}
+func (r *run) contextSource() fscopy.Source { return r.sourceOf(r.opts.Context) }
 
 // setupMounts prepares every --mount of a RUN for container id.
 func (r *run) setupMounts(ctx context.Context, st *plan.Stage, step *plan.Step, id string) (*stepMounts, error) {

@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hush-build/hush/internal/buildcontext"
 	"github.com/hush-build/hush/internal/fscopy"
 	"github.com/hush-build/hush/internal/fsroot"
 	"github.com/hush-build/hush/internal/plan"
@@ -126,22 +127,29 @@ func (r *run) stageRoot(ctx context.Context, st *plan.Stage, from string) (strin
 // read-write with every write discarded after the step.
 func (r *run) bindMount(ctx context.Context, st *plan.Stage, sm *stepMounts, m *instructions.Mount, target string) error {
 	src := path.Join("/", m.Source)
+	bctx, _, err := r.dirContext(ctx, st, m.From)
+	if err != nil {
+		return err
+	}
+	if m.From == "" {
+		bctx = r.opts.Context
+	}
 	var host string
 	live := ""
-	if m.From == "" && len(r.opts.Context.Patterns()) == 0 {
-		h, err := scopedPath(r.opts.Context.Dir(), src)
+	if bctx != nil && len(bctx.Patterns()) == 0 {
+		h, err := scopedPath(bctx.Dir(), src)
 		if err != nil {
 			return err
 		}
 		live = h
 	}
-	// The context itself is bound only when nothing in it is live: a unix socket (an
+	// A context itself is bound only when nothing in it is live: a unix socket (an
 	// agent, a docker.sock in a home dir) would let the step talk to a host process, so
 	// such a context is copied, as with a .dockerignore.
 	if live != "" && !hasSockets(live) {
 		host = live
-	} else if m.From == "" {
-		dir, h, err := r.contextView(src)
+	} else if bctx != nil {
+		dir, h, err := r.contextView(bctx, src)
 		if err != nil {
 			return err
 		}
@@ -183,18 +191,18 @@ func (r *run) bindMount(ctx context.Context, st *plan.Stage, sm *stepMounts, m *
 	return nil
 }
 
-// contextView copies the context path src, with .dockerignore applied, into a temp dir;
-// it returns the dir (to remove afterwards) and the path the mount shows.
-func (r *run) contextView(src string) (string, string, error) {
+// contextView copies the path src of a build context, with its .dockerignore applied,
+// into a temp dir; it returns the dir (to remove afterwards) and the path the mount shows.
+func (r *run) contextView(c *buildcontext.Context, src string) (string, string, error) {
 	dir, _, err := r.b.mountDir()
 	if err != nil {
 		return "", "", err
 	}
 	dest, host := "/data/", filepath.Join(dir, "data")
-	if fi, err := statIn(r.opts.Context.Dir(), src); err == nil && !fi.IsDir() && src != "/" {
+	if fi, err := statIn(c.Dir(), src); err == nil && !fi.IsDir() && src != "/" {
 		dest, host = "/data/"+path.Base(src), filepath.Join(dir, "data", path.Base(src))
 	}
-	if err := fscopy.Copy(r.contextSource(), []string{src}, dir, dest, "/", fscopy.Options{KeepOwner: true}); err != nil {
+	if err := fscopy.Copy(r.sourceOf(c), []string{src}, dir, dest, "/", fscopy.Options{KeepOwner: true}); err != nil {
 		os.RemoveAll(dir)
 		return "", "", err
 	}

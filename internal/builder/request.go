@@ -40,6 +40,8 @@ type Request struct {
 	Pull bool
 	// Network is "default" or "host" (the host's network) or "none".
 	Network string
+	// Contexts are the named build contexts (--build-context), by ContextName.
+	Contexts map[string]NamedContext
 	// Limits are --add-host, --ulimit and --shm-size; Allow the --allow entitlements.
 	Limits RunLimits
 	Allow  Entitlements
@@ -116,7 +118,8 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 	res, err := b.Build(ctx, Options{Context: in.context, Dockerfile: in.dockerfile, BuildArgs: req.BuildArgs,
 		Target: req.Target, NoCache: req.NoCache, NoCacheFilter: req.NoCacheFilter, Labels: req.Labels,
 		Network: req.Network, Limits: req.Limits, Allow: req.Allow, Pull: req.Pull, Progress: req.Progress,
-		Secrets: req.Secrets, SSH: agents, KnownHosts: req.KnownHosts, Mask: req.Secrets.Masks(),
+		Contexts: req.Contexts,
+		Secrets:  req.Secrets, SSH: agents, KnownHosts: req.KnownHosts, Mask: req.Secrets.Masks(),
 		Registry: req.Registry, Unaudited: audited})
 	if err != nil {
 		if res != nil && audited {

@@ -18,7 +18,7 @@ func (r *run) buildStage(ctx context.Context, st *plan.Stage) (*stageResult, err
 		return nil, err
 	}
 	cmds := st.Commands
-	if len(res.cfg.Config.OnBuild) > 0 {
+	if len(res.cfg.Config.OnBuild) > 0 && !st.Replaced {
 		trig, err := plan.OnBuild(res.cfg.Config.OnBuild)
 		if err != nil {
 			return nil, fmt.Errorf("stage %s: %w", st, err)
@@ -65,6 +65,13 @@ func (r *run) base(ctx context.Context, st *plan.Stage) (*stageResult, string, e
 	var src *stageResult
 	var name string
 	switch {
+	case st.Replaced:
+		nc, _ := r.namedContext(st.Name)
+		b, err := r.contextStage(ctx, st.Name, nc)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s:%d: stage %s: %w", r.plan.File.Name, st.Line, st.Name, err)
+		}
+		src, name = b, "context "+st.Name
 	case st.BaseStage != nil:
 		b, err := r.wait(ctx, st.BaseStage)
 		if err != nil {
@@ -75,7 +82,7 @@ func (r *run) base(ctx context.Context, st *plan.Stage) (*stageResult, string, e
 		cf := &v1.ConfigFile{OS: r.plan.OS, Architecture: r.plan.Arch}
 		src, name = &stageResult{cfg: cf, key: "scratch"}, "scratch"
 	default:
-		b, err := r.image(ctx, st.Base)
+		b, err := r.baseImage(ctx, st.Base)
 		if err != nil {
 			return nil, "", fmt.Errorf("%s:%d: FROM %s: %w", r.plan.File.Name, st.Line, st.Base, err)
 		}
@@ -138,12 +145,21 @@ func history(createdBy string, t time.Time, layer bool) v1.History {
 		Comment: "buildkit.dockerfile.v0", EmptyLayer: !layer}
 }
 
-// fromSource resolves a --from value (stage or image) to a finished state.
+// baseImage is a FROM image: a named image context of that name, else the image.
+func (r *run) baseImage(ctx context.Context, ref string) (*stageResult, error) {
+	if nc, ok := r.namedContext(ref); ok {
+		return r.contextStage(ctx, ContextName(ref), nc)
+	}
+	return r.image(ctx, ref)
+}
+
+// fromSource resolves a --from value (stage, named image context or image) to a finished
+// state.
 func (r *run) fromSource(ctx context.Context, st *plan.Stage, from string, fromStage *plan.Stage) (*stageResult, error) {
 	if fromStage != nil {
 		return r.wait(ctx, fromStage)
 	}
-	res, err := r.image(ctx, from)
+	res, err := r.baseImage(ctx, from)
 	if err != nil {
 		return nil, fmt.Errorf("stage %s: --from=%s: %w", st, from, err)
 	}

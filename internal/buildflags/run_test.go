@@ -129,3 +129,34 @@ func TestParseAnnotations(t *testing.T) {
 		})
 	}
 }
+
+func TestParseContexts(t *testing.T) {
+	dg := "sha256:" + strings.Repeat("ab", 32)
+	tests := []struct {
+		in      []string
+		want    map[string]builder.NamedContext
+		wantErr string
+	}{
+		{in: []string{"src=./dir"}, want: map[string]builder.NamedContext{"src": {Kind: builder.ContextDir, Ref: "./dir"}}},
+		{in: []string{"docker.io/library/alpine:latest=docker-image://busybox:1"},
+			want: map[string]builder.NamedContext{"alpine": {Kind: builder.ContextImage, Ref: "busybox:1"}}},
+		{in: []string{"alpine:3=docker-image://busybox"}, want: map[string]builder.NamedContext{"alpine:3": {Kind: builder.ContextImage, Ref: "busybox"}}},
+		{in: []string{"base=oci-layout:///l/dir:v1"}, want: map[string]builder.NamedContext{"base": {Kind: builder.ContextOCILayout, Ref: "/l/dir", Tag: "v1"}}},
+		{in: []string{"base=oci-layout://rel/dir@" + dg}, want: map[string]builder.NamedContext{"base": {Kind: builder.ContextOCILayout, Ref: "rel/dir", Digest: dg}}},
+		{in: []string{"base=oci-layout://./dir"}, want: map[string]builder.NamedContext{"base": {Kind: builder.ContextOCILayout, Ref: "./dir"}}},
+		{in: []string{"repo=https://github.com/o/r.git#main"}, want: map[string]builder.NamedContext{"repo": {Kind: builder.ContextGit, Ref: "https://github.com/o/r.git#main"}}},
+		{in: []string{"nokey"}, wantErr: "expected key=value"},
+		{in: []string{"Bad Name=./d"}, wantErr: "invalid context name"},
+		{in: []string{"x="}, wantErr: "empty value"},
+		{in: []string{"x=docker-image://UPPER"}, wantErr: "docker-image://UPPER"},
+		{in: []string{"x=https://example.com/ctx.tar.gz"}, wantErr: "tarball URL"},
+		{in: []string{"x=target:other"}, wantErr: "belong to bake"},
+		{in: []string{"x=oci-layout://d@sha256:12"}, wantErr: "invalid digest"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.in, " "), func(t *testing.T) {
+			got, err := ParseContexts(tt.in)
+			check(t, got, err, tt.want, tt.wantErr)
+		})
+	}
+}

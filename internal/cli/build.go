@@ -78,6 +78,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.knownHosts, "ssh-known-hosts", "", `known_hosts file that ssh Git sources are checked against (default: ~/.ssh/known_hosts)`)
 	f.StringArrayVar(&o.secrets, "secret", nil, `Secret to expose to the build (format: "id=mysecret[,src=/local/secret|,env=VAR][,rebuild-on-change]")`)
 	o.buildxFlags.register(f)
+	registerBuildCompletion(cmd)
 	return cmd
 }
 
@@ -240,7 +241,7 @@ func (o *buildOptions) build(ctx context.Context, b *builder.Builder, p *buildFl
 	}
 	pub, err := b.Run(ctx, builder.Request{Context: o.contextPath, Dockerfile: o.file, Stdin: stdin,
 		BuildArgs: p.args, Labels: p.labels, Target: o.target, NoCache: o.noCache, Network: o.network,
-		NoCacheFilter: o.noCacheFilter, Pull: o.pull, Limits: p.limits, Allow: p.allow,
+		NoCacheFilter: o.noCacheFilter, Pull: o.pull, Limits: p.limits, Allow: p.allow, Contexts: p.contexts,
 		Secrets: secrets, SSH: p.ssh, KnownHosts: o.knownHosts, Audit: o.audit,
 		Registry: reg, Sinks: sinks(ss), Progress: disp, Log: stderr})
 	if cerr := disp.Close(); err == nil && cerr != nil {

@@ -14,6 +14,7 @@ const cacheIssue = "hush issue 14 (a build cache shared through a registry)"
 
 // buildxValues are the buildx flags' values, parsed.
 type buildxValues struct {
+	contexts    map[string]builder.NamedContext
 	limits      builder.RunLimits
 	allow       builder.Entitlements
 	annotations image.Annotations
@@ -39,6 +40,9 @@ func (x *buildxFlags) check() (buildxValues, error) {
 		return v, err
 	}
 	if v.annotations, err = buildflags.ParseAnnotations(x.annotations); err != nil {
+		return v, err
+	}
+	if v.contexts, err = buildflags.ParseContexts(x.contexts); err != nil {
 		return v, err
 	}
 	return v, nil
@@ -80,8 +84,6 @@ func (x *buildxFlags) notYet() error {
 		return fmt.Errorf("--call %s: not supported yet", x.call)
 	case len(x.platforms) > 0:
 		return fmt.Errorf("--platform: not supported yet")
-	case len(x.contexts) > 0:
-		return fmt.Errorf("--build-context: not supported yet")
 	case len(x.attests) > 0 || (x.provenance != "" && !isFalse(x.provenance)):
 		return fmt.Errorf("--provenance: not supported yet")
 	}

@@ -75,9 +75,11 @@ func NewRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.root, "root", defaultRoot(), "state directory (images, layers, cache); env HUSH_ROOT")
+	root.Version = readVersion().short()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(newBuildCmd(g), newImagesCmd(g), newRmiCmd(g), newLoadCmd(g),
 		newImportCmd(g), newHistoryCmd(g), newInspectCmd(g),
-		newAuditCmd(g), newLintCmd(g), newSecretCmd(g), newPushCmd(g))
+		newAuditCmd(g), newLintCmd(g), newSecretCmd(g), newPushCmd(g), newVersionCmd())
 	return root
 }
 

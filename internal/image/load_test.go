@@ -204,7 +204,7 @@ func TestImportThenHistory(t *testing.T) {
 				t.Fatalf("layers %+v, want one gzip OCI layer", m.Layers)
 			}
 			wantDiff, _, _ := v1.SHA256(bytes.NewReader(rootfs))
-			rows, err := History(img)
+			rows, err := History(img, s.LayerSizes().Of)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -212,8 +212,9 @@ func TestImportThenHistory(t *testing.T) {
 				t.Fatalf("history rows %+v, want 1", rows)
 			}
 			r := rows[0]
-			if r.CreatedBy != "Imported from -" || r.ID != wantDiff.String() || r.Size != int64(len(rootfs)) || r.EmptyLayer || r.Created.IsZero() {
-				t.Fatalf("history row %+v, want diffID %s size %d", r, wantDiff, len(rootfs))
+			wantSize, _ := contentSize(bytes.NewReader(rootfs))
+			if r.CreatedBy != "Imported from -" || r.ID != e.ID.String() || r.Layer != wantDiff.String() || r.Size != wantSize || r.EmptyLayer || r.Created.IsZero() {
+				t.Fatalf("history row %+v, want image ID %s, layer %s, size %d", r, e.ID, wantDiff, wantSize)
 			}
 			// The rootfs comes back out unchanged.
 			out := filepath.Join(t.TempDir(), "rootfs")

@@ -21,6 +21,9 @@ type Options struct {
 	Target string
 	// OS and Arch are the target platform (default linux and the host's architecture).
 	OS, Arch string
+	// Replaced names the stages (lowercase) a named build context stands for: their
+	// instructions are not planned and their dependencies not needed (--build-context).
+	Replaced map[string]bool
 }
 
 // Plan is the stage graph of one build. It is not modified after New (but for the
@@ -49,6 +52,8 @@ type Stage struct {
 	Deps   []*Stage
 	Needed bool
 	Line   int
+	// Replaced says a named build context stands for the stage (Options.Replaced).
+	Replaced bool
 }
 
 // String names the stage as progress output does.
@@ -117,6 +122,11 @@ func New(f *dockerfile.File, opts Options) (*Plan, error) {
 		st := &Stage{Index: i, Name: strings.ToLower(src.Name), Commands: src.Commands}
 		if len(src.Location) > 0 {
 			st.Line = src.Location[0].Start.Line
+		}
+		if st.Name != "" && opts.Replaced[st.Name] {
+			st.Replaced, st.Commands = true, nil
+			p.Stages = append(p.Stages, st)
+			continue
 		}
 		base, err := ExpandWord(p.lex, src.BaseName, p.meta)
 		if err != nil {
