@@ -95,19 +95,11 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 		req.Progress.Warn(fmt.Sprintf("secret %q is shorter than %d bytes: too short to audit or mask reliably; it is masked only as a whole word",
 			id, secret.MinSearchable))
 	}
-	agents, closeAgents, err := openAgents(req.SSH, req.Secrets)
+	in, agents, closeAgents, err := b.open(ctx, &req)
 	if err != nil {
 		return nil, err
 	}
 	defer closeAgents()
-	if req.KnownHosts == "" {
-		req.KnownHosts = defaultKnownHosts()
-	}
-	git := GitAuth{Secrets: req.Secrets, SSH: agents, KnownHosts: req.KnownHosts, RunDir: b.RunDir, Stderr: req.Log}
-	in, err := b.loadInputs(ctx, &req, git)
-	if err != nil {
-		return nil, err
-	}
 	for _, f := range lint.Check(in.dockerfile, lint.Options{Secrets: req.Secrets.Values(), BuildArgs: req.BuildArgs, Context: in.context}) {
 		req.Progress.Warn(f.String())
 	}
@@ -134,6 +126,28 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 		return nil, err
 	}
 	return publish(ctx, res, req.Sinks, req.Progress)
+}
+
+// open opens a request's inputs: its --ssh agents, then its context and Dockerfile
+// (fetching a Git context with them).
+func (b *Builder) open(ctx context.Context, req *Request) (*inputs, map[string]SSHSource, func(), error) {
+	if req.Secrets == nil {
+		req.Secrets = secret.NewSet()
+	}
+	agents, closeAgents, err := openAgents(req.SSH, req.Secrets)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if req.KnownHosts == "" {
+		req.KnownHosts = defaultKnownHosts()
+	}
+	git := GitAuth{Secrets: req.Secrets, SSH: agents, KnownHosts: req.KnownHosts, RunDir: b.RunDir, Stderr: req.Log}
+	in, err := b.loadInputs(ctx, req, git)
+	if err != nil {
+		closeAgents()
+		return nil, nil, nil, err
+	}
+	return in, agents, closeAgents, nil
 }
 
 // publish writes the audited image to each sink in order.

@@ -160,3 +160,28 @@ func TestParseContexts(t *testing.T) {
 		})
 	}
 }
+
+func TestParseCall(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Call
+		wantErr string
+	}{
+		{in: "build", want: Call{}},
+		{in: "", want: Call{}},
+		{in: "check", want: Call{Name: "check"}},
+		{in: "lint", want: Call{Name: "check"}},
+		{in: "outline,format=json", want: Call{Name: "outline", Format: "json"}},
+		{in: "check,ignorestatus=true", want: Call{Name: "check", IgnoreStatus: true}},
+		{in: "targets,color=red", wantErr: "invalid print field: color=red"},
+		{in: "check,outline", wantErr: "invalid print value"},
+		{in: "check,ignorestatus=maybe", wantErr: "invalid ignorestatus print value: maybe"},
+		{in: "frobnicate", wantErr: `unknown method "frobnicate"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseCall(tt.in)
+			check(t, got, err, tt.want, tt.wantErr)
+		})
+	}
+}

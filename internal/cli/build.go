@@ -207,6 +207,9 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 		return err
 	}
 	defer b.Close()
+	if p.call.Name != "" {
+		return o.runCall(ctx, b, o.request(p, secrets, stdin, stderr), p.call, stdout)
+	}
 	pub, rep, err := o.build(ctx, b, p, secrets, stdin, stdout, stderr)
 	if err != nil {
 		return err
@@ -239,15 +242,22 @@ func (o *buildOptions) build(ctx context.Context, b *builder.Builder, p *buildFl
 	if len(o.argFiles) > 0 {
 		disp.Warn("--build-arg-file: build args persist in the image history (docker history shows them); use --secret-env-file for credentials")
 	}
-	pub, err := b.Run(ctx, builder.Request{Context: o.contextPath, Dockerfile: o.file, Stdin: stdin,
-		BuildArgs: p.args, Labels: p.labels, Target: o.target, NoCache: o.noCache, Network: o.network,
-		NoCacheFilter: o.noCacheFilter, Pull: o.pull, Limits: p.limits, Allow: p.allow, Contexts: p.contexts,
-		Secrets: secrets, SSH: p.ssh, KnownHosts: o.knownHosts, Audit: o.audit,
-		Registry: reg, Sinks: sinks(ss), Progress: disp, Log: stderr})
+	req := o.request(p, secrets, stdin, stderr)
+	req.Registry, req.Sinks, req.Progress = reg, sinks(ss), disp
+	pub, err := b.Run(ctx, req)
 	if cerr := disp.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
 	return pub, rep, err
+}
+
+// request is the build the flags describe, without its registry access, sinks and
+// progress display.
+func (o *buildOptions) request(p *buildFlags, secrets *secret.Set, stdin io.Reader, log io.Writer) builder.Request {
+	return builder.Request{Context: o.contextPath, Dockerfile: o.file, Stdin: stdin,
+		BuildArgs: p.args, Labels: p.labels, Target: o.target, NoCache: o.noCache, Network: o.network,
+		NoCacheFilter: o.noCacheFilter, Pull: o.pull, Limits: p.limits, Allow: p.allow, Contexts: p.contexts,
+		Secrets: secrets, SSH: p.ssh, KnownHosts: o.knownHosts, Audit: o.audit, Log: log}
 }
 
 // addArgFiles adds each KEY=value of the --build-arg-file files to args (--build-arg wins).

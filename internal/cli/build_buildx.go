@@ -14,6 +14,7 @@ const cacheIssue = "hush issue 14 (a build cache shared through a registry)"
 
 // buildxValues are the buildx flags' values, parsed.
 type buildxValues struct {
+	call        buildflags.Call
 	contexts    map[string]builder.NamedContext
 	limits      builder.RunLimits
 	allow       builder.Entitlements
@@ -43,6 +44,9 @@ func (x *buildxFlags) check() (buildxValues, error) {
 		return v, err
 	}
 	if v.contexts, err = buildflags.ParseContexts(x.contexts); err != nil {
+		return v, err
+	}
+	if v.call, err = buildflags.ParseCall(x.call); err != nil {
 		return v, err
 	}
 	return v, nil
@@ -80,8 +84,6 @@ func (x *buildxFlags) unsupported() error {
 // notYet refuses the buildx flags whose support is still to come.
 func (x *buildxFlags) notYet() error {
 	switch {
-	case x.call != "build" && x.call != "":
-		return fmt.Errorf("--call %s: not supported yet", x.call)
 	case len(x.platforms) > 0:
 		return fmt.Errorf("--platform: not supported yet")
 	case len(x.attests) > 0 || (x.provenance != "" && !isFalse(x.provenance)):
