@@ -131,6 +131,8 @@ func (l Location) String() string {
 		if l.Compression != "" {
 			fmt.Fprintf(&b, " (%s-decompressed)", l.Compression)
 		}
+	case KindAttestation:
+		fmt.Fprintf(&b, "%s %s", l.Path, l.Field)
 	default:
 		fmt.Fprintf(&b, "%s %s", l.Kind, l.Field)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/plan"
 	"github.com/hush-build/hush/internal/progress"
+	"github.com/hush-build/hush/internal/provenance"
 	"github.com/hush-build/hush/internal/secret"
 	"github.com/hush-build/hush/internal/snapshot"
 )
@@ -102,6 +103,13 @@ type Result struct {
 	Layers []LayerOrigin
 	// Warnings collected during the build (unused build args, parser warnings).
 	Warnings []string
+	// Attestation is the build's provenance (nil without --provenance), made before the
+	// self-audit, which searches it.
+	Attestation *image.Attestation
+	// MetadataProvenance is the provenance buildx writes into --metadata-file (nil: none).
+	MetadataProvenance []byte
+	plan               *plan.Plan
+	materials          []provenance.Material
 }
 
 // LayerOrigin names where a layer of a build came from.
@@ -143,6 +151,7 @@ type run struct {
 	seen     map[v1.Hash]bool
 	produced map[string]bool // layers this build committed (digests), under originMu
 	ctxs     namedContexts
+	mats     materials // what the build resolved and fetched, for its provenance
 }
 
 // Build runs the build and returns the target stage's image. Nothing is stored or
@@ -184,7 +193,7 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return &Result{Layers: r.layers()}, err
 	}
-	res := &Result{Image: img, Layers: r.layers(), BaseLayers: r.futures[p.Target].res.baseLayers}
+	res := &Result{Image: img, Layers: r.layers(), BaseLayers: r.futures[p.Target].res.baseLayers, plan: p, materials: r.mats.list}
 	for _, w := range opts.Dockerfile.Warnings {
 		res.Warnings = append(res.Warnings, w.String())
 	}
@@ -264,7 +273,11 @@ func (res *Result) artifact() (image.Artifact, error) {
 		return image.Artifact{}, fmt.Errorf("reading image config: %w", err)
 	}
 	p := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
-	return image.Artifact{Images: []image.PlatformImage{{Image: res.Image, Platform: p, BaseLayers: res.BaseLayers}}}, nil
+	pi := image.PlatformImage{Image: res.Image, Platform: p, BaseLayers: res.BaseLayers}
+	if res.Attestation != nil {
+		pi.Attestations = []image.Attestation{*res.Attestation}
+	}
+	return image.Artifact{Images: []image.PlatformImage{pi}}, nil
 }
 
 // assemble writes the final config and layers into an OCI image.

@@ -209,6 +209,7 @@ func (r *run) urlSource(ctx context.Context, u string) (*urlSource, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	r.mats.add(u, d.Sum)
 	return &urlSource{url: u, file: d, dir: dir}, nil
 }
 
@@ -218,5 +219,6 @@ func (r *run) gitSource(ctx context.Context, g gitsource.Ref) (*gitSource, error
 	if err != nil {
 		return nil, err
 	}
+	r.mats.addGit(g.Remote, commit)
 	return &gitSource{ref: g, commit: commit, dir: dir}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -14,6 +15,7 @@ import (
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/lint"
 	"github.com/hush-build/hush/internal/progress"
+	"github.com/hush-build/hush/internal/provenance"
 	"github.com/hush-build/hush/internal/secret"
 	"github.com/hush-build/hush/internal/sshagent"
 )
@@ -53,6 +55,13 @@ type Request struct {
 	KnownHosts string
 	// Audit is --audit: fail (the default), warn or off.
 	Audit string
+	// Provenance, when set, attaches the build's SLSA provenance (--provenance).
+	// PrivateArgs are build args never written into it (an encrypted --build-arg-file's).
+	Provenance  *provenance.Options
+	PrivateArgs map[string]bool
+	// MetadataProvenance is buildx's BUILDX_METADATA_PROVENANCE for --metadata-file: "min",
+	// "max", or "" for none.
+	MetadataProvenance string
 
 	// Registry is how FROM pulls images the store lacks.
 	Registry Registry
@@ -79,9 +88,11 @@ type Sink interface {
 
 // Published is what Run hands back once every sink has the image.
 type Published struct {
-	Image  v1.Image
-	ID     v1.Hash // the config digest (docker's image ID)
-	Digest v1.Hash // the manifest digest
+	// MetadataProvenance is buildx.build.provenance of the metadata file, or nil.
+	MetadataProvenance []byte
+	Image              v1.Image
+	ID                 v1.Hash // the config digest (docker's image ID)
+	Digest             v1.Hash // the manifest digest
 }
 
 // Run is the whole build: it opens the inputs, lints them, builds every stage the target
@@ -95,6 +106,7 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 		req.Progress.Warn(fmt.Sprintf("secret %q is shorter than %d bytes: too short to audit or mask reliably; it is masked only as a whole word",
 			id, secret.MinSearchable))
 	}
+	started := time.Now()
 	in, agents, closeAgents, err := b.open(ctx, &req)
 	if err != nil {
 		return nil, err
@@ -121,6 +133,12 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 	}
 	for _, w := range res.Warnings {
 		req.Progress.Warn(w)
+	}
+	if in.gitURL != "" && in.gitCommit != "" {
+		res.materials = append(res.materials, gitMaterial(in.gitURL, in.gitCommit))
+	}
+	if err := b.addProvenance(req, in, res, started); err != nil {
+		return nil, err
 	}
 	if err := b.SelfAudit(ctx, res, AuditOptions{Mode: req.Audit, Secrets: req.Secrets, Progress: req.Progress}); err != nil {
 		return nil, err
@@ -173,6 +191,7 @@ func publish(ctx context.Context, res *Result, sinks []Sink, disp *progress.Disp
 			return nil, err
 		}
 	}
+	p.MetadataProvenance = res.MetadataProvenance
 	return p, nil
 }
 

@@ -134,6 +134,13 @@ func (a *auditRun) scan(ctx context.Context, b *Builder, res *Result) ([]audit.F
 	}
 	findings = append(findings, lrep.Findings...)
 	a.read = read + lrep.Stats.Layers
+	for name, raw := range res.provenances() {
+		af, err := audit.ScanAttestation(raw, name, a.secrets, audit.Options{})
+		if err != nil {
+			return nil, err
+		}
+		findings = append(findings, af...)
+	}
 	for _, dir := range b.stateDirs() {
 		drep, err := audit.ScanDir(ctx, dir, a.secrets, audit.Options{})
 		if err != nil {

@@ -124,6 +124,7 @@ func (r *run) image(ctx context.Context, ref string) (*stageResult, error) {
 		return nil, fmt.Errorf("reading ID of %s: %w", ref, err)
 	}
 	res := &stageResult{cfg: cf, layers: layers, history: cf.History, key: "image:" + id.String(), baseLayers: len(layers)}
+	r.mats.addImage(ref, img)
 	r.images[ref] = res
 	return res, nil
 }

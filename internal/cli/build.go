@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,6 +15,7 @@ import (
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/secret"
+	"github.com/hush-build/hush/internal/secretfile"
 	"github.com/hush-build/hush/internal/sink"
 	"github.com/hush-build/hush/internal/sshagent"
 )
@@ -88,6 +90,7 @@ type buildFlags struct {
 	args, labels map[string]string
 	secrets      []secret.Spec
 	ssh          []sshagent.Spec
+	privateArgs  map[string]bool // build args from an encrypted --build-arg-file
 	buildxValues
 }
 
@@ -195,7 +198,7 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 		return err
 	}
 	defer secrets.Wipe()
-	if err := addArgFiles(p.args, o.argFiles); err != nil {
+	if p.privateArgs, err = addArgFiles(p.args, o.argFiles); err != nil {
 		return err
 	}
 	red := secrets.Masks().Writer(stderr)
@@ -234,7 +237,7 @@ func (o *buildOptions) build(ctx context.Context, b *builder.Builder, p *buildFl
 		return nil, nil, err
 	}
 	ss, rep, err := sink.Plan(p.outs, o.tags, sink.Env{Store: b.Images, Stdout: stdout, Push: push,
-		Load: loadIntoDocker, Annotations: p.annotations})
+		Load: loadIntoDocker, Annotations: p.annotations, Warn: disp.Warn})
 	if err != nil {
 		disp.Close()
 		return nil, nil, err
@@ -257,24 +260,64 @@ func (o *buildOptions) request(p *buildFlags, secrets *secret.Set, stdin io.Read
 	return builder.Request{Context: o.contextPath, Dockerfile: o.file, Stdin: stdin,
 		BuildArgs: p.args, Labels: p.labels, Target: o.target, NoCache: o.noCache, Network: o.network,
 		NoCacheFilter: o.noCacheFilter, Pull: o.pull, Limits: p.limits, Allow: p.allow, Contexts: p.contexts,
-		Secrets: secrets, SSH: p.ssh, KnownHosts: o.knownHosts, Audit: o.audit, Log: log}
+		Secrets: secrets, SSH: p.ssh, KnownHosts: o.knownHosts, Audit: o.audit, Log: log,
+		Provenance: p.provenance, PrivateArgs: p.privateArgs, MetadataProvenance: o.metadataProvenance()}
 }
 
-// addArgFiles adds each KEY=value of the --build-arg-file files to args (--build-arg wins).
-func addArgFiles(args map[string]string, files []string) error {
+// metadataProvenance is buildx's BUILDX_METADATA_PROVENANCE (min unless disabled) when
+// --metadata-file is written.
+func (o *buildOptions) metadataProvenance() string {
+	if o.metadataFile == "" {
+		return ""
+	}
+	v := os.Getenv("BUILDX_METADATA_PROVENANCE")
+	if v == "max" {
+		return "max"
+	}
+	if b, err := strconv.ParseBool(v); v == "disabled" || (err == nil && !b) {
+		return ""
+	}
+	return "min"
+}
+
+// addArgFiles adds each KEY=value of the --build-arg-file files to args (--build-arg
+// wins) and returns the keys it took from an encrypted file: their values never go into
+// a provenance attestation.
+func addArgFiles(args map[string]string, files []string) (map[string]bool, error) {
+	private := map[string]bool{}
 	for _, f := range files {
+		enc, err := encryptedFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--build-arg-file: %w", err)
+		}
 		vars, err := secret.ReadEnvFile(f, os.LookupEnv)
 		if err != nil {
-			return fmt.Errorf("--build-arg-file: %w", err)
+			return nil, fmt.Errorf("--build-arg-file: %w", err)
 		}
 		for _, v := range vars {
 			if _, set := args[v.Key]; !set {
 				args[v.Key] = string(v.Value)
+				private[v.Key] = enc
 			}
 			clear(v.Value)
 		}
 	}
-	return nil
+	return private, nil
+}
+
+// encryptedFile reports whether the file at path is age-encrypted, by its header.
+func encryptedFile(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	return secretfile.IsEncrypted(head[:n]), nil
 }
 
 // redactError masks secret values in an error's text (keeping exit codes).

@@ -7,6 +7,7 @@ import (
 	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/buildflags"
 	"github.com/hush-build/hush/internal/image"
+	"github.com/hush-build/hush/internal/provenance"
 )
 
 // cacheIssue is where the shared build cache (--cache-from, --cache-to) is planned.
@@ -19,6 +20,7 @@ type buildxValues struct {
 	limits      builder.RunLimits
 	allow       builder.Entitlements
 	annotations image.Annotations
+	provenance  *provenance.Options
 }
 
 // check parses buildx's flags and refuses, by name, the ones hush does not support.
@@ -49,6 +51,13 @@ func (x *buildxFlags) check() (buildxValues, error) {
 	if v.call, err = buildflags.ParseCall(x.call); err != nil {
 		return v, err
 	}
+	var sbom bool
+	if v.provenance, sbom, err = buildflags.ParseProvenance(x.attests, x.provenance); err != nil {
+		return v, err
+	}
+	if sbom {
+		return v, fmt.Errorf("--attest type=sbom: SBOM attestations are not supported yet")
+	}
 	return v, nil
 }
 
@@ -73,11 +82,6 @@ func (x *buildxFlags) unsupported() error {
 			return fmt.Errorf("--%s: not supported: hush runs RUN steps without cgroups, so it cannot limit them", name)
 		}
 	}
-	for _, a := range x.attests {
-		if strings.Contains(a, "type=sbom") {
-			return fmt.Errorf("--attest %q: SBOM attestations are not supported yet", a)
-		}
-	}
 	return x.notYet()
 }
 
@@ -86,8 +90,6 @@ func (x *buildxFlags) notYet() error {
 	switch {
 	case len(x.platforms) > 0:
 		return fmt.Errorf("--platform: not supported yet")
-	case len(x.attests) > 0 || (x.provenance != "" && !isFalse(x.provenance)):
-		return fmt.Errorf("--provenance: not supported yet")
 	}
 	return nil
 }

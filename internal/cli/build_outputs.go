@@ -2,11 +2,9 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/big"
 	"os"
 	"strings"
 
@@ -106,7 +104,7 @@ type buildResult struct {
 }
 
 func newBuildResult(pub *builder.Published, rep *sink.Report) *buildResult {
-	return &buildResult{pub: pub, rep: rep, ref: "hush/hush/" + buildRef()}
+	return &buildResult{pub: pub, rep: rep, ref: "hush/hush/" + builder.NewID()}
 }
 
 // imageID is buildx's: the config digest, or for an index its digest.
@@ -132,6 +130,9 @@ func (r *buildResult) metadata() map[string]any {
 		if len(r.rep.Names) > 0 {
 			md["image.name"] = strings.Join(r.rep.Names, ",")
 		}
+	}
+	if r.pub != nil && r.pub.MetadataProvenance != nil {
+		md["buildx.build.provenance"] = json.RawMessage(r.pub.MetadataProvenance)
 	}
 	return md
 }
@@ -161,14 +162,4 @@ func writeBytes(b []byte) func(io.Writer) error {
 		_, err := w.Write(b)
 		return err
 	}
-}
-
-// buildRef is a random build reference in BuildKit's form: 25 base-36 characters.
-func buildRef() string {
-	n, err := rand.Int(rand.Reader, new(big.Int).Exp(big.NewInt(36), big.NewInt(25), nil))
-	if err != nil {
-		return "0"
-	}
-	t := n.Text(36)
-	return strings.Repeat("0", 25-len(t)) + t
 }

@@ -101,6 +101,17 @@ func TestBuildFlagValidation(t *testing.T) {
 		{name: "sbom is not supported yet", opts: func(o *buildOptions) { o.sbom = "true" }, wantErr: "--sbom: SBOM attestations are not supported yet"},
 		{name: "sbom=false is fine", opts: func(o *buildOptions) { o.sbom = "false" }},
 		{name: "attest type=sbom", opts: func(o *buildOptions) { o.attests = []string{"type=sbom"} }, wantErr: "SBOM attestations are not supported yet"},
+		{name: "provenance mode=max", opts: func(o *buildOptions) { o.provenance = "mode=max" }, check: func(t *testing.T, p *buildFlags, _ *buildOptions) {
+			if p.provenance == nil || p.provenance.Mode != "max" {
+				t.Errorf("provenance %+v", p.provenance)
+			}
+		}},
+		{name: "provenance=false writes none", opts: func(o *buildOptions) { o.provenance = "false" }, check: func(t *testing.T, p *buildFlags, _ *buildOptions) {
+			if p.provenance != nil {
+				t.Errorf("provenance %+v", p.provenance)
+			}
+		}},
+		{name: "provenance with a bad mode", opts: func(o *buildOptions) { o.provenance = "mode=fast" }, wantErr: `invalid mode "fast"`},
 		{name: "cgroup-parent", opts: func(o *buildOptions) { o.cgroupParent = "x" }, wantErr: "--cgroup-parent: not supported"},
 		{name: "resource", opts: func(o *buildOptions) { o.resources = []string{"memory=2g"} }, wantErr: "--resource: not supported"},
 		{name: "policy", opts: func(o *buildOptions) { o.policy = []string{"filename=p.rego"} }, wantErr: "--policy: build policies are not supported yet"},

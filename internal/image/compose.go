@@ -33,8 +33,30 @@ type Artifact struct {
 	Multi  bool
 }
 
+// Attested reports whether an image of a carries attestations.
+func (a Artifact) Attested() bool {
+	for _, pi := range a.Images {
+		if len(pi.Attestations) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// WithoutAttestations is a without its images' attestations.
+func (a Artifact) WithoutAttestations() Artifact {
+	out := Artifact{Multi: a.Multi, Images: make([]PlatformImage, len(a.Images))}
+	for i, pi := range a.Images {
+		pi.Attestations = nil
+		out.Images[i] = pi
+	}
+	return out
+}
+
 // ExportOptions are an output's image options (BuildKit's image exporter attributes).
 type ExportOptions struct {
+	// Names are the output's image names: the subjects of its attestations.
+	Names       []string
 	Compression Compression
 	// DockerTypes is oci-mediatypes=false: docker schema2 media types.
 	DockerTypes bool
@@ -91,16 +113,22 @@ func composeSingle(pi PlatformImage, o ExportOptions) (*Composed, error) {
 	if len(o.Annotations.Index)+len(o.Annotations.IndexDescriptor) > 0 {
 		return nil, fmt.Errorf("index annotations not supported for single platform export")
 	}
-	img, err := convertImage(pi, o)
-	if err != nil {
-		return nil, err
-	}
-	desc, err := describe(img)
+	img, desc, err := convertDescribed(pi, o)
 	if err != nil {
 		return nil, err
 	}
 	desc.Annotations = o.Annotations.manifestDescriptor(pi.Platform)
 	return &Composed{Image: img, Descriptor: desc}, nil
+}
+
+// convertDescribed is convertImage with the new manifest's descriptor.
+func convertDescribed(pi PlatformImage, o ExportOptions) (v1.Image, v1.Descriptor, error) {
+	img, err := convertImage(pi, o)
+	if err != nil {
+		return nil, v1.Descriptor{}, err
+	}
+	desc, err := describe(img)
+	return img, desc, err
 }
 
 // convertImage rewrites pi's manifest for o: its layers in o's compression (new layers, or

@@ -2,6 +2,7 @@ package image
 
 import (
 	"archive/tar"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -16,8 +17,8 @@ import (
 
 // WriteRootfsTar writes img's final filesystem as one tar file at path, like
 // buildx --output type=tar,dest=FILE, through outfile.Write.
-func WriteRootfsTar(img v1.Image, path string) error {
-	if err := outfile.Write(path, 0o644, func(w io.Writer) error { return rootfsTar(w, img) }); err != nil {
+func WriteRootfsTar(img v1.Image, path string, atts ...Attestation) error {
+	if err := outfile.Write(path, 0o644, func(w io.Writer) error { return rootfsTar(w, img, atts) }); err != nil {
 		return fmt.Errorf("writing rootfs tar %s: %w", path, err)
 	}
 	return nil
@@ -25,8 +26,8 @@ func WriteRootfsTar(img v1.Image, path string) error {
 
 // StreamRootfsTar writes the tar of WriteRootfsTar to w (stdout for
 // dest=-).
-func StreamRootfsTar(w io.Writer, img v1.Image) error {
-	if err := rootfsTar(w, img); err != nil {
+func StreamRootfsTar(w io.Writer, img v1.Image, atts ...Attestation) error {
+	if err := rootfsTar(w, img, atts); err != nil {
 		return fmt.Errorf("writing rootfs tar: %w", err)
 	}
 	return nil
@@ -35,12 +36,13 @@ func StreamRootfsTar(w io.Writer, img v1.Image) error {
 // rootfsTar re-encodes the flattened layers (mutate.Extract: whiteouts and
 // opaque dirs applied, whiteout markers dropped): names relative to the
 // root, no root entry, and only file types, so the tar holds the image's
-// files and nothing else.
-func rootfsTar(w io.Writer, img v1.Image) error {
+// files and nothing else, and after them the attestation files (atts) about them.
+func rootfsTar(w io.Writer, img v1.Image, atts []Attestation) error {
 	rc := mutate.Extract(img)
 	defer rc.Close()
 	tr := tar.NewReader(rc)
 	tw := tar.NewWriter(w)
+	files := fileDigests{}
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -78,11 +80,36 @@ func rootfsTar(w io.Writer, img v1.Image) error {
 		if err := tw.WriteHeader(hdr); err != nil {
 			return fmt.Errorf("writing %s: %w", name, err)
 		}
-		if _, err := io.Copy(tw, tr); err != nil {
+		if err := copyEntry(tw, tr, hdr, files); err != nil {
 			return fmt.Errorf("writing %s: %w", name, err)
 		}
 	}
+	if len(atts) > 0 {
+		if err := appendAttestations(tw, files, atts); err != nil {
+			return err
+		}
+	}
 	return tw.Close()
+}
+
+// copyEntry copies an entry's contents, recording a regular file's digest (and a hard
+// link's, its target's) in files.
+func copyEntry(tw *tar.Writer, tr io.Reader, hdr *tar.Header, files fileDigests) error {
+	switch hdr.Typeflag {
+	case tar.TypeReg:
+		h := sha256.New()
+		if _, err := io.Copy(tw, io.TeeReader(tr, h)); err != nil {
+			return err
+		}
+		files.add(hdr.Name, h)
+		return nil
+	case tar.TypeLink:
+		if d, ok := files[hdr.Linkname]; ok {
+			files[hdr.Name] = d
+		}
+	}
+	_, err := io.Copy(tw, tr)
+	return err
 }
 
 // dropBasicPAX removes the PAX records tar.Reader also decodes into header

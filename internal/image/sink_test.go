@@ -207,8 +207,8 @@ func TestSinksAreAtomic(t *testing.T) {
 		{"oci-layout", func(img v1.Image, p string) error { return WriteOCILayout(mustSingle(t, img), p, []string{"a:1"}) }},
 		{"oci-archive", func(img v1.Image, p string) error { return WriteOCIArchive(mustSingle(t, img), p, []string{"a:1"}) }},
 		{"docker-archive", func(img v1.Image, p string) error { return WriteDockerArchive(img, p, []string{"a:1"}) }},
-		{"rootfs", ExportRootfs},
-		{"rootfs-tar", WriteRootfsTar},
+		{"rootfs", func(img v1.Image, p string) error { return ExportRootfs(img, p) }},
+		{"rootfs-tar", func(img v1.Image, p string) error { return WriteRootfsTar(img, p) }},
 	}
 	for _, sk := range sinks {
 		t.Run(sk.name, func(t *testing.T) {

@@ -48,19 +48,25 @@ func exportFiles(a image.Artifact, out Output, stdout io.Writer) error {
 		return fmt.Errorf("--output %q: a multi-platform result is not supported here yet", out.Spec)
 	}
 	img := a.Images[0].Image
+	var atts []image.Attestation
+	for _, at := range a.Images[0].Attestations {
+		if !at.InlineOnly {
+			atts = append(atts, at)
+		}
+	}
 	switch {
 	case out.Type == "local":
-		return image.ExportRootfs(img, out.Dest)
+		return image.ExportRootfs(img, out.Dest, atts...)
 	case out.ToStdout():
-		return image.StreamRootfsTar(stdout, img)
+		return image.StreamRootfsTar(stdout, img, atts...)
 	}
-	return image.WriteRootfsTar(img, out.Dest)
+	return image.WriteRootfsTar(img, out.Dest, atts...)
 }
 
 // single is c's one image, or an error naming where an index cannot go.
 func single(c *image.Composed, where string) (v1.Image, error) {
 	if c.Image == nil {
-		return nil, fmt.Errorf("%s keeps single-platform images without attestations: write a multi-platform or attested result with --push or --output type=oci", where)
+		return nil, fmt.Errorf("%s keeps single-platform images: write a multi-platform result with --push or --output type=oci", where)
 	}
 	return c.Image, nil
 }

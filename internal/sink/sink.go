@@ -47,8 +47,8 @@ type Env struct {
 	Load   Loader    // nil: loading into docker is not available
 	// Annotations are --annotation's, added to every image output's own.
 	Annotations image.Annotations
-	// Log receives what a docker engine says it loaded.
-	Log func(string)
+	// Log receives what a docker engine says it loaded; Warn what an output leaves out.
+	Log, Warn func(string)
 }
 
 // Report is what the image outputs produced, filled as they publish: buildx's metadata
@@ -105,6 +105,7 @@ func planOutput(out Output, tags []string, env Env, rep *Report) ([]Sink, error)
 		return nil, err
 	}
 	out.Image.Annotations.Merge(env.Annotations)
+	out.Image.Names = names
 	comp := &composer{opts: out.Image}
 	if out.Type == "local" || out.Type == "tar" {
 		return []Sink{{label: label(out), publish: func(_ context.Context, a image.Artifact) error {
@@ -116,8 +117,12 @@ func planOutput(out Output, tags []string, env Env, rep *Report) ([]Sink, error)
 	}
 	var sinks []Sink
 	if out.Type != "image" || out.Store {
+		keep := comp
+		if where := keepsBare(out); where != "" {
+			keep = &composer{opts: out.Image, bare: where, warn: env.Warn}
+		}
 		sinks = append(sinks, Sink{label: label(out), publish: func(ctx context.Context, a image.Artifact) error {
-			c, err := comp.compose(a)
+			c, err := keep.compose(a)
 			if err != nil {
 				return err
 			}
@@ -157,17 +162,43 @@ func planOutput(out Output, tags []string, env Env, rep *Report) ([]Sink, error)
 	return sinks, nil
 }
 
-// composer composes an output's image once for all its sinks.
+// composer composes an output's image once for all its sinks. A bare composer leaves
+// the attestations out, for a place that keeps images without them (named by bare), and
+// warns about it.
 type composer struct {
 	opts image.ExportOptions
+	bare string
+	warn func(string)
 	once sync.Once
 	c    *image.Composed
 	err  error
 }
 
 func (c *composer) compose(a image.Artifact) (*image.Composed, error) {
-	c.once.Do(func() { c.c, c.err = image.Compose(a, c.opts) })
+	c.once.Do(func() {
+		if c.bare != "" && a.Attested() {
+			a = a.WithoutAttestations()
+			if c.warn != nil {
+				c.warn(c.bare + " keeps the image without its attestations (they go with --push and --output type=oci)")
+			}
+		}
+		c.c, c.err = image.Compose(a, c.opts)
+	})
 	return c.c, c.err
+}
+
+// keepsBare names where an output keeps images without attestations (the hush store, a
+// docker archive or engine), or is "" for one that keeps them.
+func keepsBare(out Output) string {
+	switch {
+	case out.Type == "image":
+		return "the hush store"
+	case out.Type == "docker" && out.Load():
+		return "the docker engine"
+	case out.Type == "docker":
+		return "a docker archive"
+	}
+	return ""
 }
 
 // pushRef is where a name is pushed: the name itself, or with push-by-digest its
