@@ -216,9 +216,8 @@ func (p *provenanceEnv) noLeaks() {
 	p.env.NoCanary([]byte(p.fileValue))
 }
 
-// layoutAttestation reads the OCI layout's index: the image manifest, then its attestation
-// manifest (BuildKit's annotations, subject) holding one in-toto statement.
-func layoutAttestation(t *testing.T, dir string) (statement, v1.Hash) {
+// layoutIndex reads the index an OCI layout's index.json names: the build's index.
+func layoutIndex(t *testing.T, dir string) (v1.ImageIndex, *v1.IndexManifest, v1.Hash) {
 	t.Helper()
 	ii, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
@@ -229,7 +228,41 @@ func layoutAttestation(t *testing.T, dir string) (statement, v1.Hash) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	im, _ := idx.IndexManifest()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx, im, top.Manifests[0].Digest
+}
+
+// readStatement reads the one in-toto statement of an attestation manifest.
+func readStatement(t *testing.T, idx v1.ImageIndex, att v1.Descriptor) statement {
+	t.Helper()
+	a, err := idx.Image(att.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, _ := a.Layers()
+	if len(ls) != 1 {
+		t.Fatalf("attestation manifest has %d layers", len(ls))
+	}
+	rc, err := ls[0].Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var st statement
+	if err := json.NewDecoder(rc).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// layoutAttestation reads the OCI layout's index: the image manifest, then its attestation
+// manifest (BuildKit's annotations, subject) holding one in-toto statement.
+func layoutAttestation(t *testing.T, dir string) (statement, v1.Hash) {
+	t.Helper()
+	idx, im, _ := layoutIndex(t, dir)
 	if len(im.Manifests) != 2 {
 		t.Fatalf("index has %d manifests, want the image and its attestation", len(im.Manifests))
 	}
@@ -248,15 +281,5 @@ func layoutAttestation(t *testing.T, dir string) (statement, v1.Hash) {
 		m.Layers[0].MediaType != "application/vnd.in-toto+json" {
 		t.Fatalf("attestation manifest %+v", m)
 	}
-	ls, _ := att.Layers()
-	rc, err := ls[0].Compressed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	var st statement
-	if err := json.NewDecoder(rc).Decode(&st); err != nil {
-		t.Fatal(err)
-	}
-	return st, imgDesc.Digest
+	return readStatement(t, idx, attDesc), imgDesc.Digest
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/hush-build/hush/internal/audit"
 	"github.com/hush-build/hush/internal/buildcontext"
@@ -56,6 +57,10 @@ type Options struct {
 	// Registry is how FROM pulls images the store lacks; with Pull, every image.
 	Registry Registry
 	Pull     bool
+	// Platform is the target platform (--platform; zero: the host's). MultiPlatform says
+	// the build is one of several platforms' (progress names then carry the platform).
+	Platform      ocispecs.Platform
+	MultiPlatform bool
 	// Unaudited journals every layer the build commits until its audit clears it (the
 	// build has secret values to audit for): a build killed or failed before that leaves
 	// layers no later build reuses, and the next sweep purges.
@@ -165,7 +170,8 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	for name := range opts.Contexts {
 		replaced[name] = true
 	}
-	p, err := plan.New(opts.Dockerfile, plan.Options{BuildArgs: opts.BuildArgs, Target: opts.Target, Replaced: replaced})
+	p, err := plan.New(opts.Dockerfile, plan.Options{BuildArgs: opts.BuildArgs, Target: opts.Target, Replaced: replaced,
+		Platform: opts.Platform})
 	if err != nil {
 		return nil, err
 	}
@@ -266,18 +272,19 @@ func (r *run) wait(ctx context.Context, st *plan.Stage) (*stageResult, error) {
 	return f.res, nil
 }
 
-// artifact is what the sinks publish: the one image of a single-platform build.
-func (res *Result) artifact() (image.Artifact, error) {
+// platformImage is the result as the sinks publish it: the image, its platform (from its
+// config) and its attestations.
+func (res *Result) platformImage() (image.PlatformImage, error) {
 	cf, err := res.Image.ConfigFile()
 	if err != nil {
-		return image.Artifact{}, fmt.Errorf("reading image config: %w", err)
+		return image.PlatformImage{}, fmt.Errorf("reading image config: %w", err)
 	}
 	p := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
 	pi := image.PlatformImage{Image: res.Image, Platform: p, BaseLayers: res.BaseLayers}
 	if res.Attestation != nil {
 		pi.Attestations = []image.Attestation{*res.Attestation}
 	}
-	return image.Artifact{Images: []image.PlatformImage{pi}}, nil
+	return pi, nil
 }
 
 // assemble writes the final config and layers into an OCI image.

@@ -2,6 +2,8 @@ package builder
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 
@@ -67,7 +69,11 @@ func (b *Builder) Evaluate(ctx context.Context, req Request) (*Evaluation, error
 	}
 	defer closeAgents()
 	df := in.dockerfile
-	p, err := plan.New(df, plan.Options{BuildArgs: req.BuildArgs, Target: req.Target})
+	opts := plan.Options{BuildArgs: req.BuildArgs, Target: req.Target}
+	if len(req.Platforms) > 0 {
+		opts.Platform = req.Platforms[0]
+	}
+	p, err := plan.New(df, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +100,27 @@ func targets(df *dockerfile.File) []Target {
 		out = append(out, t)
 	}
 	return out
+}
+
+// StageNames are the names of the named stages of the Dockerfile at path, in order (for
+// shell completion of --target).
+func StageNames(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	df, err := dockerfile.Parse(filepath.Base(path), f)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, st := range df.Stages {
+		if st.Name != "" {
+			out = append(out, st.Name)
+		}
+	}
+	return out, nil
 }
 
 // argRef finds the variables a FROM line names.

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"sync"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/hush-build/hush/internal/buildcontext"
 	"github.com/hush-build/hush/internal/fscopy"
 	"github.com/hush-build/hush/internal/gitsource"
@@ -66,28 +69,29 @@ func (r *run) namedContext(name string) (NamedContext, bool) {
 
 // contextStage is the state a named image context (docker-image://, oci-layout://)
 // gives a stage that starts FROM it or a COPY --from that names it.
-func (r *run) contextStage(ctx context.Context, name string, nc NamedContext) (*stageResult, error) {
+func (r *run) contextStage(ctx context.Context, name string, nc NamedContext, p ocispecs.Platform) (*stageResult, error) {
 	switch nc.Kind {
 	case ContextImage:
-		res, err := r.image(ctx, nc.Ref)
+		res, err := r.image(ctx, nc.Ref, p)
 		if err != nil {
 			return nil, fmt.Errorf("build context %s: %w", name, err)
 		}
 		return res, nil
 	case ContextOCILayout:
-		return r.layoutStage(name, nc)
+		return r.layoutStage(name, nc, p)
 	}
 	return nil, fmt.Errorf("build context %s: a local or Git build context cannot be a stage's base yet (FROM %s); COPY --from=%s and RUN --mount=from=%s work", name, name, name, name)
 }
 
 // layoutStage loads a named context's OCI layout image into the store, once.
-func (r *run) layoutStage(name string, nc NamedContext) (*stageResult, error) {
+func (r *run) layoutStage(name string, nc NamedContext, p ocispecs.Platform) (*stageResult, error) {
 	r.ctxs.mu.Lock()
 	defer r.ctxs.mu.Unlock()
-	if res, ok := r.ctxs.stage[name]; ok {
+	key := name + " " + plan.FormatPlatform(p)
+	if res, ok := r.ctxs.stage[key]; ok {
 		return res, nil
 	}
-	img, err := image.FromLayout(nc.Ref, nc.Tag, nc.Digest, r.plan.OS, r.plan.Arch)
+	img, err := image.FromLayout(nc.Ref, nc.Tag, nc.Digest, v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant})
 	if err != nil {
 		return nil, fmt.Errorf("build context %s: %w", name, err)
 	}
@@ -95,14 +99,14 @@ func (r *run) layoutStage(name string, nc NamedContext) (*stageResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build context %s: %w", name, err)
 	}
-	res, err := r.image(context.Background(), e.ID.String())
+	res, err := r.image(context.Background(), e.ID.String(), p)
 	if err != nil {
 		return nil, fmt.Errorf("build context %s: %w", name, err)
 	}
 	if r.ctxs.stage == nil {
 		r.ctxs.stage = map[string]*stageResult{}
 	}
-	r.ctxs.stage[name] = res
+	r.ctxs.stage[key] = res
 	return res, nil
 }
 

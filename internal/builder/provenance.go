@@ -3,7 +3,6 @@ package builder
 import (
 	"crypto/rand"
 	"math/big"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -94,7 +93,8 @@ func (b *Builder) addProvenance(req Request, in *inputs, r *Result, started time
 // capture is what the build's provenance records.
 func (b *Builder) capture(req Request, in *inputs, r *Result, started time.Time) provenance.Capture {
 	c := provenance.Capture{Args: frontendArgs(req, in), Private: map[string]bool{},
-		BuilderPlatform: "linux/" + runtime.GOARCH, InvocationID: NewID(), Started: started, Done: time.Now()}
+		BuilderPlatform: plan.FormatPlatform(r.plan.BuildPlatform), TargetPlatform: plan.FormatPlatform(r.plan.Platform),
+		InvocationID: NewID(), Started: started, Done: time.Now()}
 	for k, v := range c.Args {
 		if leaks(req.Secrets, v) {
 			c.Private[k] = true
@@ -127,6 +127,13 @@ func frontendArgs(req Request, in *inputs) map[string]string {
 	}
 	if req.Target != "" {
 		args["target"] = req.Target
+	}
+	if len(req.Platforms) > 0 {
+		var ps []string
+		for _, p := range req.Platforms {
+			ps = append(ps, plan.FormatPlatform(p))
+		}
+		args["platform"] = strings.Join(ps, ",")
 	}
 	if in.gitURL != "" {
 		args["context"] = gitsource.Redact(in.gitURL)

@@ -11,9 +11,11 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/lint"
+	"github.com/hush-build/hush/internal/plan"
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/provenance"
 	"github.com/hush-build/hush/internal/secret"
@@ -59,6 +61,8 @@ type Request struct {
 	// PrivateArgs are build args never written into it (an encrypted --build-arg-file's).
 	Provenance  *provenance.Options
 	PrivateArgs map[string]bool
+	// Platforms are --platform's (none: the host's); several make a multi-platform image.
+	Platforms []ocispecs.Platform
 	// MetadataProvenance is buildx's BUILDX_METADATA_PROVENANCE for --metadata-file: "min",
 	// "max", or "" for none.
 	MetadataProvenance string
@@ -88,8 +92,9 @@ type Sink interface {
 
 // Published is what Run hands back once every sink has the image.
 type Published struct {
-	// MetadataProvenance is buildx.build.provenance of the metadata file, or nil.
-	MetadataProvenance []byte
+	// MetadataProvenance are the metadata file's buildx.build.provenance keys (one per
+	// platform, buildx.build.provenance/PLATFORM, in a multi-platform build).
+	MetadataProvenance map[string][]byte
 	Image              v1.Image
 	ID                 v1.Hash // the config digest (docker's image ID)
 	Digest             v1.Hash // the manifest digest
@@ -119,31 +124,67 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 		b.Sums.Exclude(req.Secrets.Files())
 	}
 	audited := req.Audit != "off" && searchable(req.Secrets)
+	plats := req.Platforms
+	if len(plats) == 0 {
+		plats = []ocispecs.Platform{{}}
+	}
+	pb := platformBuild{in: in, agents: agents, audited: audited, multi: len(plats) > 1, started: started, warned: map[string]bool{}}
+	var results []*Result
+	for _, p := range plats {
+		res, err := b.buildPlatform(ctx, req, &pb, p)
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, res)
+	}
+	return publish(ctx, results, pb.multi, req.Sinks, req.Progress)
+}
+
+// platformBuild is what the builds of a request's platforms share.
+type platformBuild struct {
+	in             *inputs
+	agents         map[string]SSHSource
+	audited, multi bool
+	started        time.Time
+	warned         map[string]bool // warnings shown once for all platforms
+}
+
+// buildPlatform builds the request for one platform (zero: the host's), adds its
+// provenance and audits it.
+func (b *Builder) buildPlatform(ctx context.Context, req Request, pb *platformBuild, p ocispecs.Platform) (*Result, error) {
+	if p.OS != "" && !canRun(p) {
+		req.Progress.Warn(fmt.Sprintf("no emulator for %s is registered with binfmt_misc: its RUN steps fail with \"exec format error\" (install qemu-user-static)",
+			plan.FormatPlatform(p)))
+	}
+	in := pb.in
 	res, err := b.Build(ctx, Options{Context: in.context, Dockerfile: in.dockerfile, BuildArgs: req.BuildArgs,
 		Target: req.Target, NoCache: req.NoCache, NoCacheFilter: req.NoCacheFilter, Labels: req.Labels,
 		Network: req.Network, Limits: req.Limits, Allow: req.Allow, Pull: req.Pull, Progress: req.Progress,
-		Contexts: req.Contexts,
-		Secrets:  req.Secrets, SSH: agents, KnownHosts: req.KnownHosts, Mask: req.Secrets.Masks(),
-		Registry: req.Registry, Unaudited: audited})
+		Contexts: req.Contexts, Platform: p, MultiPlatform: pb.multi,
+		Secrets: req.Secrets, SSH: pb.agents, KnownHosts: req.KnownHosts, Mask: req.Secrets.Masks(),
+		Registry: req.Registry, Unaudited: pb.audited})
 	if err != nil {
-		if res != nil && audited {
+		if res != nil && pb.audited {
 			b.auditFailed(ctx, res, req)
 		}
 		return nil, err
 	}
 	for _, w := range res.Warnings {
-		req.Progress.Warn(w)
+		if !pb.warned[w] {
+			pb.warned[w] = true
+			req.Progress.Warn(w)
+		}
 	}
 	if in.gitURL != "" && in.gitCommit != "" {
 		res.materials = append(res.materials, gitMaterial(in.gitURL, in.gitCommit))
 	}
-	if err := b.addProvenance(req, in, res, started); err != nil {
+	if err := b.addProvenance(req, in, res, pb.started); err != nil {
 		return nil, err
 	}
 	if err := b.SelfAudit(ctx, res, AuditOptions{Mode: req.Audit, Secrets: req.Secrets, Progress: req.Progress}); err != nil {
 		return nil, err
 	}
-	return publish(ctx, res, req.Sinks, req.Progress)
+	return res, nil
 }
 
 // open opens a request's inputs: its --ssh agents, then its context and Dockerfile
@@ -168,10 +209,10 @@ func (b *Builder) open(ctx context.Context, req *Request) (*inputs, map[string]S
 	return in, agents, closeAgents, nil
 }
 
-// publish writes the audited image to each sink in order.
-func publish(ctx context.Context, res *Result, sinks []Sink, disp *progress.Display) (*Published, error) {
-	img := res.Image
-	p := &Published{Image: img}
+// publish writes the audited images (one per platform) to each sink in order.
+func publish(ctx context.Context, results []*Result, multi bool, sinks []Sink, disp *progress.Display) (*Published, error) {
+	img := results[0].Image
+	p := &Published{Image: img, MetadataProvenance: map[string][]byte{}}
 	var err error
 	if p.ID, err = img.ConfigName(); err != nil {
 		return nil, fmt.Errorf("computing image ID: %w", err)
@@ -179,9 +220,20 @@ func publish(ctx context.Context, res *Result, sinks []Sink, disp *progress.Disp
 	if p.Digest, err = img.Digest(); err != nil {
 		return nil, fmt.Errorf("computing image digest: %w", err)
 	}
-	a, err := res.artifact()
-	if err != nil {
-		return nil, err
+	a := image.Artifact{Multi: multi}
+	for _, res := range results {
+		pi, err := res.platformImage()
+		if err != nil {
+			return nil, err
+		}
+		a.Images = append(a.Images, pi)
+		if res.MetadataProvenance != nil {
+			key := "buildx.build.provenance"
+			if multi {
+				key += "/" + image.FormatPlatform(pi.Platform)
+			}
+			p.MetadataProvenance[key] = res.MetadataProvenance
+		}
 	}
 	for _, s := range sinks {
 		step := disp.Start(s.Label())
@@ -191,7 +243,6 @@ func publish(ctx context.Context, res *Result, sinks []Sink, disp *progress.Disp
 			return nil, err
 		}
 	}
-	p.MetadataProvenance = res.MetadataProvenance
 	return p, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/hush-build/hush/internal/plan"
 )
@@ -53,11 +54,17 @@ func (r *run) buildStage(ctx context.Context, st *plan.Stage) (*stageResult, err
 	return res, nil
 }
 
+// prefix is BuildKit's step prefix: [PLATFORM STAGE i/n], the platform only in a
+// multi-platform build, the stage only when several are built.
 func (r *run) prefix(st *plan.Stage, i, n int) string {
-	if r.multi {
-		return "[" + st.String() + " " + strconv.Itoa(i) + "/" + strconv.Itoa(n) + "] "
+	p := "["
+	if r.opts.MultiPlatform {
+		p += plan.FormatPlatform(st.Platform) + " "
 	}
-	return "[" + strconv.Itoa(i) + "/" + strconv.Itoa(n) + "] "
+	if r.multi {
+		p += st.String() + " "
+	}
+	return p + strconv.Itoa(i) + "/" + strconv.Itoa(n) + "] "
 }
 
 // base returns a private copy of the stage's starting state.
@@ -67,7 +74,7 @@ func (r *run) base(ctx context.Context, st *plan.Stage) (*stageResult, string, e
 	switch {
 	case st.Replaced:
 		nc, _ := r.namedContext(st.Name)
-		b, err := r.contextStage(ctx, st.Name, nc)
+		b, err := r.contextStage(ctx, st.Name, nc, st.Platform)
 		if err != nil {
 			return nil, "", fmt.Errorf("%s:%d: stage %s: %w", r.plan.File.Name, st.Line, st.Name, err)
 		}
@@ -79,10 +86,10 @@ func (r *run) base(ctx context.Context, st *plan.Stage) (*stageResult, string, e
 		}
 		src, name = b, st.BaseStage.String()
 	case st.Base == "scratch":
-		cf := &v1.ConfigFile{OS: r.plan.OS, Architecture: r.plan.Arch}
-		src, name = &stageResult{cfg: cf, key: "scratch"}, "scratch"
+		cf := &v1.ConfigFile{OS: st.Platform.OS, Architecture: st.Platform.Architecture, Variant: st.Platform.Variant}
+		src, name = &stageResult{cfg: cf, key: scratchKey(st.Platform)}, "scratch"
 	default:
-		b, err := r.baseImage(ctx, st.Base)
+		b, err := r.baseImage(ctx, st.Base, st.Platform)
 		if err != nil {
 			return nil, "", fmt.Errorf("%s:%d: FROM %s: %w", r.plan.File.Name, st.Line, st.Base, err)
 		}
@@ -100,14 +107,15 @@ func (r *run) base(ctx context.Context, st *plan.Stage) (*stageResult, string, e
 	}, name, nil
 }
 
-// image resolves an image reference once per build.
-func (r *run) image(ctx context.Context, ref string) (*stageResult, error) {
+// image resolves an image reference for a platform once per build.
+func (r *run) image(ctx context.Context, ref string, p ocispecs.Platform) (*stageResult, error) {
 	r.imgMu.Lock()
 	defer r.imgMu.Unlock()
-	if res, ok := r.images[ref]; ok {
+	key := ref + " " + plan.FormatPlatform(p)
+	if res, ok := r.images[key]; ok {
 		return res, nil
 	}
-	img, err := r.resolver.Resolve(ctx, ref)
+	img, err := r.resolver.ResolvePlatform(ctx, ref, v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant})
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +133,7 @@ func (r *run) image(ctx context.Context, ref string) (*stageResult, error) {
 	}
 	res := &stageResult{cfg: cf, layers: layers, history: cf.History, key: "image:" + id.String(), baseLayers: len(layers)}
 	r.mats.addImage(ref, img)
-	r.images[ref] = res
+	r.images[key] = res
 	return res, nil
 }
 
@@ -146,12 +154,22 @@ func history(createdBy string, t time.Time, layer bool) v1.History {
 		Comment: "buildkit.dockerfile.v0", EmptyLayer: !layer}
 }
 
-// baseImage is a FROM image: a named image context of that name, else the image.
-func (r *run) baseImage(ctx context.Context, ref string) (*stageResult, error) {
+// baseImage is a FROM image for a platform: a named image context of that name, else the
+// image.
+func (r *run) baseImage(ctx context.Context, ref string, p ocispecs.Platform) (*stageResult, error) {
 	if nc, ok := r.namedContext(ref); ok {
-		return r.contextStage(ctx, ContextName(ref), nc)
+		return r.contextStage(ctx, ContextName(ref), nc, p)
 	}
-	return r.image(ctx, ref)
+	return r.image(ctx, ref, p)
+}
+
+// scratchKey is the cache key of an empty base: the same for every build on the host's
+// platform, its own for another platform (what runs on it differs).
+func scratchKey(p ocispecs.Platform) string {
+	if plan.FormatPlatform(p) == plan.FormatPlatform(plan.HostPlatform()) {
+		return "scratch"
+	}
+	return "scratch " + plan.FormatPlatform(p)
 }
 
 // fromSource resolves a --from value (stage, named image context or image) to a finished
@@ -160,7 +178,7 @@ func (r *run) fromSource(ctx context.Context, st *plan.Stage, from string, fromS
 	if fromStage != nil {
 		return r.wait(ctx, fromStage)
 	}
-	res, err := r.baseImage(ctx, from)
+	res, err := r.baseImage(ctx, from, st.Platform)
 	if err != nil {
 		return nil, fmt.Errorf("stage %s: --from=%s: %w", st, from, err)
 	}

@@ -237,7 +237,7 @@ func (o *buildOptions) build(ctx context.Context, b *builder.Builder, p *buildFl
 		return nil, nil, err
 	}
 	ss, rep, err := sink.Plan(p.outs, o.tags, sink.Env{Store: b.Images, Stdout: stdout, Push: push,
-		Load: loadIntoDocker, Annotations: p.annotations, Warn: disp.Warn})
+		Load: loadIntoDocker, Annotations: p.annotations, Warn: disp.Warn, Platforms: len(p.platforms)})
 	if err != nil {
 		disp.Close()
 		return nil, nil, err
@@ -261,7 +261,8 @@ func (o *buildOptions) request(p *buildFlags, secrets *secret.Set, stdin io.Read
 		BuildArgs: p.args, Labels: p.labels, Target: o.target, NoCache: o.noCache, Network: o.network,
 		NoCacheFilter: o.noCacheFilter, Pull: o.pull, Limits: p.limits, Allow: p.allow, Contexts: p.contexts,
 		Secrets: secrets, SSH: p.ssh, KnownHosts: o.knownHosts, Audit: o.audit, Log: log,
-		Provenance: p.provenance, PrivateArgs: p.privateArgs, MetadataProvenance: o.metadataProvenance()}
+		Provenance: p.provenance, PrivateArgs: p.privateArgs, MetadataProvenance: o.metadataProvenance(),
+		Platforms: p.platforms}
 }
 
 // metadataProvenance is buildx's BUILDX_METADATA_PROVENANCE (min unless disabled) when

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/buildflags"
 	"github.com/hush-build/hush/internal/image"
@@ -21,6 +23,7 @@ type buildxValues struct {
 	allow       builder.Entitlements
 	annotations image.Annotations
 	provenance  *provenance.Options
+	platforms   []ocispecs.Platform
 }
 
 // check parses buildx's flags and refuses, by name, the ones hush does not support.
@@ -49,6 +52,9 @@ func (x *buildxFlags) check() (buildxValues, error) {
 		return v, err
 	}
 	if v.call, err = buildflags.ParseCall(x.call); err != nil {
+		return v, err
+	}
+	if v.platforms, err = buildflags.ParsePlatforms(x.platforms); err != nil {
 		return v, err
 	}
 	var sbom bool
@@ -81,15 +87,6 @@ func (x *buildxFlags) unsupported() error {
 		if *v != "" {
 			return fmt.Errorf("--%s: not supported: hush runs RUN steps without cgroups, so it cannot limit them", name)
 		}
-	}
-	return x.notYet()
-}
-
-// notYet refuses the buildx flags whose support is still to come.
-func (x *buildxFlags) notYet() error {
-	switch {
-	case len(x.platforms) > 0:
-		return fmt.Errorf("--platform: not supported yet")
 	}
 	return nil
 }

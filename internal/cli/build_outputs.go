@@ -61,7 +61,7 @@ func (o *buildOptions) shorthandOutputs(outs []sink.Output) ([]sink.Output, erro
 			}
 		}
 		if !pushed {
-			outs = append(outs, sink.Output{Spec: "type=registry", Type: "image", Push: true, Store: true})
+			outs = append(outs, sink.Output{Spec: "type=registry", Type: "image", Push: true, Registry: true, Store: true})
 		}
 	}
 	if o.load && !slicesContainsFunc(outs, sink.Output.Load) {
@@ -131,8 +131,10 @@ func (r *buildResult) metadata() map[string]any {
 			md["image.name"] = strings.Join(r.rep.Names, ",")
 		}
 	}
-	if r.pub != nil && r.pub.MetadataProvenance != nil {
-		md["buildx.build.provenance"] = json.RawMessage(r.pub.MetadataProvenance)
+	if r.pub != nil {
+		for k, v := range r.pub.MetadataProvenance {
+			md[k] = json.RawMessage(v)
+		}
 	}
 	return md
 }

@@ -1,14 +1,13 @@
 package cli
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/hush-build/hush/internal/dockerfile"
+	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/image"
 )
 
@@ -77,19 +76,14 @@ func completeTargets(cmd *cobra.Command, args []string, toComplete string) ([]st
 		}
 		path = filepath.Join(dir, "Dockerfile")
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	defer f.Close()
-	df, err := dockerfile.Parse(filepath.Base(path), f)
+	names, err := builder.StageNames(path)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	var out []string
-	for _, st := range df.Stages {
-		if st.Name != "" && strings.HasPrefix(st.Name, toComplete) {
-			out = append(out, st.Name)
+	for _, n := range names {
+		if strings.HasPrefix(n, toComplete) {
+			out = append(out, n)
 		}
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp

@@ -5,12 +5,11 @@ import (
 	"strings"
 
 	"github.com/containerd/platforms"
+	reference "github.com/google/go-containerregistry/pkg/name"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
-
-	"github.com/hush-build/hush/internal/image"
 )
 
 // BuildKit's build checks that its Dockerfile frontend runs while converting a
@@ -125,7 +124,7 @@ func checkFrom(lint *linter.Linter, stages []instructions.Stage, metaArgs []inst
 			}
 		}
 		if len(name.Unmatched) == 0 {
-			if _, err := image.NormalizeName(name.Result); err != nil && name.Result != "scratch" && !isStage(stages, name.Result) {
+			if _, err := reference.ParseReference(name.Result); err != nil && name.Result != "scratch" && !isStage(stages, name.Result) {
 				lint.Run(&linter.RuleInvalidDefaultArgInFrom, st.Location, linter.RuleInvalidDefaultArgInFrom.Format(st.BaseName))
 			}
 		}

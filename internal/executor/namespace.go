@@ -57,7 +57,8 @@ func Reexec() (int, error) {
 	return 0, err
 }
 
-// PrepareNS readies the private namespace: it detaches the cgroup v2 hierarchy of a
+// PrepareNS readies the private namespace: it mounts its /proc (and binfmt_misc, read
+// only, when the kernel has it), detaches the cgroup v2 hierarchy of a
 // "hybrid" host (crun 1.8 refuses to start when it sees one) and mounts a tmpfs at runDir
 // for runtime state, bundles and, later, secrets.
 func PrepareNS(runDir string) error {
@@ -69,6 +70,9 @@ func PrepareNS(runDir string) error {
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("mounting /proc for the build's PID namespace: %w", err)
 	}
+	// The new /proc hides the host's binfmt_misc mount; a read-only one shows the build
+	// which emulators the kernel has (for foreign --platform steps). Absent is fine.
+	_ = unix.Mount("binfmt_misc", "/proc/sys/fs/binfmt_misc", "binfmt_misc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_RDONLY, "")
 	_ = unix.Unmount("/sys/fs/cgroup/unified", unix.MNT_DETACH)
 	if err := os.MkdirAll(runDir, 0o700); err != nil {
 		return fmt.Errorf("creating %s: %w", runDir, err)

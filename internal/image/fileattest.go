@@ -53,14 +53,14 @@ func (f fileDigests) add(name string, h hash.Hash) {
 	f[name] = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 }
 
-// appendAttestations writes the attestation files at the end of a rootfs tar.
-func appendAttestations(tw *tar.Writer, files fileDigests, atts []Attestation) error {
+// appendAttestations writes the attestation files at the end of a rootfs tar, in dir.
+func appendAttestations(tw *tar.Writer, files fileDigests, atts []Attestation, dir string) error {
 	sts, err := files.statements(atts)
 	if err != nil {
 		return err
 	}
 	for _, name := range sortedKeys(sts) {
-		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o600, Size: int64(len(sts[name])), ModTime: time.Now()}
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: path.Join(dir, name), Mode: 0o600, Size: int64(len(sts[name])), ModTime: time.Now()}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return fmt.Errorf("writing %s: %w", name, err)
 		}

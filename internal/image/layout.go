@@ -9,8 +9,8 @@ import (
 
 // FromLayout reads an image from the OCI layout at dir, as buildx resolves an
 // oci-layout:// build context: by manifest digest, else by tag (ref.name annotation, or
-// "latest"), else the layout's only image; an index is resolved to the image for os/arch.
-func FromLayout(dir, tag, digest, os, arch string) (v1.Image, error) {
+// "latest"), else the layout's only image; an index is resolved to the image for platform p.
+func FromLayout(dir, tag, digest string, p v1.Platform) (v1.Image, error) {
 	ii, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading OCI layout %s: %w", dir, err)
@@ -35,11 +35,11 @@ func FromLayout(dir, tag, digest, os, arch string) (v1.Image, error) {
 		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
 	}
 	for _, m := range cm.Manifests {
-		if m.Platform != nil && m.Platform.OS == os && m.Platform.Architecture == arch {
+		if m.Platform != nil && PlatformMatches(p, *m.Platform) {
 			return child.Image(m.Digest)
 		}
 	}
-	return nil, fmt.Errorf("OCI layout %s: no image for %s/%s in index %s", dir, os, arch, d.Digest)
+	return nil, fmt.Errorf("OCI layout %s: no image for %s in index %s", dir, FormatPlatform(p), d.Digest)
 }
 
 func pickDescriptor(ds []v1.Descriptor, tag, digest string) (v1.Descriptor, error) {

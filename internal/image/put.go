@@ -285,7 +285,7 @@ func hasDigest(ds []v1.Descriptor, d v1.Hash) bool {
 }
 
 // dropRedundantUnnamed removes unnamed descriptors of images that also have
-// a named one, and duplicate unnamed descriptors.
+// a named one, and duplicate unnamed descriptors (a platform alternate's stays).
 func dropRedundantUnnamed(ds []v1.Descriptor) []v1.Descriptor {
 	named := map[v1.Hash]bool{}
 	for _, d := range ds {
@@ -296,7 +296,7 @@ func dropRedundantUnnamed(ds []v1.Descriptor) []v1.Descriptor {
 	out := ds[:0]
 	unnamed := map[v1.Hash]bool{}
 	for _, d := range ds {
-		if d.Annotations[AnnotationRefName] == "" {
+		if d.Annotations[AnnotationRefName] == "" && d.Annotations[annotationAlternate] == "" {
 			if named[d.Digest] || unnamed[d.Digest] {
 				continue
 			}

@@ -38,6 +38,11 @@ var rules = map[string][]string{
 	"untar":        {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "secret", "audit"},
 	"outfile":      {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "untar", "secret", "audit"},
 	"sink":         {"builder", "cli", "plan", "executor", "snapshot", "fscopy", "cache", "secret", "audit"},
+	// buildflags parses flag values into builder's request types; it runs nothing.
+	"buildflags":   {"cli", "executor", "snapshot", "cache", "secret", "audit", "sink"},
+	"provenance":   {"builder", "cli", "plan", "executor", "image", "snapshot", "secret", "audit", "*io"},
+	"dockerfmt":    {"builder", "cli", "plan", "executor", "image", "snapshot", "secret", "audit", "*io"},
+	"dockerengine": {"builder", "cli", "plan", "executor", "image", "snapshot", "secret", "audit", "sink"},
 	// cli wires the packages below it; the build itself is builder's.
 	"cli": {"cache", "executor", "snapshot", "fscopy", "fsroot", "untar", "scratch", "lease", "plan", "gitsource", "buildcontext", "dockerfile"},
 	// hushtest serves tests of every package, so it imports none of hush's own.

@@ -43,8 +43,7 @@ type Capture struct {
 	NetworkAccess bool
 	InvocationID  string
 	Started, Done time.Time
-	// BuilderPlatform is os/arch of the machine; TargetPlatform the built one when it
-	// differs or the build is multi-platform.
+	// BuilderPlatform is os/arch of the machine; TargetPlatform the built image's.
 	BuilderPlatform, TargetPlatform string
 }
 

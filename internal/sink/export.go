@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -42,25 +46,60 @@ func export(ctx context.Context, env Env, c *image.Composed, out Output, names [
 	return image.WriteDockerArchive(img, out.Dest, names)
 }
 
-// exportFiles writes the final filesystem (type=local, type=tar).
+// exportFiles writes the final filesystem (type=local, type=tar): a multi-platform result
+// one directory per platform (linux_arm64, …), or with platform-split=false all in one,
+// its attestation files then named per platform (provenance.linux_arm64.json), as
+// BuildKit's local exporter does.
 func exportFiles(a image.Artifact, out Output, stdout io.Writer) error {
-	if len(a.Images) != 1 {
-		return fmt.Errorf("--output %q: a multi-platform result is not supported here yet", out.Spec)
-	}
-	img := a.Images[0].Image
-	var atts []image.Attestation
-	for _, at := range a.Images[0].Attestations {
-		if !at.InlineOnly {
-			atts = append(atts, at)
+	var parts []image.RootfsPart
+	split := a.Multi && (out.PlatformSplit == nil || *out.PlatformSplit)
+	for _, pi := range a.Images {
+		p := image.RootfsPart{Image: pi.Image}
+		id := platformPath(pi.Platform)
+		if split {
+			p.Dir = id
 		}
+		for _, at := range pi.Attestations {
+			if at.InlineOnly {
+				continue
+			}
+			if a.Multi && !split {
+				ext := path.Ext(at.Path)
+				at.Path = strings.TrimSuffix(path.Base(at.Path), ext) + "." + id + ext
+			}
+			p.Attestations = append(p.Attestations, at)
+		}
+		parts = append(parts, p)
 	}
 	switch {
 	case out.Type == "local":
-		return image.ExportRootfs(img, out.Dest, atts...)
+		return exportDirs(parts, out.Dest)
 	case out.ToStdout():
-		return image.StreamRootfsTar(stdout, img, atts...)
+		return image.StreamRootfsTars(stdout, parts)
 	}
-	return image.WriteRootfsTar(img, out.Dest, atts...)
+	return image.WriteRootfsTars(out.Dest, parts)
+}
+
+// exportDirs writes each part into dest (or its directory in dest).
+func exportDirs(parts []image.RootfsPart, dest string) error {
+	for _, p := range parts {
+		dir := dest
+		if p.Dir != "" {
+			if err := os.MkdirAll(dest, 0o755); err != nil {
+				return fmt.Errorf("exporting rootfs: %w", err)
+			}
+			dir = filepath.Join(dest, p.Dir)
+		}
+		if err := image.ExportRootfs(p.Image, dir, p.Attestations...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// platformPath is BuildKit's PlatformIDToPath: os_arch[_variant].
+func platformPath(p v1.Platform) string {
+	return strings.NewReplacer("/", "_", `\`, "_", ":", "_").Replace(image.FormatPlatform(p))
 }
 
 // single is c's one image, or an error naming where an index cannot go.

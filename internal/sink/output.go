@@ -24,12 +24,17 @@ type Output struct {
 	Tar  bool   // oci: write a tar archive instead of a layout dir
 	Name string
 	Push bool
+	// Registry says the output was type=registry (type=image with push=true).
+	Registry bool
 	// Image exporter options (BuildKit's): push-by-digest, name-canonical,
 	// registry.insecure, store (false: push only, nothing in hush's store).
 	PushByDigest, NameCanonical, Insecure bool
 	Store                                 bool
 	// Context is the docker context a type=docker output without dest loads into.
 	Context string
+	// PlatformSplit is a local or tar output's platform-split (nil: split a
+	// multi-platform result into a directory per platform).
+	PlatformSplit *bool
 	// Image is how the image is written: compression, media types, annotations.
 	Image image.ExportOptions
 }
@@ -68,7 +73,7 @@ func Parse(s string) (Output, error) {
 	case "image":
 		return o, nil
 	case "registry":
-		o.Type, o.Push = "image", true
+		o.Type, o.Push, o.Registry = "image", true, true
 		return o, nil
 	case "local", "tar", "oci", "docker":
 	case "":
@@ -146,15 +151,21 @@ func (o *Output) setField(k, v string) error {
 			return fmt.Errorf("oci-mediatypes=%s: want true or false", v)
 		}
 		o.Image.DockerTypes = !b
-	case "unpack", "oci-artifact", "platform-split":
+	case "unpack", "oci-artifact":
 		if _, err := strconv.ParseBool(v); err != nil {
 			return fmt.Errorf("%s=%s: want true or false", k, v)
 		}
+	case "platform-split":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%s=%s: want true or false", k, v)
+		}
+		o.PlatformSplit = &b
 	default:
 		if image.IsAnnotationAttr(k) {
 			return o.Image.Annotations.AddAttr(k, v)
 		}
-		return fmt.Errorf("unsupported key %q (supported: type, dest, name, tar, push, push-by-digest, name-canonical, registry.insecure, store, unpack, compression, compression-level, force-compression, oci-mediatypes, oci-artifact, context, annotation.*)", k)
+		return fmt.Errorf("unsupported key %q (supported: type, dest, name, tar, push, push-by-digest, name-canonical, registry.insecure, store, unpack, compression, compression-level, force-compression, oci-mediatypes, oci-artifact, platform-split, context, annotation.*)", k)
 	}
 	return nil
 }

@@ -49,6 +49,9 @@ type Env struct {
 	Annotations image.Annotations
 	// Log receives what a docker engine says it loaded; Warn what an output leaves out.
 	Log, Warn func(string)
+	// Platforms is how many platforms the build makes (several: an index, which the hush
+	// store and docker outputs cannot keep).
+	Platforms int
 }
 
 // Report is what the image outputs produced, filled as they publish: buildx's metadata
@@ -116,7 +119,11 @@ func planOutput(out Output, tags []string, env Env, rep *Report) ([]Sink, error)
 		return nil, fmt.Errorf("--push: name the image with -t NAME (or --output type=registry,name=NAME)")
 	}
 	var sinks []Sink
-	if out.Type != "image" || out.Store {
+	keeps, err := keepsHere(out, env)
+	if err != nil {
+		return nil, err
+	}
+	if keeps {
 		keep := comp
 		if where := keepsBare(out); where != "" {
 			keep = &composer{opts: out.Image, bare: where, warn: env.Warn}
@@ -185,6 +192,35 @@ func (c *composer) compose(a image.Artifact) (*image.Composed, error) {
 		c.c, c.err = image.Compose(a, c.opts)
 	})
 	return c.c, c.err
+}
+
+// keepsHere reports whether the output keeps the image itself (not only pushes it). A
+// multi-platform build refuses the hush store and docker outputs before it starts, but
+// for an output that also pushes, which then only pushes (saying so, unless it was
+// type=registry).
+func keepsHere(out Output, env Env) (bool, error) {
+	if out.Type == "image" && !out.Store {
+		return false, nil
+	}
+	where := keepsBare(out)
+	if env.Platforms < 2 || where == "" {
+		return true, nil
+	}
+	if out.Type == "image" && out.Push {
+		if env.Warn != nil && !out.Registry {
+			env.Warn(where + " keeps single-platform images: the multi-platform image is only pushed")
+		}
+		return false, nil
+	}
+	return false, fmt.Errorf("--output %q: %s keeps single-platform images: write a multi-platform image with --push or --output type=oci", outSpec(out), where)
+}
+
+// outSpec is how an error names an output (the default one has no spec).
+func outSpec(out Output) string {
+	if out.Spec == "" {
+		return "type=" + out.Type
+	}
+	return out.Spec
 }
 
 // keepsBare names where an output keeps images without attestations (the hush store, a
