@@ -61,6 +61,8 @@ type Options struct {
 	// the build is one of several platforms' (progress names then carry the platform).
 	Platform      ocispecs.Platform
 	MultiPlatform bool
+	// contextShown makes "[internal] load build context" show once for all platforms.
+	contextShown *sync.Once
 	// Unaudited journals every layer the build commits until its audit clears it (the
 	// build has secret values to audit for): a build killed or failed before that leaves
 	// layers no later build reuses, and the next sweep purges.
@@ -133,6 +135,9 @@ type stageResult struct {
 	key     string
 	// baseLayers is how many of layers came from a base image (FROM, through stages).
 	baseLayers int
+	// display names the image a FROM resolved to, for its progress step ("" for a
+	// stage or scratch).
+	display string
 }
 
 type future struct {
@@ -157,6 +162,7 @@ type run struct {
 	produced map[string]bool // layers this build committed (digests), under originMu
 	ctxs     namedContexts
 	mats     materials // what the build resolved and fetched, for its provenance
+	ctxShown sync.Once // "[internal] load build context" shown
 }
 
 // Build runs the build and returns the target stage's image. Nothing is stored or

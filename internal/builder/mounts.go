@@ -143,6 +143,7 @@ func (r *run) bindIdentity(ctx context.Context, st *plan.Stage, m *instructions.
 	}
 	if m.From == "" {
 		c, id = r.opts.Context, "context"
+		r.showContextLoad()
 	}
 	if c != nil {
 		d, err := fscopy.Digest(r.sourceOf(c), []string{src})
@@ -159,7 +160,10 @@ func (r *run) bindIdentity(ctx context.Context, st *plan.Stage, m *instructions.
 	return fr.key + ":" + src, nil
 }
 
-func (r *run) contextSource() fscopy.Source { return r.sourceOf(r.opts.Context) }
+func (r *run) contextSource() fscopy.Source {
+	r.showContextLoad()
+	return r.sourceOf(r.opts.Context)
+}
 
 // setupMounts prepares every --mount of a RUN for container id.
 func (r *run) setupMounts(ctx context.Context, st *plan.Stage, step *plan.Step, id string) (*stepMounts, error) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -90,6 +91,12 @@ type Sink interface {
 	Publish(ctx context.Context, a image.Artifact) error
 }
 
+// statusSink is a Sink that reports its finished sub-tasks (BuildKit's statuses, "naming
+// to NAME") as it publishes.
+type statusSink interface {
+	PublishStatus(ctx context.Context, a image.Artifact, status func(string)) error
+}
+
 // Published is what Run hands back once every sink has the image.
 type Published struct {
 	// MetadataProvenance are the metadata file's buildx.build.provenance keys (one per
@@ -117,6 +124,7 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 		return nil, err
 	}
 	defer closeAgents()
+	showInputs(req.Progress, in)
 	for _, f := range lint.Check(in.dockerfile, lint.Options{Secrets: req.Secrets.Values(), BuildArgs: req.BuildArgs, Context: in.context}) {
 		req.Progress.Warn(f.String())
 	}
@@ -128,7 +136,8 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 	if len(plats) == 0 {
 		plats = []ocispecs.Platform{{}}
 	}
-	pb := platformBuild{in: in, agents: agents, audited: audited, multi: len(plats) > 1, started: started, warned: map[string]bool{}}
+	pb := platformBuild{in: in, agents: agents, audited: audited, multi: len(plats) > 1, started: started,
+		warned: map[string]bool{}, contextShown: &sync.Once{}}
 	var results []*Result
 	for _, p := range plats {
 		res, err := b.buildPlatform(ctx, req, &pb, p)
@@ -147,6 +156,7 @@ type platformBuild struct {
 	audited, multi bool
 	started        time.Time
 	warned         map[string]bool // warnings shown once for all platforms
+	contextShown   *sync.Once
 }
 
 // buildPlatform builds the request for one platform (zero: the host's), adds its
@@ -160,7 +170,7 @@ func (b *Builder) buildPlatform(ctx context.Context, req Request, pb *platformBu
 	res, err := b.Build(ctx, Options{Context: in.context, Dockerfile: in.dockerfile, BuildArgs: req.BuildArgs,
 		Target: req.Target, NoCache: req.NoCache, NoCacheFilter: req.NoCacheFilter, Labels: req.Labels,
 		Network: req.Network, Limits: req.Limits, Allow: req.Allow, Pull: req.Pull, Progress: req.Progress,
-		Contexts: req.Contexts, Platform: p, MultiPlatform: pb.multi,
+		Contexts: req.Contexts, Platform: p, MultiPlatform: pb.multi, contextShown: pb.contextShown,
 		Secrets: req.Secrets, SSH: pb.agents, KnownHosts: req.KnownHosts, Mask: req.Secrets.Masks(),
 		Registry: req.Registry, Unaudited: pb.audited})
 	if err != nil {
@@ -237,7 +247,12 @@ func publish(ctx context.Context, results []*Result, multi bool, sinks []Sink, d
 	}
 	for _, s := range sinks {
 		step := disp.Start(s.Label())
-		err := s.Publish(ctx, a)
+		var err error
+		if ss, ok := s.(statusSink); ok {
+			err = ss.PublishStatus(ctx, a, func(id string) { step.Status(id, 0, 0) })
+		} else {
+			err = s.Publish(ctx, a)
+		}
 		step.Done(err)
 		if err != nil {
 			return nil, err

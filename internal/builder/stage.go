@@ -4,24 +4,27 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/plan"
 )
 
 // buildStage builds one stage from its base through its last instruction.
 func (r *run) buildStage(ctx context.Context, st *plan.Stage) (*stageResult, error) {
-	res, fromName, err := r.base(ctx, st)
+	res, err := r.base(ctx, st)
 	if err != nil {
 		return nil, err
 	}
 	cmds := st.Commands
+	var trig []instructions.Command
 	if len(res.cfg.Config.OnBuild) > 0 && !st.Replaced {
-		trig, err := plan.OnBuild(res.cfg.Config.OnBuild)
-		if err != nil {
+		if trig, err = plan.OnBuild(res.cfg.Config.OnBuild); err != nil {
 			return nil, fmt.Errorf("stage %s: %w", st, err)
 		}
 		cmds = append(trig, cmds...)
@@ -30,9 +33,11 @@ func (r *run) buildStage(ctx context.Context, st *plan.Stage) (*stageResult, err
 	if err != nil {
 		return nil, err
 	}
-	total := len(cmds) + 1
-	ps := r.opts.Progress.Start(r.prefix(st, 1, total) + "FROM " + fromName)
-	ps.Done(nil)
+	n := newNumbering(st, cmds, len(trig), res.display != "")
+	if res.display != "" {
+		ps := r.opts.Progress.Start(r.prefix(st, nil, n.next(false)) + "FROM " + res.display)
+		ps.Done(nil)
+	}
 	for i, c := range cmds {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -41,10 +46,13 @@ func (r *run) buildStage(ctx context.Context, st *plan.Stage) (*stageResult, err
 		if err != nil {
 			return nil, err
 		}
-		name := r.prefix(st, i+2, total) + step.Name
 		if step.Kind == plan.Meta {
 			res.history = append(res.history, history(step.CreatedBy, res.lastTime(), false))
 			continue
+		}
+		name := r.prefix(st, state, n.next(i < len(trig))) + step.Name
+		if err := r.waitInputs(ctx, st, step); err != nil {
+			return nil, err
 		}
 		if err := r.execStep(ctx, st, state, res, step, name); err != nil {
 			return nil, err
@@ -54,46 +62,125 @@ func (r *run) buildStage(ctx context.Context, st *plan.Stage) (*stageResult, err
 	return res, nil
 }
 
-// prefix is BuildKit's step prefix: [PLATFORM STAGE i/n], the platform only in a
-// multi-platform build, the stage only when several are built.
-func (r *run) prefix(st *plan.Stage, i, n int) string {
-	p := "["
-	if r.opts.MultiPlatform {
-		p += plan.FormatPlatform(st.Platform) + " "
+// waitInputs waits for the stages a step reads (COPY --from, RUN --mount=from) before
+// the step shows as started, as BuildKit starts a vertex once its inputs are done.
+func (r *run) waitInputs(ctx context.Context, st *plan.Stage, step *plan.Step) error {
+	var deps []*plan.Stage
+	if step.Copy != nil && step.Copy.FromStage != nil {
+		deps = append(deps, step.Copy.FromStage)
 	}
-	if r.multi {
-		p += st.String() + " "
+	if readsContext(step) {
+		r.showContextLoad()
 	}
-	return p + strconv.Itoa(i) + "/" + strconv.Itoa(n) + "] "
+	for _, m := range step.Mounts {
+		if m.From != "" {
+			if fs, _ := r.plan.ResolveFrom(st, m.From); fs != nil {
+				deps = append(deps, fs)
+			}
+		}
+	}
+	for _, d := range deps {
+		if _, err := r.wait(ctx, d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// base returns a private copy of the stage's starting state.
-func (r *run) base(ctx context.Context, st *plan.Stage) (*stageResult, string, error) {
+// readsContext reports a COPY or ADD of context files, or a RUN that binds the context.
+func readsContext(step *plan.Step) bool {
+	if c := step.Copy; c != nil && c.From == "" {
+		for _, src := range c.Sources {
+			if !strings.Contains(src, "://") && !strings.HasPrefix(src, "git@") {
+				return true
+			}
+		}
+	}
+	for _, m := range step.Mounts {
+		if m.Type == instructions.MountTypeBind && m.From == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// numbering is BuildKit's step counting in a stage: n/m over the steps that make a vertex
+// (FROM an image, RUN, COPY, ADD, WORKDIR; every ONBUILD trigger counts), the number
+// padded to m's width.
+type numbering struct {
+	i, total int
+}
+
+func newNumbering(st *plan.Stage, cmds []instructions.Command, triggers int, fromImage bool) *numbering {
+	n := &numbering{total: triggers}
+	if fromImage {
+		n.total++
+	}
+	for _, c := range cmds[triggers:] {
+		switch c.(type) {
+		case *instructions.RunCommand, *instructions.CopyCommand, *instructions.AddCommand, *instructions.WorkdirCommand:
+			n.total++
+		}
+	}
+	return n
+}
+
+// next is the next step's "i/m] " (and ONBUILD for a trigger).
+func (n *numbering) next(onbuild bool) string {
+	n.i++
+	w := len(strconv.Itoa(n.total))
+	s := fmt.Sprintf("%*d/%d] ", w, n.i, n.total)
+	if onbuild {
+		s += "ONBUILD "
+	}
+	return s
+}
+
+// prefix is BuildKit's step prefix "[PLATFORM STAGE " before the numbering: the
+// platform in a multi-platform build (with "->ARCH" when the stage's platform is not the
+// target its TARGET* args name), the stage when the Dockerfile has several.
+func (r *run) prefix(st *plan.Stage, state *plan.State, num string) string {
+	p := "["
+	if r.opts.MultiPlatform {
+		p += plan.FormatPlatform(st.Platform)
+		if state != nil {
+			p += state.CrossTarget()
+		}
+		p += " "
+	}
+	if len(r.plan.Stages) > 1 {
+		p += st.String() + " "
+	}
+	return p + num
+}
+
+// base returns a private copy of the stage's starting state; its display is the image
+// a FROM names (for the FROM step), empty for scratch and a stage.
+func (r *run) base(ctx context.Context, st *plan.Stage) (*stageResult, error) {
 	var src *stageResult
-	var name string
 	switch {
 	case st.Replaced:
 		nc, _ := r.namedContext(st.Name)
 		b, err := r.contextStage(ctx, st.Name, nc, st.Platform)
 		if err != nil {
-			return nil, "", fmt.Errorf("%s:%d: stage %s: %w", r.plan.File.Name, st.Line, st.Name, err)
+			return nil, fmt.Errorf("%s:%d: stage %s: %w", r.plan.File.Name, st.Line, st.Name, err)
 		}
-		src, name = b, "context "+st.Name
+		src = b
 	case st.BaseStage != nil:
 		b, err := r.wait(ctx, st.BaseStage)
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
-		src, name = b, st.BaseStage.String()
+		src = &stageResult{cfg: b.cfg, layers: b.layers, history: b.history, key: b.key, baseLayers: b.baseLayers}
 	case st.Base == "scratch":
 		cf := &v1.ConfigFile{OS: st.Platform.OS, Architecture: st.Platform.Architecture, Variant: st.Platform.Variant}
-		src, name = &stageResult{cfg: cf, key: scratchKey(st.Platform)}, "scratch"
+		src = &stageResult{cfg: cf, key: scratchKey(st.Platform)}
 	default:
 		b, err := r.baseImage(ctx, st.Base, st.Platform)
 		if err != nil {
-			return nil, "", fmt.Errorf("%s:%d: FROM %s: %w", r.plan.File.Name, st.Line, st.Base, err)
+			return nil, fmt.Errorf("%s:%d: FROM %s: %w", r.plan.File.Name, st.Line, st.Base, err)
 		}
-		src, name = b, st.Base
+		src = b
 		for _, l := range b.layers {
 			r.origin(l, st.String(), "FROM "+st.Base)
 		}
@@ -104,7 +191,8 @@ func (r *run) base(ctx context.Context, st *plan.Stage) (*stageResult, string, e
 		history:    append([]v1.History(nil), src.history...),
 		key:        src.key,
 		baseLayers: src.baseLayers,
-	}, name, nil
+		display:    src.display,
+	}, nil
 }
 
 // image resolves an image reference for a platform once per build.
@@ -115,7 +203,11 @@ func (r *run) image(ctx context.Context, ref string, p ocispecs.Platform) (*stag
 	if res, ok := r.images[key]; ok {
 		return res, nil
 	}
+	meta := r.startMetadata(ref, p)
 	img, err := r.resolver.ResolvePlatform(ctx, ref, v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant})
+	if meta != nil {
+		meta.Done(err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +223,8 @@ func (r *run) image(ctx context.Context, ref string, p ocispecs.Platform) (*stag
 	if err != nil {
 		return nil, fmt.Errorf("reading ID of %s: %w", ref, err)
 	}
-	res := &stageResult{cfg: cf, layers: layers, history: cf.History, key: "image:" + id.String(), baseLayers: len(layers)}
+	res := &stageResult{cfg: cf, layers: layers, history: cf.History, key: "image:" + id.String(), baseLayers: len(layers),
+		display: imageDisplay(ref, img)}
 	r.mats.addImage(ref, img)
 	r.images[key] = res
 	return res, nil
@@ -152,6 +245,19 @@ func (s *stageResult) lastTime() time.Time {
 func history(createdBy string, t time.Time, layer bool) v1.History {
 	return v1.History{CreatedBy: createdBy, Created: v1.Time{Time: t.UTC()},
 		Comment: "buildkit.dockerfile.v0", EmptyLayer: !layer}
+}
+
+// imageDisplay is how BuildKit names a FROM image: normalized, with its manifest digest.
+func imageDisplay(ref string, img v1.Image) string {
+	norm, err := image.NormalizeName(ref)
+	if err != nil {
+		return ref
+	}
+	d, err := img.Digest()
+	if err != nil || strings.Contains(norm, "@") {
+		return norm
+	}
+	return norm + "@" + d.String()
 }
 
 // baseImage is a FROM image for a platform: a named image context of that name, else the

@@ -64,3 +64,48 @@ func (p *Plan) stagePlatform(src *instructions.Stage) (ocispecs.Platform, error)
 	}
 	return pl, nil
 }
+
+// CrossTarget is BuildKit's "->ARCH" (or "->OS/ARCH") suffix of a step's platform in a
+// multi-platform build: the target the stage's TARGET* args name, when the stage itself
+// runs on another platform (FROM --platform=$BUILDPLATFORM); "" otherwise.
+func (s *State) CrossTarget() string {
+	var t ocispecs.Platform
+	set := false
+keys:
+	for _, k := range s.run.Keys() {
+		v, _ := s.run.Get(k)
+		switch k {
+		case "TARGETPLATFORM":
+			if p, err := platforms.Parse(v); err == nil {
+				t, set = p, true
+				break keys
+			}
+		case "TARGETOS":
+			t.OS, set = v, true
+		case "TARGETARCH":
+			t.Architecture, set = v, true
+		case "TARGETVARIANT":
+			t.Variant, set = v, true
+		}
+	}
+	if !set {
+		return ""
+	}
+	base := s.stage.Platform
+	if t.OS == "" {
+		t.OS = base.OS
+	}
+	if t.Architecture == "" {
+		t.Architecture = base.Architecture
+	}
+	t = platforms.Normalize(t)
+	switch {
+	case t.OS == base.OS && t.Architecture != base.Architecture && t.Variant != "":
+		return "->" + t.Architecture + "/" + t.Variant
+	case t.OS == base.OS && t.Architecture != base.Architecture:
+		return "->" + t.Architecture
+	case t.OS != base.OS:
+		return "->" + platforms.FormatAll(t)
+	}
+	return ""
+}

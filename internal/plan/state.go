@@ -88,6 +88,11 @@ func (s *State) Apply(cmd instructions.Command) (*Step, error) {
 	if err := s.apply(cmd, st); err != nil {
 		return nil, s.fail(cmd, err)
 	}
+	switch cmd.(type) {
+	case *instructions.RunCommand, *instructions.CopyCommand, *instructions.AddCommand, *instructions.WorkdirCommand:
+		// These leave the stage's variables as they were.
+		st.Name = s.stepName(cmd, st.Mounts)
+	}
 	return st, nil
 }
 

@@ -20,9 +20,10 @@ const ModeNone = "none"
 // The JSON shapes of BuildKit's client.SolveStatus, with its field names and tags.
 type (
 	rawStatus struct {
-		Vertexes []rawVertex  `json:"vertexes,omitempty"`
-		Logs     []rawLog     `json:"logs,omitempty"`
-		Warnings []rawWarning `json:"warnings,omitempty"`
+		Vertexes []rawVertex       `json:"vertexes,omitempty"`
+		Statuses []rawVertexStatus `json:"statuses,omitempty"`
+		Logs     []rawLog          `json:"logs,omitempty"`
+		Warnings []rawWarning      `json:"warnings,omitempty"`
 	}
 	rawVertex struct {
 		Digest    string     `json:"digest,omitempty"`

@@ -23,14 +23,22 @@ import (
 // Sink is one place an image goes.
 type Sink struct {
 	label   string
-	publish func(ctx context.Context, a image.Artifact) error
+	publish func(ctx context.Context, a image.Artifact, status func(string)) error
 }
 
 // Label is the progress line of the sink, BuildKit's wording.
 func (s Sink) Label() string { return s.label }
 
 // Publish writes the build's result to the sink.
-func (s Sink) Publish(ctx context.Context, a image.Artifact) error { return s.publish(ctx, a) }
+func (s Sink) Publish(ctx context.Context, a image.Artifact) error {
+	return s.publish(ctx, a, func(string) {})
+}
+
+// PublishStatus is Publish reporting each finished sub-task ("naming to NAME", BuildKit's
+// statuses) to status.
+func (s Sink) PublishStatus(ctx context.Context, a image.Artifact, status func(string)) error {
+	return s.publish(ctx, a, status)
+}
 
 // Pusher pushes c to the registry reference ref; insecure allows plain HTTP.
 type Pusher func(ctx context.Context, c *image.Composed, ref string, insecure bool) error
@@ -111,7 +119,7 @@ func planOutput(out Output, tags []string, env Env, rep *Report) ([]Sink, error)
 	out.Image.Names = names
 	comp := &composer{opts: out.Image}
 	if out.Type == "local" || out.Type == "tar" {
-		return []Sink{{label: label(out), publish: func(_ context.Context, a image.Artifact) error {
+		return []Sink{{label: label(out), publish: func(_ context.Context, a image.Artifact, _ func(string)) error {
 			return exportFiles(a, out, env.Stdout)
 		}}}, nil
 	}
@@ -128,17 +136,7 @@ func planOutput(out Output, tags []string, env Env, rep *Report) ([]Sink, error)
 		if where := keepsBare(out); where != "" {
 			keep = &composer{opts: out.Image, bare: where, warn: env.Warn}
 		}
-		sinks = append(sinks, Sink{label: label(out), publish: func(ctx context.Context, a image.Artifact) error {
-			c, err := keep.compose(a)
-			if err != nil {
-				return err
-			}
-			if err := export(ctx, env, c, out, names); err != nil {
-				return err
-			}
-			rep.record(c, names)
-			return nil
-		}})
+		sinks = append(sinks, keepSink(out, names, env, rep, keep))
 	}
 	if !out.Push {
 		return sinks, nil
@@ -147,26 +145,85 @@ func planOutput(out Output, tags []string, env Env, rep *Report) ([]Sink, error)
 		return nil, fmt.Errorf("--output %q: pushing is not available here", out.Spec)
 	}
 	for _, n := range names {
-		ref, err := pushRef(n, out.PushByDigest)
+		ps, err := pushSink(out, n, names, env, rep, comp)
 		if err != nil {
 			return nil, err
 		}
-		sinks = append(sinks, Sink{label: "pushing " + image.FamiliarName(n), publish: func(ctx context.Context, a image.Artifact) error {
-			c, err := comp.compose(a)
-			if err != nil {
-				return err
-			}
-			if out.PushByDigest {
-				ref += "@" + c.Descriptor.Digest.String()
-			}
-			if err := env.Push(ctx, c, ref, out.Insecure); err != nil {
-				return err
-			}
-			rep.record(c, names)
-			return nil
-		}})
+		sinks = append(sinks, ps)
 	}
 	return sinks, nil
+}
+
+// keepSink writes the output's image (the store, an OCI or docker archive, the engine),
+// reporting BuildKit's sub-tasks as it does.
+func keepSink(out Output, names []string, env Env, rep *Report, comp *composer) Sink {
+	return Sink{label: label(out), publish: func(ctx context.Context, a image.Artifact, status func(string)) error {
+		c, err := comp.compose(a)
+		if err != nil {
+			return err
+		}
+		status("exporting layers")
+		if err := export(ctx, env, c, out, names); err != nil {
+			return err
+		}
+		for _, st := range exportStatuses(out, c, names) {
+			status(st)
+		}
+		rep.record(c, names)
+		return nil
+	}}
+}
+
+// exportStatuses are BuildKit's sub-tasks of an export once written: in the store
+// "writing image ID" and "naming to NAME"; in an archive its manifest (or manifest list)
+// and config, then "sending tarball".
+func exportStatuses(out Output, c *image.Composed, names []string) []string {
+	var sts []string
+	if c.Image != nil {
+		id, err := c.Image.ConfigName()
+		if err != nil {
+			return nil
+		}
+		if out.Type == "image" {
+			sts = append(sts, "writing image "+id.String())
+			for _, n := range names {
+				sts = append(sts, "naming to "+n)
+			}
+			return sts
+		}
+		sts = append(sts, "exporting manifest "+c.Descriptor.Digest.String(), "exporting config "+id.String())
+	} else {
+		sts = append(sts, "exporting manifest list "+c.Descriptor.Digest.String())
+	}
+	if out.Tar || out.Type == "docker" {
+		sts = append(sts, "sending tarball")
+	}
+	return sts
+}
+
+// pushSink pushes the output's image to the name n (or its repository by digest).
+func pushSink(out Output, n string, names []string, env Env, rep *Report, comp *composer) (Sink, error) {
+	ref, err := pushRef(n, out.PushByDigest)
+	if err != nil {
+		return Sink{}, err
+	}
+	return Sink{label: "pushing " + image.FamiliarName(n), publish: func(ctx context.Context, a image.Artifact, status func(string)) error {
+		c, err := comp.compose(a)
+		if err != nil {
+			return err
+		}
+		to := ref
+		if out.PushByDigest {
+			to += "@" + c.Descriptor.Digest.String()
+		}
+		status("pushing layers")
+		if err := env.Push(ctx, c, to, out.Insecure); err != nil {
+			return err
+		}
+		status("pushing manifest for " + n + "@" + c.Descriptor.Digest.String())
+		rep.record(c, names)
+		return nil
+	}}, nil
 }
 
 // composer composes an output's image once for all its sinks. A bare composer leaves
@@ -303,5 +360,5 @@ func label(out Output) string {
 	case out.Type == "tar":
 		return "exporting to client tarball " + dest
 	}
-	return "exporting to image store"
+	return "exporting to image"
 }
