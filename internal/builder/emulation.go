@@ -12,7 +12,7 @@ import (
 )
 
 // binfmtDir is where the kernel lists its binfmt_misc handlers.
-var binfmtDir = "/proc/sys/fs/binfmt_misc"
+const binfmtDir = "/proc/sys/fs/binfmt_misc"
 
 // qemuNames are qemu-user's names of the architectures Go (and OCI) name otherwise.
 var qemuNames = map[string]string{"amd64": "x86_64", "arm64": "aarch64", "386": "i386",
