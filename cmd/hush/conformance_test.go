@@ -48,6 +48,9 @@ func TestConformance(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if out := os.Getenv("HUSH_CONFORMANCE_GOT"); out != "" {
+				writeConformanceGot(t, filepath.Join(out, filepath.Base(dir)), got)
+			}
 			for _, name := range []string{conformance.ConfigFile, conformance.HistoryFile, conformance.LayersFile} {
 				want, err := os.ReadFile(filepath.Join(dir, name))
 				if err != nil {
@@ -58,6 +61,20 @@ func TestConformance(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// writeConformanceGot keeps hush's files of a case in dir, for a closer look than the
+// diff gives (HUSH_CONFORMANCE_GOT=DIR).
+func writeConformanceGot(t *testing.T, dir string, files map[string][]byte) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

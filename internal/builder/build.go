@@ -108,6 +108,9 @@ type stageResult struct {
 	layers  []v1.Layer
 	history []v1.History
 	key     string
+	// state is a built stage's final plan state (nil for an image); parent is the state
+	// of the stage a stage starts from.
+	state, parent *plan.State
 }
 
 type future struct {

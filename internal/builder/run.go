@@ -76,7 +76,7 @@ func (r *run) execRun(ctx context.Context, st *plan.Stage, ws *snapshot.Workspac
 		if err := os.WriteFile(f, []byte(step.Script.Data), 0o755); err != nil {
 			return nil, fmt.Errorf("writing inline script: %w", err)
 		}
-		c.Mounts = append(c.Mounts, specs.Mount{Destination: step.Args[0], Type: "bind", Source: f,
+		c.Mounts = append(c.Mounts, specs.Mount{Destination: step.ScriptPath(), Type: "bind", Source: f,
 			Options: []string{"bind", "ro", "nosuid", "nodev"}})
 	}
 	sm, err := r.setupMounts(ctx, st, step, id)

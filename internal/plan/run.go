@@ -2,7 +2,6 @@ package plan
 
 import (
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 
@@ -75,7 +74,7 @@ func (s *State) applyRun(c *instructions.RunCommand, st *Step) error {
 			if strings.HasPrefix(data, "#!") {
 				f.Data = data
 				st.Script = &f
-				args = []string{path.Join("/dev/pipes", f.Name)}
+				args = []string{st.ScriptPath()}
 			} else {
 				args = []string{data}
 			}
@@ -88,7 +87,8 @@ func (s *State) applyRun(c *instructions.RunCommand, st *Step) error {
 			args = []string{b.String()}
 		}
 	}
-	if c.PrependShell && st.Script == nil {
+	if c.PrependShell {
+		// A shebang heredoc too: BuildKit runs its file through the shell.
 		args = s.withShell(instructions.ShellDependantCmdLine{CmdLine: args, PrependShell: true})
 	}
 	st.Args = args
@@ -191,36 +191,20 @@ func (s *State) applyExpose(c *instructions.ExposeCommand, st *Step) error {
 		}
 		ports = append(ports, ps...)
 	}
+	var all []string
+	for _, p := range ports {
+		ps, err := parsePort(p)
+		if err != nil {
+			return err
+		}
+		all = append(all, ps...)
+	}
 	if s.Config.ExposedPorts == nil {
 		s.Config.ExposedPorts = map[string]struct{}{}
 	}
-	var shown []string
-	for _, p := range ports {
-		if p == "" {
-			continue
-		}
-		if !strings.Contains(p, "/") {
-			p += "/tcp"
-		}
-		num, proto, _ := strings.Cut(p, "/")
-		if num == "" || strings.Trim(num, "0123456789-") != "" {
-			return fmt.Errorf("invalid containerPort: %s", num)
-		}
-		proto = strings.ToLower(proto)
-		if proto != "tcp" && proto != "udp" && proto != "sctp" {
-			return fmt.Errorf("invalid proto: %s", proto)
-		}
-		s.Config.ExposedPorts[num+"/"+proto] = struct{}{}
-		shown = append(shown, num+"/"+proto)
+	for _, p := range all {
+		s.Config.ExposedPorts[p] = struct{}{}
 	}
-	st.CreatedBy = fmt.Sprintf("EXPOSE map[%s]", strings.Join(exposeMap(shown), " "))
+	st.CreatedBy = fmt.Sprintf("EXPOSE %v", all)
 	return nil
-}
-
-func exposeMap(ports []string) []string {
-	out := make([]string, 0, len(ports))
-	for _, p := range ports {
-		out = append(out, p+":{}")
-	}
-	return out
 }
