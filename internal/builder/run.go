@@ -56,10 +56,14 @@ func (r *run) execRun(ctx context.Context, st *plan.Stage, ws *snapshot.Workspac
 	if err != nil {
 		return nil, fmt.Errorf("USER %s: %w", step.User, err)
 	}
+	groups, err := fscopy.Groups(ws.Merged, user, uint32(owner.GID))
+	if err != nil {
+		return nil, fmt.Errorf("USER %s: %w", step.User, err)
+	}
 	id := newID()
 	c := &executor.Container{
 		ID: id, Rootfs: ws.Merged, Args: step.Args, Env: step.Env, Cwd: step.Workdir,
-		UID: uint32(owner.UID), GID: uint32(owner.GID), Network: network,
+		UID: uint32(owner.UID), GID: uint32(owner.GID), Groups: groups, Network: network,
 	}
 	// Step output is masked before the display sees it (TTY rows are truncated, which
 	// could split a secret).
