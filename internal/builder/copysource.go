@@ -31,11 +31,17 @@ type treeSource struct {
 	src      fscopy.Source
 	patterns []string
 	excludes []string
-	done     func()
+	// parents: the patterns are COPY --parents ones, which Digest cannot expand.
+	parents bool
+	done    func()
 }
 
 func (s *treeSource) key(k *cache.Key) error {
-	d, err := fscopy.Digest(s.src, s.patterns, s.excludes...)
+	patterns := s.patterns
+	if s.parents {
+		patterns = fscopy.ParentsDigestPatterns(patterns)
+	}
+	d, err := fscopy.Digest(s.src, patterns, s.excludes...)
 	if err != nil {
 		return err
 	}
@@ -112,7 +118,7 @@ func (r *run) copySources(ctx context.Context, st *plan.Stage, cs *plan.CopySpec
 		}
 		return []copySource{s}, id, nil
 	}
-	tree := &treeSource{src: r.contextSource(), excludes: cs.Excludes}
+	tree := &treeSource{src: r.contextSource(), excludes: cs.Excludes, parents: cs.Parents}
 	var urls []string
 	var gits []gitsource.Ref
 	for _, s := range cs.Sources {
@@ -177,7 +183,7 @@ func (r *run) stageSource(ctx context.Context, st *plan.Stage, cs *plan.CopySpec
 		return nil, "", fmt.Errorf("mounting --from=%s: %w", cs.From, err)
 	}
 	return &treeSource{src: fscopy.Source{Root: dir}, patterns: cs.Sources, excludes: cs.Excludes,
-		done: func() { _ = unmount(); rm() }}, fr.key, nil
+		parents: cs.Parents, done: func() { _ = unmount(); rm() }}, fr.key, nil
 }
 
 // inlineSource writes COPY <<EOF heredoc contents (plan expanded them) into a scratch dir.

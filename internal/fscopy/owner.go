@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
-	"slices"
 	"syscall"
 
 	"github.com/moby/sys/user"

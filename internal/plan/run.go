@@ -1,12 +1,15 @@
 package plan
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	mode "github.com/tonistiigi/dchapes-mode"
 )
 
 // applyArg declares build args in the stage, BuildKit's way: a --build-arg value wins,
@@ -147,11 +150,8 @@ func (s *State) applyCopy(st *Step, cs *CopySpec) error {
 		return err
 	}
 	st.Kind, st.Copy = Copy, cs
-	if cs.Chmod != "" {
-		var m uint64
-		if _, err := fmt.Sscanf(cs.Chmod, "%o", &m); err != nil || m > 0o7777 || strings.Trim(cs.Chmod, "01234567") != "" {
-			return fmt.Errorf("invalid chmod parameter: '%v'. it should be octal string and between 0 and 07777", cs.Chmod)
-		}
+	if err := checkChmod(cs.Chmod); err != nil {
+		return err
 	}
 	if cs.From != "" {
 		cs.FromStage, _ = s.plan.ResolveFrom(s.stage, cs.From)
@@ -206,5 +206,29 @@ func (s *State) applyExpose(c *instructions.ExposeCommand, st *Step) error {
 		s.Config.ExposedPorts[p] = struct{}{}
 	}
 	st.CreatedBy = fmt.Sprintf("EXPOSE %v", all)
+	return nil
+}
+
+// checkChmod accepts what BuildKit's --chmod does: an octal mode up to 07777, or a
+// symbolic one (u+x,go=r), with BuildKit's message for a bad number.
+func checkChmod(chmod string) error {
+	if chmod == "" {
+		return nil
+	}
+	nonOctal := fmt.Errorf("invalid chmod parameter: '%v'. it should be octal string and between 0 and 07777", chmod)
+	m, err := strconv.ParseUint(chmod, 8, 32)
+	if err == nil {
+		if m > 0o7777 {
+			return nonOctal
+		}
+		return nil
+	}
+	if _, err := mode.Parse(chmod); err != nil {
+		var ne *strconv.NumError
+		if errors.As(err, &ne) {
+			return nonOctal
+		}
+		return fmt.Errorf("invalid chmod parameter %q: %w", chmod, err)
+	}
 	return nil
 }
