@@ -3,7 +3,7 @@ package plan
 import (
 	"errors"
 	"fmt"
-	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -25,14 +25,16 @@ func parsePort(raw string) ([]string, error) {
 		return nil, fmt.Errorf("invalid port: %q: invalid proto: %s", raw, proto)
 	}
 	if strings.HasPrefix(ip, "[") {
-		h, _, err := net.SplitHostPort(ip + ":")
-		if err != nil {
-			return nil, fmt.Errorf("invalid IP address %v: %w", ip, err)
+		h, ok := strings.CutSuffix(ip[1:], "]")
+		if !ok {
+			return nil, fmt.Errorf("invalid IP address %v", ip)
 		}
 		ip = h
 	}
-	if ip != "" && net.ParseIP(ip) == nil {
-		return nil, errors.New("invalid IP address: " + ip)
+	if ip != "" {
+		if a, err := netip.ParseAddr(ip); err != nil || a.Zone() != "" {
+			return nil, errors.New("invalid IP address: " + ip)
+		}
 	}
 	start, end, err := portRange(port)
 	if err != nil {
