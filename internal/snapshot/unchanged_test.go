@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestWriteUpperDropsUnchangedDirs: a directory an upper holds only because something
@@ -73,5 +75,43 @@ func tarNames(t *testing.T, b []byte) []string {
 			t.Fatal(err)
 		}
 		out = append(out, h.Name)
+	}
+}
+
+// TestWriteUpperExpandsOpaqueDirs: an opaque upper directory is written as BuildKit's
+// differ writes it: a whiteout for each name the lowers show there and the upper lacks,
+// no opaque marker; one the lowers lack is not opaque at all.
+func TestWriteUpperExpandsOpaqueDirs(t *testing.T) {
+	lower1, lower2, upper := t.TempDir(), t.TempDir(), t.TempDir()
+	mustMkdir(t, filepath.Join(lower2, "data", "sub"), 0o755)
+	mustMkdir(t, filepath.Join(lower2, "data", "gone"), 0o755)
+	mustMkdir(t, filepath.Join(lower1, "data"), 0o755)
+	if err := os.WriteFile(filepath.Join(lower1, "data", "keep"), []byte("k"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// lower1 deleted data/gone: a whiteout hides lower2's.
+	if err := unix.Mknod(filepath.Join(lower1, "data", "gone"), unix.S_IFCHR, 0); err != nil {
+		t.Skipf("cannot make a whiteout here: %v", err)
+	}
+	for _, d := range []string{"data", "fresh"} {
+		mustMkdir(t, filepath.Join(upper, d), 0o755)
+		if err := unix.Setxattr(filepath.Join(upper, d), userOpaqueXattr, []byte("y"), 0); err != nil {
+			t.Skipf("cannot set %s here: %v", userOpaqueXattr, err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(upper, "data", "keep"), []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(upper, "fresh", "f"), []byte("f"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := writeUpper(upper, []string{lower1, lower2}, &buf); err != nil {
+		t.Fatal(err)
+	}
+	got := tarNames(t, buf.Bytes())
+	want := []string{"data/", "data/.wh.sub", "data/keep", "fresh/", "fresh/f"}
+	if !slices.Equal(got, want) {
+		t.Errorf("layer entries = %q, want %q", got, want)
 	}
 }

@@ -54,7 +54,7 @@ func writeUpper(dir string, lowers []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("writing layer of %s: %w", dir, err)
 	}
-	entries, dropped := dropUnchangedDirs(entries, lowers)
+	entries, dropped := dropUnchangedDirs(expandOpaque(entries, lowers), lowers)
 	if err := writeEntries(dir, entries, out); err != nil {
 		return err
 	}
