@@ -12,6 +12,9 @@
 set -eu
 BUILDKIT_VERSION=${BUILDKIT_VERSION:-v0.34.2}
 PORT=${CONFORMANCE_PORT:-5917}
+# A case with an http/ dir has it served here (its Dockerfile names this address; the
+# corpus test serves the same dir there).
+HTTP_PORT=5919
 root=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${WORK:-$(mktemp -d /tmp/hush-conformance.XXXXXX)}
 mkdir -p "$WORK/bin"
@@ -83,11 +86,24 @@ for dir in "$root"/testdata/conformance/*/; do
 			esac
 		done < "$dir/flags"
 	fi
+	http=""
+	if [ -d "$dir/http" ]; then
+		python3 -m http.server --bind 127.0.0.1 "$HTTP_PORT" --directory "$dir/http" > "$WORK/$name.http.log" 2>&1 &
+		http=$!
+		pids="$pids $http"
+		i=0
+		until python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$HTTP_PORT" 2>/dev/null; do
+			i=$((i + 1))
+			[ $i -lt 50 ] || { echo "the HTTP server of $name did not start" >&2; exit 1; }
+			sleep 0.2
+		done
+	fi
 	echo "== $name" >&2
 	"$WORK/bin/buildctl" --addr "unix://$sock" build --progress plain --frontend dockerfile.v0 \
 		--local "context=$ctx" --local "dockerfile=$dir" "$@" \
 		--output "type=oci,dest=$WORK/$name.tar" > "$WORK/$name.log" 2>&1 ||
 		{ cat "$WORK/$name.log" >&2; exit 1; }
 	"$WORK/bin/conformance-golden" -base "$WORK/base.json" "$WORK/$name.tar" "$dir"
+	if [ -n "$http" ]; then kill "$http"; wait "$http" 2>/dev/null || true; fi
 done
 echo "goldens written; BuildKit $BUILDKIT_VERSION; logs in $WORK" >&2

@@ -3,10 +3,13 @@ package main
 import (
 	"bufio"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -39,6 +42,7 @@ func TestConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Run(filepath.Base(dir), func(t *testing.T) {
+			serveConformanceHTTP(t, dir)
 			img := buildConformanceCase(t, e, dir)
 			s, err := conformance.Read(img, isBase)
 			if err != nil {
@@ -62,6 +66,26 @@ func TestConformance(t *testing.T) {
 			}
 		})
 	}
+}
+
+// conformanceHTTP is where a case's http/ dir is served (scripts/conformance.sh serves it
+// there too: the Dockerfile and so the history name the address).
+const conformanceHTTP = "127.0.0.1:5919"
+
+// serveConformanceHTTP serves the case's http/ dir, if it has one, for the subtest.
+func serveConformanceHTTP(t *testing.T, dir string) {
+	t.Helper()
+	files := filepath.Join(dir, "http")
+	if _, err := os.Stat(files); os.IsNotExist(err) {
+		return
+	}
+	l, err := net.Listen("tcp", conformanceHTTP)
+	if err != nil {
+		t.Fatalf("serving %s on %s: %v", files, conformanceHTTP, err)
+	}
+	srv := &http.Server{Handler: http.FileServer(http.Dir(files)), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
 }
 
 // writeConformanceGot keeps hush's files of a case in dir, for a closer look than the
