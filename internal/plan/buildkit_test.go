@@ -153,3 +153,20 @@ func TestChmodValues(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkChownByName: COPY --link cannot resolve names (BuildKit's error); numbers work.
+func TestLinkChownByName(t *testing.T) {
+	for _, c := range []struct {
+		flags string
+		ok    bool
+	}{{"--link --chown=1000:1000", true}, {"--link --chown=1000", true}, {"--chown=app", true},
+		{"--link --chown=app", false}, {"--link --chown=1000:staff", false}, {"--link --chown=root", false}} {
+		_, err := applyAll("FROM busybox\nCOPY "+c.flags+" a /a\n", v1.Config{})
+		if (err == nil) != c.ok {
+			t.Errorf("COPY %s: err = %v, want ok=%v", c.flags, err, c.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "can't be resolved when used with --link") {
+			t.Errorf("COPY %s: err = %v, want BuildKit's message", c.flags, err)
+		}
+	}
+}

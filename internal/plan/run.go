@@ -153,6 +153,9 @@ func (s *State) applyCopy(st *Step, cs *CopySpec) error {
 	if err := checkChmod(cs.Chmod); err != nil {
 		return err
 	}
+	if cs.Link && chownByName(cs.Chown) {
+		return fmt.Errorf("--chown=%s: user and group names can't be resolved when used with --link, use numeric uid[:gid] instead", cs.Chown)
+	}
 	if cs.From != "" {
 		cs.FromStage, _ = s.plan.ResolveFrom(s.stage, cs.From)
 		if cs.FromStage == s.stage {
@@ -231,4 +234,20 @@ func checkChmod(chmod string) error {
 		return fmt.Errorf("invalid chmod parameter %q: %w", chmod, err)
 	}
 	return nil
+}
+
+// chownByName reports whether a --chown value names a user or group rather than giving
+// numbers (as BuildKit reads it, "root" is a name too): a --link copy lands in an empty
+// layer, where no /etc/passwd can resolve one.
+func chownByName(chown string) bool {
+	if chown == "" {
+		return false
+	}
+	u, g, _ := strings.Cut(chown, ":")
+	for _, part := range []string{u, g} {
+		if _, err := strconv.ParseUint(part, 10, 32); part != "" && err != nil {
+			return true
+		}
+	}
+	return false
 }
