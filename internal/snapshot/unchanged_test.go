@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hush-build/hush/internal/hushtest"
 )
 
 // TestWriteUpperDropsUnchangedDirs: a directory an upper holds only because something
@@ -82,6 +84,7 @@ func tarNames(t *testing.T, b []byte) []string {
 // differ writes it: a whiteout for each name the lowers show there and the upper lacks,
 // no opaque marker; one the lowers lack is not opaque at all.
 func TestWriteUpperExpandsOpaqueDirs(t *testing.T) {
+	hushtest.RequireRootFor(t, "makes a whiteout device")
 	lower1, lower2, upper := t.TempDir(), t.TempDir(), t.TempDir()
 	mustMkdir(t, filepath.Join(lower2, "data", "sub"), 0o755)
 	mustMkdir(t, filepath.Join(lower2, "data", "gone"), 0o755)
@@ -91,12 +94,12 @@ func TestWriteUpperExpandsOpaqueDirs(t *testing.T) {
 	}
 	// lower1 deleted data/gone: a whiteout hides lower2's.
 	if err := unix.Mknod(filepath.Join(lower1, "data", "gone"), unix.S_IFCHR, 0); err != nil {
-		t.Skipf("cannot make a whiteout here: %v", err)
+		t.Fatalf("making a whiteout: %v", err)
 	}
 	for _, d := range []string{"data", "fresh"} {
 		mustMkdir(t, filepath.Join(upper, d), 0o755)
 		if err := unix.Setxattr(filepath.Join(upper, d), userOpaqueXattr, []byte("y"), 0); err != nil {
-			t.Skipf("cannot set %s here: %v", userOpaqueXattr, err)
+			t.Fatalf("setting %s: %v", userOpaqueXattr, err)
 		}
 	}
 	if err := os.WriteFile(filepath.Join(upper, "data", "keep"), []byte("new"), 0o644); err != nil {
