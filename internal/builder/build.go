@@ -133,6 +133,9 @@ type stageResult struct {
 	history []v1.History
 	key     string
 	steps   []StepRecord // the records of the steps from the first stage of the chain
+	// state is a built stage's final plan state (nil for an image); parent is the state
+	// of the stage a stage starts from.
+	state, parent *plan.State
 }
 
 type future struct {

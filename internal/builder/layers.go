@@ -32,10 +32,15 @@ func (overlayMounts) MountReadOnly(lowers []string, target string) (func() error
 }
 
 // Lowers returns the unpacked dirs of layers as overlay lowers, top-most first,
-// unpacking any layer the snapshot store does not have yet.
+// unpacking any layer the snapshot store does not have yet. A layer that occurs again
+// higher up (the empty layer of every step that changed nothing, or two equal COPYs) is
+// given once, at its top-most place: overlayfs refuses a lower dir given twice (ELOOP),
+// and the lower copy can show nothing the upper one does not.
 func Lowers(snaps *snapshot.Store, layers []v1.Layer) ([]string, error) {
-	out := make([]string, len(layers))
-	for i, l := range layers {
+	out := make([]string, 0, len(layers))
+	seen := map[string]bool{}
+	for i := len(layers) - 1; i >= 0; i-- {
+		l := layers[i]
 		d, err := l.DiffID()
 		if err != nil {
 			return nil, fmt.Errorf("reading layer diffID: %w", err)
@@ -44,7 +49,10 @@ func Lowers(snaps *snapshot.Store, layers []v1.Layer) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("unpacking layer %s: %w", d, err)
 		}
-		out[len(layers)-1-i] = dir
+		if !seen[dir] {
+			seen[dir] = true
+			out = append(out, dir)
+		}
 	}
 	return out, nil
 }

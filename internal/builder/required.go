@@ -21,11 +21,18 @@ func checkRequired(p *plan.Plan, opts Options) error {
 		k := kind + " " + id
 		missing[k] = append(missing[k], fmt.Sprintf("%s:%d", p.File.Name, line))
 	}
+	states := map[*plan.Stage]*plan.State{}
 	for _, st := range p.Needed() {
-		state, err := p.NewState(st, v1.Config{})
-		if err != nil {
-			return err
+		var state *plan.State
+		if parent := states[st.BaseStage]; parent != nil {
+			state = parent.Child(st) // as the build starts it: with the parent's build args
+		} else {
+			var err error
+			if state, err = p.NewState(st, v1.Config{}); err != nil {
+				return err
+			}
 		}
+		states[st] = state
 		for _, c := range st.Commands {
 			step, err := state.Apply(c)
 			if err != nil {

@@ -57,10 +57,14 @@ func (r *run) execRun(ctx context.Context, st *plan.Stage, ws *snapshot.Workspac
 	if err != nil {
 		return nil, fmt.Errorf("USER %s: %w", step.User, err)
 	}
+	groups, err := fscopy.Groups(ws.Merged, user, uint32(owner.GID))
+	if err != nil {
+		return nil, fmt.Errorf("USER %s: %w", step.User, err)
+	}
 	id := newID()
 	c := &executor.Container{
 		ID: id, Rootfs: ws.Merged, Args: step.Args, Env: step.Env, Cwd: step.Workdir,
-		UID: uint32(owner.UID), GID: uint32(owner.GID), Network: network,
+		UID: uint32(owner.UID), GID: uint32(owner.GID), Groups: groups, Network: network,
 	}
 	// Step output is masked before the display sees it (TTY rows are truncated, which
 	// could split a secret).
@@ -77,7 +81,7 @@ func (r *run) execRun(ctx context.Context, st *plan.Stage, ws *snapshot.Workspac
 		if err := os.WriteFile(f, []byte(step.Script.Data), 0o755); err != nil {
 			return nil, fmt.Errorf("writing inline script: %w", err)
 		}
-		c.Mounts = append(c.Mounts, specs.Mount{Destination: step.Args[0], Type: "bind", Source: f,
+		c.Mounts = append(c.Mounts, specs.Mount{Destination: step.ScriptPath(), Type: "bind", Source: f,
 			Options: []string{"bind", "ro", "nosuid", "nodev"}})
 	}
 	sm, err := r.setupMounts(ctx, st, step, id)

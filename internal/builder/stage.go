@@ -25,7 +25,7 @@ func (r *run) buildStage(ctx context.Context, st *plan.Stage) (*stageResult, err
 		}
 		cmds = append(trig, cmds...)
 	}
-	state, err := r.plan.NewState(st, res.cfg.Config)
+	state, err := r.stageState(st, res)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +42,9 @@ func (r *run) buildStage(ctx context.Context, st *plan.Stage) (*stageResult, err
 		}
 		name := r.prefix(st, i+2, total) + step.Name
 		if step.Kind == plan.Meta {
-			res.history = append(res.history, history(step.CreatedBy, res.lastTime(), false))
+			if step.CreatedBy != "" {
+				res.history = append(res.history, history(step.CreatedBy, res.lastTime(), false))
+			}
 			continue
 		}
 		if err := r.execStep(ctx, st, state, res, step, name); err != nil {
@@ -50,7 +52,20 @@ func (r *run) buildStage(ctx context.Context, st *plan.Stage) (*stageResult, err
 		}
 	}
 	res.cfg.Config = state.Config
+	if state.Author != "" {
+		res.cfg.Author = state.Author
+	}
+	res.state = state
 	return res, nil
+}
+
+// stageState starts the plan state of a stage: from the state of the stage it is based
+// on (BuildKit carries its build args along), else from the base image's config.
+func (r *run) stageState(st *plan.Stage, res *stageResult) (*plan.State, error) {
+	if res.parent != nil {
+		return res.parent.Child(st), nil
+	}
+	return r.plan.NewState(st, res.cfg.Config)
 }
 
 func (r *run) prefix(st *plan.Stage, i, n int) string {
@@ -72,7 +87,8 @@ func (r *run) base(ctx context.Context, st *plan.Stage) (*stageResult, string, e
 		}
 		src, name = b, st.BaseStage.String()
 	case st.Base == "scratch":
-		cf := &v1.ConfigFile{OS: r.plan.OS, Architecture: r.plan.Arch}
+		// BuildKit's empty image has "/" as its working directory.
+		cf := &v1.ConfigFile{OS: r.plan.OS, Architecture: r.plan.Arch, Config: v1.Config{WorkingDir: "/"}}
 		src, name = &stageResult{cfg: cf, key: "scratch"}, "scratch"
 	default:
 		b, err := r.image(ctx, st.Base)
@@ -90,6 +106,7 @@ func (r *run) base(ctx context.Context, st *plan.Stage) (*stageResult, string, e
 		history: append([]v1.History(nil), src.history...),
 		key:     src.key,
 		steps:   append([]StepRecord(nil), src.steps...),
+		parent:  src.state,
 	}, name, nil
 }
 

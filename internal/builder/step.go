@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -186,16 +185,11 @@ func (r *run) executeInWorkspace(ctx context.Context, res *stageResult, a *actio
 	return r.commit(ws)
 }
 
-// commit turns the workspace upper into a gzip layer blob in the image store.
+// commit turns the workspace upper into a gzip layer blob in the image store. An upper
+// with no changes still makes a layer (an empty tar), as BuildKit's RUN, COPY and WORKDIR
+// do.
 func (r *run) commit(ws *snapshot.Workspace) (*cache.Record, v1.Layer, error) {
 	rec := &cache.Record{Created: time.Now().UTC()}
-	entries, err := os.ReadDir(ws.Upper)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading layer changes: %w", err)
-	}
-	if len(entries) == 0 {
-		return rec, nil, nil
-	}
 	blob, err := r.b.Images.NewBlob()
 	if err != nil {
 		return nil, nil, err

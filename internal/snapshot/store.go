@@ -190,7 +190,7 @@ func (s *Store) Commit(w *Workspace, out io.Writer) (v1.Hash, error) {
 		return v1.Hash{}, fmt.Errorf("committing workspace: %s: %w", w.Merged, ErrStillMounted)
 	}
 	h := sha256.New()
-	if err := WriteLayer(w.Upper, io.MultiWriter(out, h)); err != nil {
+	if err := writeUpper(w.Upper, w.lowers, io.MultiWriter(out, h)); err != nil {
 		return v1.Hash{}, fmt.Errorf("committing workspace: %w", err)
 	}
 	diffID := v1.Hash{Algorithm: "sha256", Hex: hexSum(h)}
