@@ -167,7 +167,7 @@ func (r *run) stageSource(ctx context.Context, st *plan.Stage, cs *plan.CopySpec
 	if err != nil {
 		return nil, "", err
 	}
-	dir, rm, err := r.b.mountDir()
+	dir, rm, err := r.s.mountDir()
 	if err != nil {
 		return nil, "", err
 	}
@@ -195,7 +195,7 @@ func (r *run) inlineSource(cs *plan.CopySpec) (*treeSource, error) {
 
 // urlSource downloads an ADD <url> into a scratch dir, with the host's HTTP auth secret.
 func (r *run) urlSource(ctx context.Context, u string) (*urlSource, error) {
-	dir, _, err := r.b.mountDir()
+	dir, _, err := r.s.mountDir()
 	if err != nil {
 		return nil, err
 	}

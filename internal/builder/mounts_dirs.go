@@ -39,7 +39,7 @@ func (r *run) cacheMount(ctx context.Context, st *plan.Stage, sm *stepMounts, m 
 	case instructions.MountSharingPrivate:
 		if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
 			// Another step holds it: a private mount gets a fresh, throw-away dir.
-			tmp, err := os.MkdirTemp(r.b.TmpDir, "private-cache-")
+			tmp, err := os.MkdirTemp(r.s.dir(), "private-cache-")
 			if err != nil {
 				return fmt.Errorf("creating private cache %s: %w", id, err)
 			}
@@ -71,7 +71,7 @@ func (r *run) cacheMount(ctx context.Context, st *plan.Stage, sm *stepMounts, m 
 // createCacheDir makes a cache dir (seeded from from=/source= when given) and renames it
 // into place, so a half-made cache is never used.
 func (r *run) createCacheDir(ctx context.Context, st *plan.Stage, m *instructions.Mount, dir string) error {
-	tmp, err := os.MkdirTemp(r.b.TmpDir, "new-cache-")
+	tmp, err := os.MkdirTemp(r.s.dir(), "new-cache-")
 	if err != nil {
 		return fmt.Errorf("creating cache: %w", err)
 	}
@@ -110,7 +110,7 @@ func (r *run) stageRoot(ctx context.Context, st *plan.Stage, from string) (strin
 	if err != nil {
 		return "", nil, err
 	}
-	dir, rm, err := r.b.mountDir()
+	dir, rm, err := r.s.mountDir()
 	if err != nil {
 		return "", nil, err
 	}
@@ -186,7 +186,7 @@ func (r *run) bindMount(ctx context.Context, st *plan.Stage, sm *stepMounts, m *
 // contextView copies the context path src, with .dockerignore applied, into a temp dir;
 // it returns the dir (to remove afterwards) and the path the mount shows.
 func (r *run) contextView(src string) (string, string, error) {
-	dir, _, err := r.b.mountDir()
+	dir, _, err := r.s.mountDir()
 	if err != nil {
 		return "", "", err
 	}

@@ -123,7 +123,7 @@ func open(root string, runtime func(runDir string) (executor.Runtime, error), mo
 	if err != nil {
 		return nil, err
 	}
-	b := &Builder{root: root, Images: s.images, Snapshots: s.snaps, RunDir: filepath.Join(root, "run"),
+	b := &Builder{root: root, Images: s.images, Snapshots: s.snaps, leases: s.leases, RunDir: filepath.Join(root, "run"),
 		CacheMountDir: filepath.Join(root, "cachemounts"),
 		Sums:          LoadSumCache(filepath.Join(root, "contentsums.json")), mounts: mounts}
 	if b.Cache, err = cache.Open(filepath.Join(root, "cache")); err != nil {
