@@ -17,6 +17,7 @@ import (
 	"github.com/hush-build/hush/internal/cache"
 	"github.com/hush-build/hush/internal/dockerfile"
 	"github.com/hush-build/hush/internal/executor"
+	"github.com/hush-build/hush/internal/gc"
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/lease"
 	"github.com/hush-build/hush/internal/plan"
@@ -84,6 +85,7 @@ type Builder struct {
 	unaudited *unaudited   // layers built with secret values, until audited
 	mounts    mounter      // overlayfs; plain copies in the package's tests
 	root      string       // the state dir
+	gc        *gc.Policy   // collected after each Run; nil: never
 }
 
 // Result is the built image.

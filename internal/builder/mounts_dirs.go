@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/hush-build/hush/internal/fscopy"
 	"github.com/hush-build/hush/internal/fsroot"
+	"github.com/hush-build/hush/internal/gc"
 	"github.com/hush-build/hush/internal/plan"
 )
 
@@ -28,9 +30,9 @@ func (r *run) cacheMount(ctx context.Context, st *plan.Stage, sm *stepMounts, m 
 		return fmt.Errorf("creating cache mount dir: %w", err)
 	}
 	dir := r.cacheDir(id)
-	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := openMountLock(dir, id)
 	if err != nil {
-		return fmt.Errorf("locking cache %s: %w", id, err)
+		return err
 	}
 	sm.cleanup = append(sm.cleanup, func() { lock.Close() })
 	switch m.CacheSharing {
@@ -66,6 +68,21 @@ func (r *run) cacheMount(ctx context.Context, st *plan.Stage, sm *stepMounts, m 
 	}
 	sm.add(specs.Mount{Destination: target, Type: "bind", Source: dir, Options: opts})
 	return nil
+}
+
+// openMountLock opens the lock of cache mount dir (package gc's MountLock), which holds the
+// mount's id (hush du shows it) and, as its mtime, when a step last used it.
+func openMountLock(dir, id string) (*os.File, error) {
+	lock, err := os.OpenFile(gc.MountLock(dir), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("locking cache %s: %w", id, err)
+	}
+	if fi, err := lock.Stat(); err == nil && fi.Size() == 0 {
+		_, _ = lock.WriteAt([]byte(id), 0)
+	}
+	now := time.Now()
+	_ = os.Chtimes(lock.Name(), now, now)
+	return lock, nil
 }
 
 // createCacheDir makes a cache dir (seeded from from=/source= when given) and renames it

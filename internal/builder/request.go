@@ -86,6 +86,9 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 	if cerr := s.close(); cerr != nil {
 		req.Progress.Warn("cleaning up after the build: " + cerr.Error())
 	}
+	if gerr := b.collectGarbage(); gerr != nil {
+		req.Progress.Warn("collecting garbage: " + gerr.Error())
+	}
 	return pub, err
 }
 

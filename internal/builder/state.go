@@ -10,6 +10,7 @@ import (
 	"github.com/hush-build/hush/internal/audit"
 	"github.com/hush-build/hush/internal/cache"
 	"github.com/hush-build/hush/internal/executor"
+	"github.com/hush-build/hush/internal/gc"
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/lease"
 	"github.com/hush-build/hush/internal/registry"
@@ -97,6 +98,8 @@ func sweep(root string) (*stores, error) {
 type Config struct {
 	// Runtime is "crun", "runc", or "" for crun when installed, else runc.
 	Runtime string
+	// GC is the garbage collection run after each Run (LoadGCPolicy); nil: none.
+	GC *gc.Policy
 }
 
 // Open opens the state dir root for one build (or image run): its stores and cache, the
@@ -113,7 +116,12 @@ type Config struct {
 //	keys/         the fingerprint key (0600)
 func Open(root string, cfg Config) (*Builder, error) {
 	runtime := func(runDir string) (executor.Runtime, error) { return executor.New(cfg.Runtime, runDir) }
-	return open(root, runtime, overlayMounts{})
+	b, err := open(root, runtime, overlayMounts{})
+	if err != nil {
+		return nil, err
+	}
+	b.gc = cfg.GC
+	return b, nil
 }
 
 // open is Open with the parts that run steps and need root given: the OCI runtime (made

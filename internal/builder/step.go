@@ -65,6 +65,7 @@ func (r *run) execStepIn(ctx context.Context, st *plan.Stage, state *plan.State,
 	if !r.opts.NoCache {
 		if rec, ok := r.b.Cache.Get(a.key); ok {
 			if l, ok := r.cachedLayer(rec); ok {
+				_ = r.b.Cache.Touch(a.key) // the garbage collector keeps what was used last
 				r.apply(st, res, step, a.key, rec, l)
 				ps.Cached()
 				return nil

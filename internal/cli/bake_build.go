@@ -75,7 +75,7 @@ func unionMasks(pool *secret.Set, targets []*bakeTarget) *secret.Masks {
 // openBakeBuilder opens the builder every target runs on. It caches no sum of a file any
 // target's secret was read from.
 func openBakeBuilder(g *globals, o *bakeOptions, pool *secret.Set) (*builder.Builder, error) {
-	b, err := builder.Open(g.root, builder.Config{Runtime: o.runtime})
+	b, err := g.openBuilder(o.runtime)
 	if err != nil {
 		return nil, err
 	}
