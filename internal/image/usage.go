@@ -45,8 +45,14 @@ type Uses struct {
 	Layers map[v1.Hash]v1.Hash // diffID -> layer digest
 }
 
-// Uses reads what the stored images use.
+// Uses reads what the stored images use, under the store lock (an rmi meanwhile would
+// take blobs it reads).
 func (s *Store) Uses() (*Uses, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	idx, err := s.readIndex()
 	if err != nil {
 		return nil, err

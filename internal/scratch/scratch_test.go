@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestSweep(t *testing.T) {
@@ -56,5 +58,61 @@ func TestSweep(t *testing.T) {
 	}
 	if err := Sweep(filepath.Join(t.TempDir(), "missing"), nil); err != nil {
 		t.Errorf("Sweep of a missing parent: %v", err)
+	}
+}
+
+// TestSweepDirRemovedMeanwhile: a dir Sweep listed whose owner removed it before Sweep
+// looked at it is no error (another process was removing its own workspace).
+func TestSweepDirRemovedMeanwhile(t *testing.T) {
+	if err := sweepDir(filepath.Join(t.TempDir(), "gone"), nil); err != nil {
+		t.Errorf("sweeping a dir that vanished: %v", err)
+	}
+}
+
+// TestSweepKilledMidway: a process killed while it locked a new dir (only lock.new, free)
+// or while it removed its dir (the lock goes last, so it is still there, free) left a dir
+// the next Sweep removes at once, however recent; a live owner's lock.new keeps its dir.
+func TestSweepKilledMidway(t *testing.T) {
+	parent := t.TempDir()
+	locking := filepath.Join(parent, "locking")
+	if err := os.MkdirAll(locking, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(locking, lockName+".new"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	removing, err := New(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(removing.Path(), "a", "b"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := removeAllBut(removing.Path(), lockName); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(removing.Path(), lockName)); err != nil {
+		t.Fatalf("removing the dir's contents took its lock: %v", err)
+	}
+	removing.Release() // killed before the rest
+	liveNew := filepath.Join(parent, "live")
+	if err := os.MkdirAll(liveNew, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(liveNew, lockName+".new"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if err := Sweep(parent, nil); err != nil {
+		t.Fatal(err)
+	}
+	for path, keep := range map[string]bool{locking: false, removing.Path(): false, liveNew: true} {
+		if _, err := os.Lstat(path); (err == nil) != keep {
+			t.Errorf("%s: exists = %v, want %v", path, err == nil, keep)
+		}
 	}
 }
