@@ -189,16 +189,25 @@ func Collect(st Stores, p Policy) (int64, error) {
 	all := space
 	all.All = true
 	tiers = append(tiers, space, all)
+	u, err := read(st)
+	if err != nil {
+		return 0, err
+	}
 	var freed int64
 	for _, o := range tiers {
 		if o.MaxUsedSpace == 0 && o.ReservedSpace == 0 && o.MinFreeSpace == 0 && o.KeepDuration == 0 {
 			continue // a tier without a bound would remove everything
 		}
-		res, err := Prune(st, o, nil)
+		res, err := prune(st, u, o, nil)
 		if err != nil {
 			return freed, err
 		}
 		freed += res.Freed
+		if len(res.Records) > 0 { // the next tier sees what is left
+			if u, err = read(st); err != nil {
+				return freed, err
+			}
+		}
 	}
 	return freed, nil
 }

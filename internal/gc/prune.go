@@ -51,6 +51,11 @@ func Prune(st Stores, o Options, report func(Record)) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	return prune(st, u, o, report)
+}
+
+// prune is Prune on the usage u read before.
+func prune(st Stores, u *usage, o Options, report func(Record)) (*Result, error) {
 	var total int64
 	for _, e := range u.entries {
 		total += e.Size
@@ -62,7 +67,10 @@ func Prune(st Stores, o Options, report func(Record)) (*Result, error) {
 	if keep != 0 && total <= keep {
 		return &Result{}, nil
 	}
-	victims := o.pick(u.entries, keep != 0, total-keep)
+	victims, records := o.pick(u.entries, keep != 0, total-keep), o.records(u, keep != 0)
+	if len(victims) == 0 && len(records) == 0 {
+		return &Result{}, nil
+	}
 	trash, err := scratch.New(st.Trash)
 	if err != nil {
 		return nil, err
@@ -85,7 +93,7 @@ func Prune(st Stores, o Options, report func(Record)) (*Result, error) {
 			layers = append(layers, e)
 		}
 	}
-	err = removeLayers(st, layers, o.records(u, keep != 0), trash, note, res)
+	err = removeLayers(st, layers, records, trash, note, res)
 	for _, m := range mounts {
 		if freed, ok, rerr := removeMount(m, trash); rerr != nil {
 			err = errors.Join(err, rerr)
