@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/gofrs/flock"
 )
 
 // Ledger remembers which layers were audited clean against which secret values, by keyed
@@ -59,24 +59,15 @@ func (l *Ledger) Clean(layer string, fps []string) bool {
 	return len(fps) > 0
 }
 
-// lock takes the ledger's lock for one change. flock belongs to the open file
-// description: goroutines with their own Record calls exclude each other too.
+// lock takes the ledger's lock for one change. Each call opens the lock file anew, and an
+// flock belongs to the open file: goroutines with their own Record calls exclude each
+// other as processes do.
 func (l *Ledger) lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(l.dir, "lock"), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
-	if err != nil {
+	fl := flock.New(filepath.Join(l.dir, "lock"), flock.SetPermissions(0o600))
+	if err := fl.Lock(); err != nil {
 		return nil, fmt.Errorf("locking the audit ledger: %w", err)
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking the audit ledger: %w", err)
-	}
-	return func() { f.Close() }, nil
+	return func() { _ = fl.Unlock() }, nil
 }
 
 // Record notes that layer was audited clean against fps (added to what it was before).

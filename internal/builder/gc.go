@@ -34,14 +34,20 @@ func gcStores(root string, s *stores) (gc.Stores, error) {
 		CacheMounts: filepath.Join(root, "cachemounts"), Trash: trash, Lock: filepath.Join(root, "gc.lock")}, nil
 }
 
+// sweptStores sweeps what dead builds left in the state dir root and opens its stores for
+// package gc.
+func sweptStores(root string) (gc.Stores, error) {
+	s, err := sweep(root)
+	if err != nil {
+		return gc.Stores{}, err
+	}
+	return gcStores(root, s)
+}
+
 // DiskUsage lists the build cache of the state dir root (hush du), after sweeping what dead
 // builds left.
 func DiskUsage(root string) ([]gc.Record, error) {
-	s, err := sweep(root)
-	if err != nil {
-		return nil, err
-	}
-	st, err := gcStores(root, s)
+	st, err := sweptStores(root)
 	if err != nil {
 		return nil, err
 	}
@@ -52,11 +58,7 @@ func DiskUsage(root string) ([]gc.Record, error) {
 // uses (hush prune), after sweeping what dead builds left; report sees each record removed.
 // The audit ledger forgets the layers removed.
 func Prune(root string, o gc.Options, report func(gc.Record)) (*gc.Result, error) {
-	s, err := sweep(root)
-	if err != nil {
-		return nil, err
-	}
-	st, err := gcStores(root, s)
+	st, err := sweptStores(root)
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gofrs/flock"
 	"golang.org/x/sys/unix"
 )
 
@@ -110,7 +111,7 @@ func (l *Lease) Hold(refs ...string) error {
 	if l.f == nil {
 		return errors.New("holding references: the lease has ended")
 	}
-	unlock, err := l.ls.lock(unix.LOCK_SH)
+	unlock, err := l.ls.lock((*flock.Flock).RLock)
 	if err != nil {
 		return err
 	}
@@ -164,25 +165,15 @@ func (l *Lease) Release() {
 
 func (ls *Leases) leasePath(id string) string { return filepath.Join(ls.dir, id+".lease") }
 
-// lock takes the holders' lock (LOCK_SH: Hold) or the removers' (LOCK_EX: Exclusive).
-// flock locks belong to the open file description, so goroutines of one process exclude
-// each other as other processes do.
-func (ls *Leases) lock(how int) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(ls.dir, lockFile), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening the lease lock: %w", err)
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
+// lock takes the holders' lock (RLock: Hold) or the removers' (Lock: Exclusive). Each
+// call opens the lock file anew, and an flock belongs to the open file: goroutines of one
+// process exclude each other as other processes do.
+func (ls *Leases) lock(take func(*flock.Flock) error) (func(), error) {
+	fl := flock.New(filepath.Join(ls.dir, lockFile), flock.SetPermissions(0o600))
+	if err := take(fl); err != nil {
 		return nil, fmt.Errorf("taking the lease lock: %w", err)
 	}
-	return func() { f.Close() }, nil
+	return func() { _ = fl.Unlock() }, nil
 }
 
 // Live reports whether the lease id is held by a running process.
@@ -266,7 +257,7 @@ type View struct {
 // decides and removes; it must not call Hold or Exclusive (that would wait for itself).
 // Keep it short (unlinks and renames): every build's Hold waits for it.
 func (ls *Leases) Exclusive(fn func(v *View) error) error {
-	unlock, err := ls.lock(unix.LOCK_EX)
+	unlock, err := ls.lock((*flock.Flock).Lock)
 	if err != nil {
 		return err
 	}
