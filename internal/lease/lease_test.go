@@ -10,15 +10,7 @@ import (
 )
 
 func TestLeases(t *testing.T) {
-	ls, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	live, err := ls.Acquire()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer live.Release()
+	ls, live := openLease(t)
 	if err := live.Hold(BlobRef("sha256:aa"), LayerRef("sha256:bb"), BlobRef("sha256:aa")); err != nil {
 		t.Fatal(err)
 	}
@@ -71,15 +63,7 @@ func TestLeases(t *testing.T) {
 }
 
 func TestDropKeepsTheRest(t *testing.T) {
-	ls, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := ls.Acquire()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release()
+	ls, l := openLease(t)
 	if err := l.Hold(BlobRef("sha256:a"), BlobRef("sha256:b")); err != nil {
 		t.Fatal(err)
 	}
@@ -119,19 +103,10 @@ func pending(t *testing.T, ls *Leases, prefix string) []string {
 // only after it, so the remover's view of what is held cannot go stale under it; and the
 // holder, checking afterwards, sees what the remover did.
 func TestHoldWaitsForExclusive(t *testing.T) {
-	ls, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := ls.Acquire()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release()
-	inside, held := make(chan struct{}), make(chan error, 1)
+	ls, l := openLease(t)
+	held := make(chan error, 1)
 	var sawHeld bool
-	err = ls.Exclusive(func(v *View) error {
-		close(inside)
+	err := ls.Exclusive(func(v *View) error {
 		go func() { held <- l.Hold(BlobRef("sha256:x")) }()
 		select {
 		case err := <-held:
@@ -157,14 +132,7 @@ func TestHoldWaitsForExclusive(t *testing.T) {
 
 // TestLive tells a running lease from an ended one and from names that are not leases.
 func TestLive(t *testing.T) {
-	ls, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := ls.Acquire()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ls, l := openLease(t)
 	id := l.ID()
 	if !ls.Live(id) {
 		t.Errorf("a running lease %q is not live", id)
@@ -186,4 +154,19 @@ func TestLive(t *testing.T) {
 	if none.ID() != "" {
 		t.Error("a nil lease has an ID")
 	}
+}
+
+// openLease opens leases in a temp dir and acquires one, released when the test ends.
+func openLease(t *testing.T) (*Leases, *Lease) {
+	t.Helper()
+	ls, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ls.Acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Release)
+	return ls, l
 }
