@@ -102,18 +102,24 @@ type Config struct {
 	GC *gc.Policy
 }
 
-// Open opens the state dir root for one build (or image run): its stores and cache, the
-// runtime, the keys and the audit ledger, a scratch dir and a lease; Close releases them.
-// The state dir's layout is the builder's alone:
+// Open opens the state dir root for builds (or image runs): its stores and cache, the
+// runtime, the keys and the audit ledger, a scratch dir and a lease of the builder's own
+// (each Run makes a session with its own); Close releases them. Several processes, and
+// several Runs of one Builder, share the state dir at once. Its layout is the builder's
+// alone:
 //
-//	store/        OCI layout: tagged images and every layer blob
-//	snapshots/    unpacked layers (overlay lowers) and workspaces
-//	cache/        step cache records          audited/   the audit ledger
-//	cachemounts/  RUN --mount=type=cache       leases/    running builds' holds
-//	tmp/          scratch dirs of running builds
-//	unaudited/    layers built with secret values and not audited yet
+//	store/        OCI layout: tagged images and every layer blob (index.json.lock)
+//	snapshots/    unpacked layers (overlay lowers), their sizes, workspaces
+//	cache/        step cache records (mtime: last use)
+//	audited/      the audit ledger (lock: its flock)
+//	cachemounts/  RUN --mount=type=cache dirs, NAME.lock each (id, last use)
+//	leases/       running builds' holds (*.lease), gc.lock, pending/ removals
+//	tmp/          scratch dirs of running Runs, builders, prunes (flocked)
+//	unaudited/    layers built with secret values and not audited yet, per build
 //	run/          a tmpfs in the build's mount namespace (bundles, secrets)
 //	keys/         the fingerprint key (0600)
+//	gc.conf       the garbage-collection policy (optional; $HUSH_GC wins)
+//	gc.lock       held by the one collection running
 func Open(root string, cfg Config) (*Builder, error) {
 	runtime := func(runDir string) (executor.Runtime, error) { return executor.New(cfg.Runtime, runDir) }
 	b, err := open(root, runtime, overlayMounts{})
