@@ -60,9 +60,16 @@ func (s *Store) Size(diffID v1.Hash) (int64, error) {
 			return n, nil
 		}
 	}
+	before, err := os.Lstat(p)
+	if err != nil {
+		return 0, fmt.Errorf("measuring layer %s: %w", diffID, err)
+	}
 	n, err := DiskUsage(p)
 	if err != nil {
 		return 0, fmt.Errorf("measuring layer %s: %w", diffID, err)
+	}
+	if after, err := os.Lstat(p); err != nil || !os.SameFile(before, after) {
+		return n, nil // removed while measured: the count may be short, do not record it
 	}
 	tmp, err := os.CreateTemp(filepath.Join(s.root, sizesDir), ".tmp-*")
 	if err == nil {
@@ -76,13 +83,14 @@ func (s *Store) Size(diffID v1.Hash) (int64, error) {
 }
 
 // DiskUsage is the disk space of the tree at root, as du counts it (allocated blocks,
-// every hard-linked inode once). Entries removed while it walks are skipped.
+// every hard-linked inode once). Entries removed while it walks are skipped; a missing
+// root is an error.
 func DiskUsage(root string) (int64, error) {
 	seen := map[[2]uint64]bool{}
 	var n int64
-	err := filepath.WalkDir(root, func(_ string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
+			if errors.Is(err, fs.ErrNotExist) && p != root {
 				return nil
 			}
 			return err
