@@ -119,10 +119,6 @@ func Sweep(parent string, before func(dir string) error) error {
 
 func sweepDir(dir string, before func(string) error) error {
 	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|unix.O_NOFOLLOW, 0)
-	if errors.Is(err, os.ErrNotExist) {
-		// An owner killed while locking leaves lock.new: free, it is dead; held, it lives.
-		f, err = os.OpenFile(filepath.Join(dir, lockName+".new"), os.O_RDWR|unix.O_NOFOLLOW, 0)
-	}
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		fi, serr := os.Lstat(dir)
