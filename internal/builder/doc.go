@@ -4,10 +4,13 @@
 // stage the target needs (independent stages concurrently, steps reused from the cache
 // when their inputs are unchanged), audits every layer it built, reused or started from
 // for the secret values, and only then hands the image to the sinks. hush build, bake and
-// steps are thin callers of Run.
+// steps are thin callers of Run; one Builder serves concurrent Runs, each in a session of
+// its own (scratch dir, lease, journal entries). After each Run it collects garbage by the
+// state dir's policy; Prune and DiskUsage serve hush prune and du.
 //
 // It owns the order of work, the build cache lookups, the self-audit and the purge of what
 // leaked. It must never interpret Dockerfile syntax (that is plan's), write image formats
-// (image's and sink's), publish an image that was not audited, or hold a secret value in a
-// cache key, an error or a log line.
+// (image's and sink's), publish an image that was not audited, hold a secret value in a
+// cache key, an error or a log line, or let one Run audit, purge or release what another
+// Run holds.
 package builder
