@@ -2,9 +2,11 @@ package builder
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRebuildIsFullyCached: building the same inputs again runs nothing and gives the same
@@ -211,4 +213,27 @@ func recordsOf(t *testing.T, b *Builder, digest string) int {
 		}
 	}
 	return n
+}
+
+// TestCacheHitRecordsLastUse: reusing a step from the cache records the use, so the
+// garbage collector, least recently used first, keeps what builds still reuse.
+func TestCacheHitRecordsLastUse(t *testing.T) {
+	h := newHarness(t)
+	const df = "FROM scratch\nRUN write one 1\n"
+	h.mustBuild(df, Request{})
+	list, err := h.b.Cache.List()
+	if err != nil || len(list) != 1 {
+		t.Fatalf("cache records %+v, %v", list, err)
+	}
+	old := time.Now().Add(-30 * 24 * time.Hour)
+	p := filepath.Join(h.b.Cache.Dir(), strings.TrimPrefix(list[0].Key, "sha256:")+".json")
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if ran := h.mustBuild(df, Request{}).ran; len(ran) != 0 {
+		t.Fatalf("the rebuild ran %q", ran)
+	}
+	if list, _ = h.b.Cache.List(); time.Since(list[0].LastUsed) > time.Minute {
+		t.Errorf("a record reused just now was last used %v", list[0].LastUsed)
+	}
 }
