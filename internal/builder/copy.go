@@ -93,7 +93,7 @@ func copyOptions(cs *plan.CopySpec) (fscopy.Options, error) {
 
 // fetchGitSource fetches an ADD <git url> source into a temp dir.
 func (r *run) fetchGitSource(ctx context.Context, g gitsource.Ref) (string, string, error) {
-	parent, _, err := r.b.mountDir()
+	parent, _, err := r.s.mountDir()
 	if err != nil {
 		return "", "", err
 	}
@@ -151,7 +151,7 @@ func isLoopback(host string) bool {
 // inlineFiles writes COPY <<EOF heredoc contents into a temp dir. plan has already
 // expanded them (variables only, quotes kept, as BuildKit does).
 func (r *run) inlineFiles(cs *plan.CopySpec) (string, error) {
-	dir, _, err := r.b.mountDir()
+	dir, _, err := r.s.mountDir()
 	if err != nil {
 		return "", err
 	}

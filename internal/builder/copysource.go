@@ -186,7 +186,7 @@ func (r *run) stageSource(ctx context.Context, st *plan.Stage, cs *plan.CopySpec
 	if err != nil {
 		return nil, "", err
 	}
-	dir, rm, err := r.b.mountDir()
+	dir, rm, err := r.s.mountDir()
 	if err != nil {
 		return nil, "", err
 	}
@@ -225,7 +225,7 @@ func (r *run) urlSource(ctx context.Context, u, checksum string) (*urlSource, er
 			return nil, fmt.Errorf("--checksum=%s: only sha256 digests are supported", checksum)
 		}
 	}
-	dir, _, err := r.b.mountDir()
+	dir, _, err := r.s.mountDir()
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,6 @@
 package builder
 
 import (
-	"github.com/hush-build/hush/internal/lease"
-
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -55,23 +53,6 @@ func Lowers(snaps *snapshot.Store, layers []v1.Layer) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// lowers is Lowers with every layer held by the build's lease first, so that no purge or
-// removal deletes an unpacked layer while it is an overlay lower of this build.
-func (b *Builder) lowers(layers []v1.Layer) ([]string, error) {
-	var refs []string
-	for _, l := range layers {
-		d, err := l.DiffID()
-		if err != nil {
-			return nil, fmt.Errorf("reading layer diffID: %w", err)
-		}
-		refs = append(refs, lease.LayerRef(d.String()))
-	}
-	if err := b.Lease.Hold(refs...); err != nil {
-		return nil, err
-	}
-	return Lowers(b.Snapshots, layers)
 }
 
 // Unpack unpacks img's layers into the snapshots of the state dir root now, as docker does

@@ -85,8 +85,26 @@ type Published struct {
 
 // Run is the whole build: it opens the inputs, lints them, builds every stage the target
 // needs, audits every layer of the build and hush's state for the secret values, and only
-// then writes the image to each sink. A failure anywhere publishes nothing.
+// then writes the image to each sink. A failure anywhere publishes nothing. Several Runs
+// of one Builder may go at once: each has its own session (scratch dir and lease).
 func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
+	s, err := b.newSession()
+	if err != nil {
+		return nil, err
+	}
+	pub, err := s.run(ctx, req)
+	if cerr := s.close(); cerr != nil {
+		req.Progress.Warn("cleaning up after the build: " + cerr.Error())
+	}
+	if gerr := b.collectGarbage(); gerr != nil {
+		req.Progress.Warn("collecting garbage: " + gerr.Error())
+	}
+	return pub, err
+}
+
+// run is Run in session s.
+func (s *session) run(ctx context.Context, req Request) (*Published, error) {
+	b := s.b
 	if req.Secrets == nil {
 		req.Secrets = secret.NewSet()
 	}
@@ -103,7 +121,7 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 		req.KnownHosts = defaultKnownHosts()
 	}
 	git := GitAuth{Secrets: req.Secrets, SSH: agents, KnownHosts: req.KnownHosts, RunDir: b.RunDir, Stderr: req.Log}
-	in, err := b.loadInputs(ctx, &req, git)
+	in, err := s.loadInputs(ctx, &req, git)
 	if err != nil {
 		return nil, err
 	}
@@ -115,20 +133,20 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 	}
 	audited := req.Audit != "off" && searchable(req.Secrets)
 	caches := b.loadCaches(ctx, &req)
-	res, err := b.Build(ctx, Options{Context: in.context, Dockerfile: in.dockerfile, BuildArgs: req.BuildArgs,
+	res, err := s.build(ctx, Options{Context: in.context, Dockerfile: in.dockerfile, BuildArgs: req.BuildArgs,
 		Target: req.Target, NoCache: req.NoCache, Labels: req.Labels, Network: req.Network, Progress: req.Progress,
 		Secrets: req.Secrets, SSH: agents, KnownHosts: req.KnownHosts, Mask: req.Secrets.Masks(),
 		Registry: req.Registry, Unaudited: audited, CacheFrom: caches, FingerprintKey: req.FingerprintKey})
 	if err != nil {
 		if res != nil && audited {
-			b.auditFailed(ctx, res, req)
+			s.auditFailed(ctx, res, req)
 		}
 		return nil, err
 	}
 	for _, w := range res.Warnings {
 		req.Progress.Warn(w)
 	}
-	if err := b.SelfAudit(ctx, res, AuditOptions{Mode: req.Audit, Secrets: req.Secrets, Progress: req.Progress}); err != nil {
+	if err := s.selfAudit(ctx, res, AuditOptions{Mode: req.Audit, Secrets: req.Secrets, Progress: req.Progress}); err != nil {
 		return nil, err
 	}
 	// Layers may leave the machine only when audited for the build's values (if any).
@@ -236,9 +254,9 @@ func LoadSecrets(in SecretInputs) (*secret.Set, error) {
 // auditFailed audits what a failed (or interrupted) build committed before it stopped, so
 // a layer that holds a secret is purged now rather than left for a later build to reuse;
 // the build's own error is what the caller reports, the audit's findings are warned about.
-func (b *Builder) auditFailed(ctx context.Context, res *Result, req Request) {
+func (s *session) auditFailed(ctx context.Context, res *Result, req Request) {
 	ctx = context.WithoutCancel(ctx)
-	if err := b.SelfAudit(ctx, res, AuditOptions{Mode: "fail", Secrets: req.Secrets, Progress: req.Progress}); err != nil {
+	if err := s.selfAudit(ctx, res, AuditOptions{Mode: "fail", Secrets: req.Secrets, Progress: req.Progress}); err != nil {
 		req.Progress.Warn("the failed build's layers: " + err.Error())
 	}
 }

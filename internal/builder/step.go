@@ -1,8 +1,6 @@
 package builder
 
 import (
-	"github.com/hush-build/hush/internal/lease"
-
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +12,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/hush-build/hush/internal/cache"
+	"github.com/hush-build/hush/internal/lease"
 	"github.com/hush-build/hush/internal/plan"
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/snapshot"
@@ -95,6 +94,7 @@ func (r *run) execStepIn(ctx context.Context, st *plan.Stage, state *plan.State,
 func (r *run) cached(ctx context.Context, key string) (*cache.Record, v1.Layer, bool, error) {
 	if rec, ok := r.b.Cache.Get(key); ok {
 		if l, ok := r.cachedLayer(rec); ok {
+			_ = r.b.Cache.Touch(key) // the garbage collector keeps what was used last
 			return rec, l, true, nil
 		}
 	}
@@ -135,10 +135,10 @@ func (r *run) cachedLayer(rec *cache.Record) (v1.Layer, bool) {
 	if r.unauditedElsewhere(d.String()) {
 		return nil, false // a build that had secrets made it and never audited it
 	}
-	if ok, err := r.b.Images.HoldBlob(r.b.Lease, d); err != nil || !ok {
+	if ok, err := r.b.Images.HoldBlob(r.s.lease, d); err != nil || !ok {
 		return nil, false
 	}
-	return l, r.b.Lease.Hold(lease.LayerRef(rec.Layer.DiffID)) == nil
+	return l, r.s.lease.Hold(lease.LayerRef(rec.Layer.DiffID)) == nil
 }
 
 func (r *run) layerFromRecord(cl *cache.Layer) (v1.Layer, error) {
@@ -154,7 +154,7 @@ func (r *run) layerFromRecord(cl *cache.Layer) (v1.Layer, error) {
 }
 
 // lowers returns the unpacked dirs of layers, top-most first, unpacking as needed.
-func (r *run) lowers(layers []v1.Layer) ([]string, error) { return r.b.lowers(layers) }
+func (r *run) lowers(layers []v1.Layer) ([]string, error) { return r.b.lowers(r.s.lease, layers) }
 
 // executeInWorkspace mounts a fresh upper over res's layers, runs the action and turns the
 // upper into a layer.
@@ -199,7 +199,7 @@ func (r *run) commit(ws *snapshot.Workspace) (*cache.Record, v1.Layer, error) {
 		blob.Abort()
 		return nil, nil, err
 	}
-	diffID, err := r.b.Snapshots.Commit(ws, gz)
+	diffID, err := r.b.Snapshots.CommitHeld(ws, gz, r.s.lease)
 	if err == nil {
 		err = gz.Close()
 	}
@@ -207,14 +207,12 @@ func (r *run) commit(ws *snapshot.Workspace) (*cache.Record, v1.Layer, error) {
 		blob.Abort()
 		return nil, nil, fmt.Errorf("writing layer: %w", err)
 	}
-	digest, size, err := blob.Commit()
+	digest, size, err := blob.CommitHeld(r.s.lease)
 	if err != nil {
 		return nil, nil, fmt.Errorf("storing layer: %w", err)
 	}
 	rec.Layer = &cache.Layer{Digest: digest.String(), DiffID: diffID.String(), Size: size, MediaType: string(types.OCILayer)}
-	if err := r.b.Lease.Hold(lease.BlobRef(digest.String()), lease.LayerRef(diffID.String())); err != nil {
-		return nil, nil, err
-	}
+	// Before the cache record: a kill from here on leaves a journaled layer.
 	if err := r.adopt(digest.String(), diffID.String()); err != nil {
 		return nil, nil, err
 	}
@@ -247,7 +245,7 @@ func (r *run) adopt(digest, diffID string) error {
 	r.produced[digest] = true
 	r.originMu.Unlock()
 	if r.opts.Unaudited && r.b.unaudited != nil {
-		return r.b.unaudited.add(digest, diffID)
+		return r.b.unaudited.add(digest, diffID, r.s.id())
 	}
 	return nil
 }

@@ -250,7 +250,7 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	defer red.Close()
 	stderr = red
 	defer func() { err = redactError(err, secrets) }()
-	b, err := builder.Open(g.root, builder.Config{Runtime: o.runtime})
+	b, err := g.openBuilder(o.runtime)
 	if err != nil {
 		return err
 	}

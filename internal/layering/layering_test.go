@@ -55,6 +55,8 @@ var rules = map[string][]string{
 	"hushtest": {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "cache", "secret", "audit", "registry"},
 	// conformance reads built images for the corpus test; it builds nothing.
 	"conformance": {"builder", "cli", "plan", "executor", "snapshot", "fscopy", "cache", "secret", "registry", "sink", "audit"},
+	// gc decides what build cache goes; the builder hands it the stores.
+	"gc": {"builder", "cli", "plan", "executor", "fscopy", "untar", "secret", "audit", "sink", "registry", "pipeline", "dockerfile", "buildcontext"},
 	// layering holds only this test.
 	"layering": {"builder", "cli"},
 }
