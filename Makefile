@@ -1,10 +1,10 @@
 # hush — see README.md. Targets need root (overlayfs mounts, OCI runtime).
 GO      ?= go
 BIN     := bin/hush
-PKGS    := libseccomp-dev runc crun busybox-static skopeo umoci git openssh-client openssh-server age docker-registry
+PKGS    := libseccomp-dev runc crun busybox-static skopeo umoci git openssh-client openssh-server age docker-registry passt slirp4netns
 export HUSH_ROOT ?= /var/lib/hush
 
-.PHONY: all build deps demo test bench clean
+.PHONY: all build deps demo test bench conformance clean
 
 all: build
 
@@ -31,6 +31,11 @@ demo: deps build
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+
+# Regenerates testdata/conformance/*/ goldens with a real BuildKit (buildkitd and buildctl
+# built from the Go module; see testdata/conformance/README.md). Needs root and Go.
+conformance: deps
+	scripts/conformance.sh
 
 # Builder comparison (hush vs BuildKit vs buildah), then the audit throughput benchmark
 # (a generated ≥500 MB, 8-layer image with 120 planted secrets).

@@ -1,13 +1,9 @@
 package builder
 
 import (
-	"github.com/hush-build/hush/internal/lease"
-	"github.com/hush-build/hush/internal/scratch"
-
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 
@@ -22,10 +18,14 @@ import (
 	"github.com/hush-build/hush/internal/cache"
 	"github.com/hush-build/hush/internal/dockerfile"
 	"github.com/hush-build/hush/internal/executor"
+	"github.com/hush-build/hush/internal/gc"
 	"github.com/hush-build/hush/internal/image"
+	"github.com/hush-build/hush/internal/lease"
 	"github.com/hush-build/hush/internal/plan"
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/provenance"
+	"github.com/hush-build/hush/internal/remotecache"
+	"github.com/hush-build/hush/internal/scratch"
 	"github.com/hush-build/hush/internal/secret"
 	"github.com/hush-build/hush/internal/snapshot"
 )
@@ -67,15 +67,23 @@ type Options struct {
 	// build has secret values to audit for): a build killed or failed before that leaves
 	// layers no later build reuses, and the next sweep purges.
 	Unaudited bool
+	// CacheFrom are imported caches a step missing from the local cache is looked up in.
+	CacheFrom []*remotecache.Source
+	// FingerprintKey keys rebuild-on-change fingerprints; nil: the state dir's own key (the
+	// steps they key are then bound to this machine and never exported).
+	FingerprintKey *secret.FingerprintKey
 }
 
-// Builder holds the stores and runtime shared by builds.
+// Builder holds the stores and runtime shared by builds. It is safe for concurrent Runs:
+// each Run has a session of its own (scratch dir, lease), while the stores, the cache, the
+// ledger and the journal are shared, as they are with other hush processes.
 type Builder struct {
 	Images    *image.Store
 	Snapshots *snapshot.Store
 	Cache     *cache.Store
 	Runtime   executor.Runtime
-	// TmpDir holds mount points for read-only views; RunDir is a tmpfs for scripts.
+	// TmpDir is the builder's own scratch dir, for work outside a Run (RunImage's callers'
+	// volumes); RunDir is a tmpfs for scripts.
 	TmpDir string
 	RunDir string
 	// CacheMountDir holds RUN --mount=type=cache directories.
@@ -89,14 +97,17 @@ type Builder struct {
 	ledgerKey *secret.FingerprintKey
 	// Sums caches context file sums across builds; nil disables it.
 	Sums *SumCache
-	// Lease holds every blob and unpacked layer the build uses, so that removing an image
-	// or a purge by another build does not delete them under it; nil holds nothing.
+	// Lease holds what work outside a Run (RunImage, a caller's pulls) uses, so that
+	// removing an image, a purge or a prune does not delete it under it; a Run holds what
+	// it uses with its session's own lease.
 	Lease *lease.Lease
 
+	leases    *lease.Leases
 	scratch   *scratch.Dir // TmpDir, removed by Close
 	unaudited *unaudited   // layers built with secret values, until audited
 	mounts    mounter      // overlayfs; plain copies in the package's tests
 	root      string       // the state dir
+	gc        *gc.Policy   // collected after each Run; nil: never
 }
 
 // Result is the built image.
@@ -117,6 +128,24 @@ type Result struct {
 	MetadataProvenance []byte
 	plan               *plan.Plan
 	materials          []provenance.Material
+	// Steps are the cache records the build ran or reused, for a cache export: the target's
+	// chain first (Target set), then every other stage's.
+	Steps []StepRecord
+	// Leaked are the layers (digests) the self-audit found a secret in and kept
+	// (--audit=warn): never exported.
+	Leaked map[string]bool
+}
+
+// StepRecord is one step's cache record as a build used it.
+type StepRecord struct {
+	Key    string
+	Record *cache.Record
+	Layer  v1.Layer // nil: the step changed nothing
+	// Target: the step is in the target stage's chain (a mode=min export's).
+	Target bool
+	// HostBound: the key holds this machine's fingerprint key (a rebuild-on-change secret
+	// on its chain), so no other machine computes it.
+	HostBound bool
 }
 
 // LayerOrigin names where a layer of a build came from.
@@ -138,6 +167,10 @@ type stageResult struct {
 	// display names the image a FROM resolved to, for its progress step ("" for a
 	// stage or scratch).
 	display string
+	steps   []StepRecord // the records of the steps from the first stage of the chain
+	// state is a built stage's final plan state (nil for an image); parent is the state
+	// of the stage a stage starts from.
+	state, parent *plan.State
 }
 
 type future struct {
@@ -148,27 +181,30 @@ type future struct {
 
 type run struct {
 	b        *Builder
+	s        *session
 	opts     Options
 	plan     *plan.Plan
 	futures  map[*plan.Stage]*future
 	multi    bool
 	imgMu    sync.Mutex
 	images   map[string]*stageResult // resolved image refs (FROM, --from)
-	resolver *image.Resolver         // this build's: its registry access, the builder's lease
+	resolver *image.Resolver         // this build's: its registry access, its session's lease
 	// origins records where each layer (by digest) came from, first seen first.
 	originMu sync.Mutex
 	origins  []LayerOrigin
 	seen     map[v1.Hash]bool
 	produced map[string]bool // layers this build committed (digests), under originMu
 	ctxs     namedContexts
-	mats     materials // what the build resolved and fetched, for its provenance
-	ctxShown sync.Once // "[internal] load build context" shown
+	mats     materials       // what the build resolved and fetched, for its provenance
+	ctxShown sync.Once       // "[internal] load build context" shown
+	bound    map[string]bool // keys bound to this machine (StepRecord.HostBound), under originMu
 }
 
-// Build runs the build and returns the target stage's image. Nothing is stored or
+// build runs the build and returns the target stage's image. Nothing is stored or
 // published here; the caller decides where the image goes. On a failure the Result (with
 // the error) still lists the layers built so far, for the caller to audit.
-func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
+func (s *session) build(ctx context.Context, opts Options) (*Result, error) {
+	b := s.b
 	if err := checkContexts(opts.Contexts); err != nil {
 		return nil, err
 	}
@@ -193,8 +229,9 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	if err := checkRequired(p, opts); err != nil {
 		return nil, err
 	}
-	r := &run{b: b, opts: opts, plan: p, futures: map[*plan.Stage]*future{}, images: map[string]*stageResult{},
-		multi: len(p.Needed()) > 1, seen: map[v1.Hash]bool{}, produced: map[string]bool{}, resolver: b.resolver(opts.Registry, opts.Pull)}
+	r := &run{b: b, s: s, opts: opts, plan: p, futures: map[*plan.Stage]*future{}, images: map[string]*stageResult{},
+		multi: len(p.Needed()) > 1, seen: map[v1.Hash]bool{}, produced: map[string]bool{}, bound: map[string]bool{},
+		resolver: b.resolver(opts.Registry, s.lease, opts.Pull)}
 	if b.Sums != nil {
 		defer b.Sums.Save()
 	}
@@ -205,7 +242,8 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return &Result{Layers: r.layers()}, err
 	}
-	res := &Result{Image: img, Layers: r.layers(), BaseLayers: r.futures[p.Target].res.baseLayers, plan: p, materials: r.mats.list}
+	res := &Result{Image: img, Layers: r.layers(), Steps: r.steps(), BaseLayers: r.futures[p.Target].res.baseLayers,
+		plan: p, materials: r.mats.list}
 	for _, w := range opts.Dockerfile.Warnings {
 		res.Warnings = append(res.Warnings, w.String())
 	}
@@ -343,18 +381,6 @@ func ociLayerType(l v1.Layer) types.MediaType {
 	return mt
 }
 
-// mountDir makes a fresh directory under TmpDir to mount a read-only view on.
-func (b *Builder) mountDir() (string, func(), error) {
-	if err := os.MkdirAll(b.TmpDir, 0o700); err != nil {
-		return "", nil, fmt.Errorf("creating temp dir: %w", err)
-	}
-	d, err := os.MkdirTemp(b.TmpDir, "ro-")
-	if err != nil {
-		return "", nil, fmt.Errorf("creating mount dir: %w", err)
-	}
-	return d, func() { os.Remove(d) }, nil
-}
-
 func (b *Builder) scriptDir() string { return filepath.Join(b.RunDir, "scripts") }
 
 // origin records where layer came from, the first time the build meets it.
@@ -371,8 +397,9 @@ func (r *run) origin(l v1.Layer, stage, step string) {
 	}
 }
 
-// resolver finds images for one build: in the store, else from a registry with reg.
-func (b *Builder) resolver(reg Registry, pull bool) *image.Resolver {
-	return &image.Resolver{Store: b.Images, Lease: b.Lease, Keychain: reg.Keychain, Transport: reg.Transport,
+// resolver finds images for one build: in the store, else from a registry with reg (for
+// every name with pull, buildx's --pull); l holds what it resolves.
+func (b *Builder) resolver(reg Registry, l *lease.Lease, pull bool) *image.Resolver {
+	return &image.Resolver{Store: b.Images, Lease: l, Keychain: reg.Keychain, Transport: reg.Transport,
 		Insecure: reg.Insecure, Pull: pull}
 }

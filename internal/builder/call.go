@@ -63,7 +63,12 @@ type Check struct {
 // Evaluate opens the request's inputs, plans the target and returns what --call methods
 // print; no step runs and nothing is published.
 func (b *Builder) Evaluate(ctx context.Context, req Request) (*Evaluation, error) {
-	in, _, closeAgents, err := b.open(ctx, &req)
+	s, err := b.newSession()
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	in, _, closeAgents, err := s.open(ctx, &req)
 	if err != nil {
 		return nil, err
 	}

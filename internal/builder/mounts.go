@@ -94,8 +94,10 @@ func num(p *uint64) int {
 }
 
 // addMountKeys adds every mount's non-secret description to a RUN's cache key. A secret's
-// content enters only as a keyed fingerprint, and only when its spec opts in.
-func (r *run) addMountKeys(ctx context.Context, st *plan.Stage, k *cache.Key, step *plan.Step) error {
+// content enters only as a keyed fingerprint, and only when its spec opts in. bound reports
+// a key no other machine computes: a fingerprint under the state dir's own key, or a bind
+// mount of a stage whose key is bound.
+func (r *run) addMountKeys(ctx context.Context, st *plan.Stage, k *cache.Key, step *plan.Step) (bound bool, err error) {
 	for i, m := range step.Mounts {
 		p := "mount" + strconv.Itoa(i) + "."
 		k.Add(p+"type", string(m.Type)).Add(p+"target", mountTarget(m, step.Workdir)).
@@ -110,9 +112,13 @@ func (r *run) addMountKeys(ctx context.Context, st *plan.Stage, k *cache.Key, st
 			if r.opts.Secrets != nil && r.opts.Secrets.Has(id) && r.opts.Secrets.RebuildOnChange(id) {
 				v, err := r.opts.Secrets.Get(ctx, id)
 				if err != nil {
-					return err
+					return false, err
 				}
-				k.Add(p+"secret", r.b.Fingerprints.Fingerprint(id, v))
+				fk := r.opts.FingerprintKey
+				if fk == nil {
+					fk, bound = r.b.Fingerprints, true
+				}
+				k.Add(p+"secret", fk.Fingerprint(id, v))
 				clear(v)
 			}
 		case instructions.MountTypeSSH:
@@ -122,24 +128,26 @@ func (r *run) addMountKeys(ctx context.Context, st *plan.Stage, k *cache.Key, st
 		case instructions.MountTypeTmpfs:
 			k.Add(p+"size", strconv.FormatInt(m.SizeLimit, 10))
 		case instructions.MountTypeBind:
-			id, err := r.bindIdentity(ctx, st, m)
+			id, from, err := r.bindIdentity(ctx, st, m)
 			if err != nil {
-				return err
+				return false, err
 			}
 			k.Add(p+"source", id)
+			bound = bound || r.isBound(from)
 		}
 		k.Add(p+"mode", fmt.Sprint(octal(m.Mode, 0))).Add(p+"uid", strconv.Itoa(num(m.UID))).
 			Add(p+"gid", strconv.Itoa(num(m.GID)))
 	}
-	return nil
+	return bound, nil
 }
 
-// bindIdentity names the content a bind mount shows, for the cache key.
-func (r *run) bindIdentity(ctx context.Context, st *plan.Stage, m *instructions.Mount) (string, error) {
+// bindIdentity names the content a bind mount shows, for the cache key, and the key of the
+// stage or image it comes from ("" for the context).
+func (r *run) bindIdentity(ctx context.Context, st *plan.Stage, m *instructions.Mount) (id, from string, err error) {
 	src := path.Join("/", m.Source)
 	c, id, err := r.dirContext(ctx, st, m.From)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if m.From == "" {
 		c, id = r.opts.Context, "context"
@@ -148,16 +156,16 @@ func (r *run) bindIdentity(ctx context.Context, st *plan.Stage, m *instructions.
 	if c != nil {
 		d, err := fscopy.Digest(r.sourceOf(c), []string{src})
 		if err != nil {
-			return "", fmt.Errorf("--mount=type=bind,source=%s: %w", m.Source, err)
+			return "", "", fmt.Errorf("--mount=type=bind,source=%s: %w", m.Source, err)
 		}
-		return id + ":" + src + ":" + d, nil
+		return id + ":" + src + ":" + d, "", nil
 	}
 	fs, _ := r.plan.ResolveFrom(st, m.From)
 	fr, err := r.fromSource(ctx, st, m.From, fs)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return fr.key + ":" + src, nil
+	return fr.key + ":" + src, fr.key, nil
 }
 
 func (r *run) contextSource() fscopy.Source {

@@ -19,6 +19,7 @@ import (
 	"github.com/hush-build/hush/internal/plan"
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/provenance"
+	"github.com/hush-build/hush/internal/remotecache"
 	"github.com/hush-build/hush/internal/secret"
 	"github.com/hush-build/hush/internal/sshagent"
 )
@@ -68,8 +69,17 @@ type Request struct {
 	// "max", or "" for none.
 	MetadataProvenance string
 
-	// Registry is how FROM pulls images the store lacks.
+	// Registry is how FROM pulls images the store lacks, and how caches are imported and
+	// exported (the push path's credentials).
 	Registry Registry
+	// CacheFrom are caches (--cache-from) a step the local cache lacks is looked up in;
+	// CacheTo are where the build's cache records go (--cache-to) once the image is audited
+	// and published.
+	CacheFrom []remotecache.Import
+	CacheTo   []remotecache.Export
+	// FingerprintKey, when set, keys rebuild-on-change fingerprints instead of the state
+	// dir's own key: machines sharing it compute the same keys, so those steps export.
+	FingerprintKey *secret.FingerprintKey
 	// Sinks receive the image, in order, only after the self-audit passed.
 	Sinks    []Sink
 	Progress *progress.Display
@@ -109,8 +119,26 @@ type Published struct {
 
 // Run is the whole build: it opens the inputs, lints them, builds every stage the target
 // needs, audits every layer of the build and hush's state for the secret values, and only
-// then writes the image to each sink. A failure anywhere publishes nothing.
+// then writes the image to each sink. A failure anywhere publishes nothing. Several Runs
+// of one Builder may go at once: each has its own session (scratch dir and lease).
 func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
+	s, err := b.newSession()
+	if err != nil {
+		return nil, err
+	}
+	pub, err := s.run(ctx, req)
+	if cerr := s.close(); cerr != nil {
+		req.Progress.Warn("cleaning up after the build: " + cerr.Error())
+	}
+	if gerr := b.collectGarbage(); gerr != nil {
+		req.Progress.Warn("collecting garbage: " + gerr.Error())
+	}
+	return pub, err
+}
+
+// run is Run in session s.
+func (s *session) run(ctx context.Context, req Request) (*Published, error) {
+	b := s.b
 	if req.Secrets == nil {
 		req.Secrets = secret.NewSet()
 	}
@@ -119,7 +147,7 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 			id, secret.MinSearchable))
 	}
 	started := time.Now()
-	in, agents, closeAgents, err := b.open(ctx, &req)
+	in, agents, closeAgents, err := s.open(ctx, &req)
 	if err != nil {
 		return nil, err
 	}
@@ -137,16 +165,54 @@ func (b *Builder) Run(ctx context.Context, req Request) (*Published, error) {
 		plats = []ocispecs.Platform{{}}
 	}
 	pb := platformBuild{in: in, agents: agents, audited: audited, multi: len(plats) > 1, started: started,
-		warned: map[string]bool{}, contextShown: &sync.Once{}}
+		warned: map[string]bool{}, contextShown: &sync.Once{}, caches: b.loadCaches(ctx, &req)}
 	var results []*Result
 	for _, p := range plats {
-		res, err := b.buildPlatform(ctx, req, &pb, p)
+		res, err := s.buildPlatform(ctx, req, &pb, p)
 		if err != nil {
 			return nil, err
 		}
 		results = append(results, res)
 	}
-	return publish(ctx, results, pb.multi, req.Sinks, req.Progress)
+	return s.finish(ctx, req, &pb, results)
+}
+
+// finish publishes the audited results and exports their cache records: layers may leave
+// the machine only when audited for the build's values (if any).
+func (s *session) finish(ctx context.Context, req Request, pb *platformBuild, results []*Result) (*Published, error) {
+	layersOK := pb.audited || len(req.Secrets.Values()) == 0
+	for _, res := range results {
+		img, err := inlineCache(res.Image, &req, res, layersOK)
+		if err != nil {
+			return nil, err
+		}
+		res.Image = img
+	}
+	pub, err := publish(ctx, results, pb.multi, req.Sinks, req.Progress)
+	if err != nil {
+		return nil, err
+	}
+	reportImports(pb.caches, req.Progress)
+	if err := s.b.exportCaches(ctx, &req, allSteps(results), layersOK); err != nil {
+		return nil, err
+	}
+	return pub, nil
+}
+
+// allSteps is one Result holding every platform's cache records (and leaked layers), for
+// a cache export.
+func allSteps(results []*Result) *Result {
+	if len(results) == 1 {
+		return results[0]
+	}
+	out := &Result{Leaked: map[string]bool{}}
+	for _, r := range results {
+		out.Steps = append(out.Steps, r.Steps...)
+		for d := range r.Leaked {
+			out.Leaked[d] = true
+		}
+	}
+	return out
 }
 
 // platformBuild is what the builds of a request's platforms share.
@@ -157,25 +223,26 @@ type platformBuild struct {
 	started        time.Time
 	warned         map[string]bool // warnings shown once for all platforms
 	contextShown   *sync.Once
+	caches         []*remotecache.Source
 }
 
 // buildPlatform builds the request for one platform (zero: the host's), adds its
 // provenance and audits it.
-func (b *Builder) buildPlatform(ctx context.Context, req Request, pb *platformBuild, p ocispecs.Platform) (*Result, error) {
+func (s *session) buildPlatform(ctx context.Context, req Request, pb *platformBuild, p ocispecs.Platform) (*Result, error) {
 	if p.OS != "" && !canRun(p) {
 		req.Progress.Warn(fmt.Sprintf("no emulator for %s is registered with binfmt_misc: its RUN steps fail with \"exec format error\" (install qemu-user-static)",
 			plan.FormatPlatform(p)))
 	}
 	in := pb.in
-	res, err := b.Build(ctx, Options{Context: in.context, Dockerfile: in.dockerfile, BuildArgs: req.BuildArgs,
+	res, err := s.build(ctx, Options{Context: in.context, Dockerfile: in.dockerfile, BuildArgs: req.BuildArgs,
 		Target: req.Target, NoCache: req.NoCache, NoCacheFilter: req.NoCacheFilter, Labels: req.Labels,
 		Network: req.Network, Limits: req.Limits, Allow: req.Allow, Pull: req.Pull, Progress: req.Progress,
 		Contexts: req.Contexts, Platform: p, MultiPlatform: pb.multi, contextShown: pb.contextShown,
 		Secrets: req.Secrets, SSH: pb.agents, KnownHosts: req.KnownHosts, Mask: req.Secrets.Masks(),
-		Registry: req.Registry, Unaudited: pb.audited})
+		Registry: req.Registry, Unaudited: pb.audited, CacheFrom: pb.caches, FingerprintKey: req.FingerprintKey})
 	if err != nil {
 		if res != nil && pb.audited {
-			b.auditFailed(ctx, res, req)
+			s.auditFailed(ctx, res, req)
 		}
 		return nil, err
 	}
@@ -188,18 +255,18 @@ func (b *Builder) buildPlatform(ctx context.Context, req Request, pb *platformBu
 	if in.gitURL != "" && in.gitCommit != "" {
 		res.materials = append(res.materials, gitMaterial(in.gitURL, in.gitCommit))
 	}
-	if err := b.addProvenance(req, in, res, pb.started); err != nil {
+	if err := s.b.addProvenance(req, in, res, pb.started); err != nil {
 		return nil, err
 	}
-	if err := b.SelfAudit(ctx, res, AuditOptions{Mode: req.Audit, Secrets: req.Secrets, Progress: req.Progress}); err != nil {
+	if err := s.selfAudit(ctx, res, AuditOptions{Mode: req.Audit, Secrets: req.Secrets, Progress: req.Progress}); err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
 // open opens a request's inputs: its --ssh agents, then its context and Dockerfile
-// (fetching a Git context with them).
-func (b *Builder) open(ctx context.Context, req *Request) (*inputs, map[string]SSHSource, func(), error) {
+// (fetching a Git context with them into the session's scratch dir).
+func (s *session) open(ctx context.Context, req *Request) (*inputs, map[string]SSHSource, func(), error) {
 	if req.Secrets == nil {
 		req.Secrets = secret.NewSet()
 	}
@@ -210,8 +277,8 @@ func (b *Builder) open(ctx context.Context, req *Request) (*inputs, map[string]S
 	if req.KnownHosts == "" {
 		req.KnownHosts = defaultKnownHosts()
 	}
-	git := GitAuth{Secrets: req.Secrets, SSH: agents, KnownHosts: req.KnownHosts, RunDir: b.RunDir, Stderr: req.Log}
-	in, err := b.loadInputs(ctx, req, git)
+	git := GitAuth{Secrets: req.Secrets, SSH: agents, KnownHosts: req.KnownHosts, RunDir: s.b.RunDir, Stderr: req.Log}
+	in, err := s.loadInputs(ctx, req, git)
 	if err != nil {
 		closeAgents()
 		return nil, nil, nil, err
@@ -328,9 +395,9 @@ func LoadSecrets(in SecretInputs) (*secret.Set, error) {
 // auditFailed audits what a failed (or interrupted) build committed before it stopped, so
 // a layer that holds a secret is purged now rather than left for a later build to reuse;
 // the build's own error is what the caller reports, the audit's findings are warned about.
-func (b *Builder) auditFailed(ctx context.Context, res *Result, req Request) {
+func (s *session) auditFailed(ctx context.Context, res *Result, req Request) {
 	ctx = context.WithoutCancel(ctx)
-	if err := b.SelfAudit(ctx, res, AuditOptions{Mode: "fail", Secrets: req.Secrets, Progress: req.Progress}); err != nil {
+	if err := s.selfAudit(ctx, res, AuditOptions{Mode: "fail", Secrets: req.Secrets, Progress: req.Progress}); err != nil {
 		req.Progress.Warn("the failed build's layers: " + err.Error())
 	}
 }

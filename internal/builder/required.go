@@ -13,14 +13,22 @@ import (
 
 // neededSteps applies the build's own plan from empty base configs to every stage the
 // target needs (ARG values are expanded; ENV inherited from a base image is not known
-// yet) and calls fn with each step. A step that does not apply ends its stage's walk:
+// yet; a stage based on another starts from its state, with its build args, as the build
+// does) and calls fn with each step. A step that does not apply ends its stage's walk:
 // the real build reports it in context.
 func neededSteps(p *plan.Plan, fn func(*plan.Step)) error {
+	states := map[*plan.Stage]*plan.State{}
 	for _, st := range p.Needed() {
-		state, err := p.NewState(st, v1.Config{})
-		if err != nil {
-			return err
+		var state *plan.State
+		if parent := states[st.BaseStage]; parent != nil {
+			state = parent.Child(st)
+		} else {
+			var err error
+			if state, err = p.NewState(st, v1.Config{}); err != nil {
+				return err
+			}
 		}
+		states[st] = state
 		for _, c := range st.Commands {
 			step, err := state.Apply(c)
 			if err != nil {
@@ -34,7 +42,7 @@ func neededSteps(p *plan.Plan, fn func(*plan.Step)) error {
 
 // checkRequired fails before any step runs when a stage the target needs mounts a
 // required secret or SSH agent that was not supplied, naming all of them at once — even
-// when every step would be a cache hit.
+// when every step would be a cache hit. It applies the build's own plan (neededSteps).
 func checkRequired(p *plan.Plan, opts Options) error {
 	missing := map[string][]string{}
 	add := func(kind, id string, line int) {

@@ -35,10 +35,11 @@ func (r *run) runAction(ctx context.Context, st *plan.Stage, res *stageResult, s
 		k.Add("script", step.Script.Name).Add("script-data", step.Script.Data)
 	}
 	addLimitKeys(k, r.limits(step))
-	if err := r.addMountKeys(ctx, st, k, step); err != nil {
+	bound, err := r.addMountKeys(ctx, st, k, step)
+	if err != nil {
 		return nil, err
 	}
-	a := &action{key: k.Sum()}
+	a := &action{key: k.Sum(), bound: bound || r.isBound(res.key)}
 	a.execute = func(ctx context.Context, ws *snapshot.Workspace, ps *progress.Step) (finish, error) {
 		stubs, err := r.execRun(ctx, st, ws, step, network, ps)
 		if err != nil || stubs == nil {
@@ -60,10 +61,14 @@ func (r *run) execRun(ctx context.Context, st *plan.Stage, ws *snapshot.Workspac
 	if err != nil {
 		return nil, fmt.Errorf("USER %s: %w", step.User, err)
 	}
+	groups, err := fscopy.Groups(ws.Merged, user, uint32(owner.GID))
+	if err != nil {
+		return nil, fmt.Errorf("USER %s: %w", step.User, err)
+	}
 	id := newID()
 	c := &executor.Container{
 		ID: id, Rootfs: ws.Merged, Args: step.Args, Env: step.Env, Cwd: step.Workdir,
-		UID: uint32(owner.UID), GID: uint32(owner.GID), Network: network, Limits: r.limits(step),
+		UID: uint32(owner.UID), GID: uint32(owner.GID), Groups: groups, Network: network, Limits: r.limits(step),
 	}
 	// Step output is masked before the display sees it (TTY rows are truncated, which
 	// could split a secret).
@@ -80,7 +85,7 @@ func (r *run) execRun(ctx context.Context, st *plan.Stage, ws *snapshot.Workspac
 		if err := os.WriteFile(f, []byte(step.Script.Data), 0o755); err != nil {
 			return nil, fmt.Errorf("writing inline script: %w", err)
 		}
-		c.Mounts = append(c.Mounts, specs.Mount{Destination: step.Args[0], Type: "bind", Source: f,
+		c.Mounts = append(c.Mounts, specs.Mount{Destination: step.ScriptPath(), Type: "bind", Source: f,
 			Options: []string{"bind", "ro", "nosuid", "nodev"}})
 	}
 	sm, err := r.setupMounts(ctx, st, step, id)

@@ -29,7 +29,7 @@ func (r *run) buildStage(ctx context.Context, st *plan.Stage) (*stageResult, err
 		}
 		cmds = append(trig, cmds...)
 	}
-	state, err := r.plan.NewState(st, res.cfg.Config)
+	state, err := r.stageState(st, res)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +47,9 @@ func (r *run) buildStage(ctx context.Context, st *plan.Stage) (*stageResult, err
 			return nil, err
 		}
 		if step.Kind == plan.Meta {
-			res.history = append(res.history, history(step.CreatedBy, res.lastTime(), false))
+			if step.CreatedBy != "" {
+				res.history = append(res.history, history(step.CreatedBy, res.lastTime(), false))
+			}
 			continue
 		}
 		name := r.prefix(st, state, n.next(i < len(trig))) + step.Name
@@ -59,7 +61,20 @@ func (r *run) buildStage(ctx context.Context, st *plan.Stage) (*stageResult, err
 		}
 	}
 	res.cfg.Config = state.Config
+	if state.Author != "" {
+		res.cfg.Author = state.Author
+	}
+	res.state = state
 	return res, nil
+}
+
+// stageState starts the plan state of a stage: from the state of the stage it is based
+// on (BuildKit carries its build args along), else from the base image's config.
+func (r *run) stageState(st *plan.Stage, res *stageResult) (*plan.State, error) {
+	if res.parent != nil {
+		return res.parent.Child(st), nil
+	}
+	return r.plan.NewState(st, res.cfg.Config)
 }
 
 // waitInputs waits for the stages a step reads (COPY --from, RUN --mount=from) before
@@ -171,9 +186,13 @@ func (r *run) base(ctx context.Context, st *plan.Stage) (*stageResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		src = &stageResult{cfg: b.cfg, layers: b.layers, history: b.history, key: b.key, baseLayers: b.baseLayers}
+		// Not its display: a stage based on another shows no FROM step.
+		src = &stageResult{cfg: b.cfg, layers: b.layers, history: b.history, key: b.key, baseLayers: b.baseLayers,
+			steps: b.steps, state: b.state}
 	case st.Base == "scratch":
-		cf := &v1.ConfigFile{OS: st.Platform.OS, Architecture: st.Platform.Architecture, Variant: st.Platform.Variant}
+		// BuildKit's empty image has "/" as its working directory.
+		cf := &v1.ConfigFile{OS: st.Platform.OS, Architecture: st.Platform.Architecture, Variant: st.Platform.Variant,
+			Config: v1.Config{WorkingDir: "/"}}
 		src = &stageResult{cfg: cf, key: scratchKey(st.Platform)}
 	default:
 		b, err := r.baseImage(ctx, st.Base, st.Platform)
@@ -192,6 +211,8 @@ func (r *run) base(ctx context.Context, st *plan.Stage) (*stageResult, error) {
 		key:        src.key,
 		baseLayers: src.baseLayers,
 		display:    src.display,
+		steps:      append([]StepRecord(nil), src.steps...),
+		parent:     src.state,
 	}, nil
 }
 

@@ -1,12 +1,9 @@
 package builder
 
 import (
-	"github.com/hush-build/hush/internal/lease"
-
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -15,6 +12,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/hush-build/hush/internal/cache"
+	"github.com/hush-build/hush/internal/lease"
 	"github.com/hush-build/hush/internal/plan"
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/snapshot"
@@ -23,6 +21,8 @@ import (
 // action is a prepared layer-producing step: its cache key and how to execute it.
 type action struct {
 	key string
+	// bound: the key holds this machine's fingerprint key (StepRecord.HostBound).
+	bound bool
 	// execute runs the step on the mounted workspace and returns what must still be done
 	// to its upper dir once the rootfs is unmounted (nil: nothing).
 	execute func(ctx context.Context, ws *snapshot.Workspace, out *progress.Step) (finish, error)
@@ -63,13 +63,18 @@ func (r *run) execStepIn(ctx context.Context, st *plan.Stage, state *plan.State,
 	if a.cleanup != nil {
 		defer a.cleanup()
 	}
+	if a.bound {
+		r.markBound(a.key)
+	}
 	if !r.noCache(st) {
-		if rec, ok := r.b.Cache.Get(a.key); ok {
-			if l, ok := r.cachedLayer(rec); ok {
-				r.apply(st, res, step, a.key, rec, l)
-				ps.Cached()
-				return nil
-			}
+		rec, l, ok, err := r.cached(ctx, a.key)
+		if err != nil {
+			return r.stepErr(step, err)
+		}
+		if ok {
+			r.apply(st, res, step, a.key, rec, l)
+			ps.Cached()
+			return nil
 		}
 	}
 	rec, l, err := r.executeInWorkspace(ctx, res, a, ps)
@@ -82,6 +87,18 @@ func (r *run) execStepIn(ctx context.Context, st *plan.Stage, state *plan.State,
 	r.apply(st, res, step, a.key, rec, l)
 	ps.Done(nil)
 	return nil
+}
+
+// cached returns the record of key and its layer from the local cache, else from the
+// imported caches (importRecord).
+func (r *run) cached(ctx context.Context, key string) (*cache.Record, v1.Layer, bool, error) {
+	if rec, ok := r.b.Cache.Get(key); ok {
+		if l, ok := r.cachedLayer(rec); ok {
+			_ = r.b.Cache.Touch(key) // the garbage collector keeps what was used last
+			return rec, l, true, nil
+		}
+	}
+	return r.importRecord(ctx, key)
 }
 
 func (r *run) stepErr(step *plan.Step, err error) error {
@@ -98,6 +115,7 @@ func (r *run) apply(st *plan.Stage, res *stageResult, step *plan.Step, key strin
 	}
 	res.history = append(res.history, history(step.CreatedBy, rec.Created, l != nil))
 	res.key = key
+	res.steps = append(res.steps, StepRecord{Key: key, Record: rec, Layer: l, HostBound: r.isBound(key)})
 }
 
 // cachedLayer returns the layer of a record when its blob is still in the store, held by
@@ -117,10 +135,10 @@ func (r *run) cachedLayer(rec *cache.Record) (v1.Layer, bool) {
 	if r.unauditedElsewhere(d.String()) {
 		return nil, false // a build that had secrets made it and never audited it
 	}
-	if ok, err := r.b.Images.HoldBlob(r.b.Lease, d); err != nil || !ok {
+	if ok, err := r.b.Images.HoldBlob(r.s.lease, d); err != nil || !ok {
 		return nil, false
 	}
-	return l, r.b.Lease.Hold(lease.LayerRef(rec.Layer.DiffID)) == nil
+	return l, r.s.lease.Hold(lease.LayerRef(rec.Layer.DiffID)) == nil
 }
 
 func (r *run) layerFromRecord(cl *cache.Layer) (v1.Layer, error) {
@@ -136,7 +154,7 @@ func (r *run) layerFromRecord(cl *cache.Layer) (v1.Layer, error) {
 }
 
 // lowers returns the unpacked dirs of layers, top-most first, unpacking as needed.
-func (r *run) lowers(layers []v1.Layer) ([]string, error) { return r.b.lowers(layers) }
+func (r *run) lowers(layers []v1.Layer) ([]string, error) { return r.b.lowers(r.s.lease, layers) }
 
 // executeInWorkspace mounts a fresh upper over res's layers, runs the action and turns the
 // upper into a layer.
@@ -167,16 +185,11 @@ func (r *run) executeInWorkspace(ctx context.Context, res *stageResult, a *actio
 	return r.commit(ws)
 }
 
-// commit turns the workspace upper into a gzip layer blob in the image store.
+// commit turns the workspace upper into a gzip layer blob in the image store. An upper
+// with no changes still makes a layer (an empty tar), as BuildKit's RUN, COPY and WORKDIR
+// do.
 func (r *run) commit(ws *snapshot.Workspace) (*cache.Record, v1.Layer, error) {
 	rec := &cache.Record{Created: time.Now().UTC()}
-	entries, err := os.ReadDir(ws.Upper)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading layer changes: %w", err)
-	}
-	if len(entries) == 0 {
-		return rec, nil, nil
-	}
 	blob, err := r.b.Images.NewBlob()
 	if err != nil {
 		return nil, nil, err
@@ -186,7 +199,7 @@ func (r *run) commit(ws *snapshot.Workspace) (*cache.Record, v1.Layer, error) {
 		blob.Abort()
 		return nil, nil, err
 	}
-	diffID, err := r.b.Snapshots.Commit(ws, gz)
+	diffID, err := r.b.Snapshots.CommitHeld(ws, gz, r.s.lease)
 	if err == nil {
 		err = gz.Close()
 	}
@@ -194,22 +207,14 @@ func (r *run) commit(ws *snapshot.Workspace) (*cache.Record, v1.Layer, error) {
 		blob.Abort()
 		return nil, nil, fmt.Errorf("writing layer: %w", err)
 	}
-	digest, size, err := blob.Commit()
+	digest, size, err := blob.CommitHeld(r.s.lease)
 	if err != nil {
 		return nil, nil, fmt.Errorf("storing layer: %w", err)
 	}
 	rec.Layer = &cache.Layer{Digest: digest.String(), DiffID: diffID.String(), Size: size, MediaType: string(types.OCILayer)}
-	if err := r.b.Lease.Hold(lease.BlobRef(digest.String()), lease.LayerRef(diffID.String())); err != nil {
+	// Before the cache record: a kill from here on leaves a journaled layer.
+	if err := r.adopt(digest.String(), diffID.String()); err != nil {
 		return nil, nil, err
-	}
-	r.originMu.Lock()
-	r.produced[digest.String()] = true
-	r.originMu.Unlock()
-	if r.opts.Unaudited && r.b.unaudited != nil {
-		// Before the cache record: a kill from here on leaves a journaled layer.
-		if err := r.b.unaudited.add(digest.String(), diffID.String()); err != nil {
-			return nil, nil, err
-		}
 	}
 	l, err := r.layerFromRecord(rec.Layer)
 	if err != nil {
@@ -230,4 +235,56 @@ func (r *run) unauditedElsewhere(digest string) bool {
 	r.originMu.Lock()
 	defer r.originMu.Unlock()
 	return !r.produced[digest]
+}
+
+// adopt records a layer blob the build put into the store (committed or imported) as its
+// own: usable by this build, and journaled until its audit when the build has secret
+// values — before the cache record, so that a kill from here on leaves a journaled layer.
+func (r *run) adopt(digest, diffID string) error {
+	r.originMu.Lock()
+	r.produced[digest] = true
+	r.originMu.Unlock()
+	if r.opts.Unaudited && r.b.unaudited != nil {
+		return r.b.unaudited.add(digest, diffID, r.s.id())
+	}
+	return nil
+}
+
+// markBound notes a key bound to this machine; isBound reports one (keys chained to it
+// are bound too).
+func (r *run) markBound(key string) {
+	r.originMu.Lock()
+	defer r.originMu.Unlock()
+	r.bound[key] = true
+}
+
+func (r *run) isBound(keys ...string) bool {
+	r.originMu.Lock()
+	defer r.originMu.Unlock()
+	for _, k := range keys {
+		if r.bound[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// steps are the build's step records: the target's chain, then every other stage's.
+func (r *run) steps() []StepRecord {
+	var out []StepRecord
+	seen := map[string]bool{}
+	add := func(recs []StepRecord, target bool) {
+		for _, s := range recs {
+			if !seen[s.Key] {
+				seen[s.Key] = true
+				s.Target = target
+				out = append(out, s)
+			}
+		}
+	}
+	add(r.futures[r.plan.Target].res.steps, true)
+	for _, st := range r.plan.Needed() {
+		add(r.futures[st].res.steps, false)
+	}
+	return out
 }

@@ -7,6 +7,11 @@ import (
 	"hash"
 )
 
+// KeyFormat names the key format (docs/spec/cache-key.md): the first field of every key,
+// and what an exported cache says its keys are, so that an importer never matches keys it
+// computes another way.
+const KeyFormat = "hush-cache-1"
+
 // Key accumulates the inputs of one step.
 type Key struct {
 	h hash.Hash
@@ -15,7 +20,7 @@ type Key struct {
 // NewKey starts a key chained to the parent state's key.
 func NewKey(kind, parent string) *Key {
 	k := &Key{h: sha256.New()}
-	k.Add("v", "hush-cache-1")
+	k.Add("v", KeyFormat)
 	k.Add("kind", kind)
 	k.Add("parent", parent)
 	return k

@@ -44,6 +44,7 @@ type buildOptions struct {
 	secretFiles  []string
 	argFiles     []string
 	buildxFlags
+	cache cacheFlags
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -74,6 +75,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	f.StringArrayVar(&o.ssh, "ssh", nil, `SSH agent socket or keys to expose to the build (format: "default|<id>[=<socket>|<key>[,<key>]]")`)
 	f.BoolVar(&o.push, "push", false, `Shorthand for "--output=type=registry" (push every -t name)`)
 	o.registry.register(f)
+	o.cache.register(f)
 	f.StringVar(&o.audit, "audit", "fail", `After the build, search the image and hush's state for every secret value given ("fail": a leak fails the build and nothing is published; "warn"; "off")`)
 	f.StringArrayVar(&o.secretFiles, "secret-env-file", nil, "Read secrets from an env file (KEY=value lines, plain or age-encrypted): each KEY becomes a secret id")
 	f.StringArrayVar(&o.argFiles, "build-arg-file", nil, "Read build args from an env file (plain or age-encrypted); build args persist in the image history")
@@ -92,6 +94,8 @@ type buildFlags struct {
 	ssh          []sshagent.Spec
 	privateArgs  map[string]bool // build args from an encrypted --build-arg-file
 	buildxValues
+	cache cacheSpecs
+	fpKey *secret.FingerprintKey
 }
 
 // validate checks flag values before any work starts.
@@ -124,6 +128,9 @@ func (o *buildOptions) validate(stdout io.Writer) (*buildFlags, error) {
 		return nil, fmt.Errorf("--ssh: %w", err)
 	}
 	if p.buildxValues, err = o.buildxFlags.check(); err != nil {
+		return nil, err
+	}
+	if p.cache, err = parseCacheEntries(o.cache.from, o.cache.to); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -201,11 +208,14 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	if p.privateArgs, err = addArgFiles(p.args, o.argFiles); err != nil {
 		return err
 	}
+	if p.fpKey, err = loadFingerprintKey(o.cache.fingerprintKey); err != nil {
+		return err
+	}
 	red := secrets.Masks().Writer(stderr)
 	defer red.Close()
 	stderr = red
 	defer func() { err = redactError(err, secrets) }()
-	b, err := builder.Open(g.root, builder.Config{Runtime: o.runtime})
+	b, err := g.openBuilder(o.runtime)
 	if err != nil {
 		return err
 	}
@@ -247,6 +257,7 @@ func (o *buildOptions) build(ctx context.Context, b *builder.Builder, p *buildFl
 	}
 	req := o.request(p, secrets, stdin, stderr)
 	req.Registry, req.Sinks, req.Progress = reg, sinks(ss), disp
+	p.cache.apply(&req, sink.PushNames(p.outs, o.tags))
 	pub, err := b.Run(ctx, req)
 	if cerr := disp.Close(); err == nil && cerr != nil {
 		err = cerr
@@ -262,7 +273,7 @@ func (o *buildOptions) request(p *buildFlags, secrets *secret.Set, stdin io.Read
 		NoCacheFilter: o.noCacheFilter, Pull: o.pull, Limits: p.limits, Allow: p.allow, Contexts: p.contexts,
 		Secrets: secrets, SSH: p.ssh, KnownHosts: o.knownHosts, Audit: o.audit, Log: log,
 		Provenance: p.provenance, PrivateArgs: p.privateArgs, MetadataProvenance: o.metadataProvenance(),
-		Platforms: p.platforms}
+		Platforms: p.platforms, FingerprintKey: p.fpKey}
 }
 
 // metadataProvenance is buildx's BUILDX_METADATA_PROVENANCE (min unless disabled) when
@@ -323,13 +334,20 @@ func encryptedFile(path string) (bool, error) {
 
 // redactError masks secret values in an error's text (keeping exit codes).
 func redactError(err error, secrets *secret.Set) error {
+	if err == nil {
+		return nil
+	}
+	return maskError(err, secrets.Masks())
+}
+
+// maskError masks the values of masks in an error's text (keeping exit codes).
+func maskError(err error, masks *secret.Masks) error {
 	var ee *ExitError
 	if err == nil || errors.As(err, &ee) {
 		return err
 	}
-	msg := secrets.Redact([]byte(err.Error()))
-	if string(msg) == err.Error() {
-		return err
+	if msg := masks.Redact([]byte(err.Error())); string(msg) != err.Error() {
+		return errors.New(string(msg))
 	}
-	return errors.New(string(msg))
+	return err
 }

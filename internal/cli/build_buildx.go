@@ -12,9 +12,6 @@ import (
 	"github.com/hush-build/hush/internal/provenance"
 )
 
-// cacheIssue is where the shared build cache (--cache-from, --cache-to) is planned.
-const cacheIssue = "hush issue 14 (a build cache shared through a registry)"
-
 // buildxValues are the buildx flags' values, parsed.
 type buildxValues struct {
 	call        buildflags.Call
@@ -70,10 +67,6 @@ func (x *buildxFlags) check() (buildxValues, error) {
 // unsupported names the first flag set that hush cannot honour, and why.
 func (x *buildxFlags) unsupported() error {
 	switch {
-	case len(x.cacheFrom) > 0:
-		return fmt.Errorf("--cache-from: not supported yet; see %s", cacheIssue)
-	case len(x.cacheTo) > 0:
-		return fmt.Errorf("--cache-to: not supported yet; see %s", cacheIssue)
 	case x.cgroupParent != "":
 		return fmt.Errorf("--cgroup-parent: not supported: hush runs RUN steps without cgroups")
 	case len(x.resources) > 0:

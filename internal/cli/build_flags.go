@@ -20,8 +20,6 @@ type buildxFlags struct {
 	provenance    string
 	contexts      []string
 	builderName   string
-	cacheFrom     []string
-	cacheTo       []string
 	call          string
 	cgroupParent  string
 	debug         bool
@@ -42,8 +40,6 @@ func (x *buildxFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&x.addHosts, "add-host", nil, `Add a custom host-to-IP mapping (format: "host:ip")`)
 	fs.StringArrayVar(&x.allow, "allow", nil, `Allow extra privileged entitlement (e.g., "network.host", "security.insecure")`)
 	fs.StringArrayVar(&x.annotations, "annotation", nil, "Add annotation to the image")
-	fs.StringArrayVar(&x.cacheFrom, "cache-from", nil, `External cache sources (not supported yet: hush issue 14)`)
-	fs.StringArrayVar(&x.cacheTo, "cache-to", nil, `Cache export destinations (not supported yet: hush issue 14)`)
 	fs.StringVar(&x.cgroupParent, "cgroup-parent", "", `Set the parent cgroup for the "RUN" instructions during build (not supported: steps run without cgroups)`)
 	fs.StringArrayVar(&x.contexts, "build-context", nil, "Additional build contexts (e.g., name=path)")
 	fs.BoolVar(&x.load, "load", false, `Shorthand for "--output=type=docker" (loads the image into the docker engine)`)

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"io"
 	"slices"
 	"strings"
@@ -100,9 +102,15 @@ func imageSummaries(store *image.Store) ([]imageSummary, error) {
 	for _, e := range entries {
 		img, err := store.ImageByDigest(e.Digest)
 		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // removed since it was listed (an rmi or prune of another process)
+			}
 			return nil, err
 		}
 		size, err := sizes.Image(img)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -35,7 +35,10 @@ type Container struct {
 	// Mounts are added after the standard /proc, /dev, /sys ones.
 	Mounts []specs.Mount
 	// Network is "host" (share the host's network) or "none" (an empty network namespace).
-	Network  string
+	Network string
+	// NetNS, when set, is a network namespace to join (a bound nsfs file) in place of
+	// Network; the caller mounts the container's /etc/hosts and /etc/resolv.conf.
+	NetNS    string
 	Hostname string
 	Stdout   io.Writer
 	Stderr   io.Writer

@@ -83,17 +83,20 @@ func Spec(c *Container) (*specs.Spec, error) {
 	return s, nil
 }
 
-// applyNetwork gives the step the host's network (and its resolv.conf and hosts) or an
-// empty network namespace, and the /etc/hosts Run wrote for --add-host.
+// applyNetwork gives the step its network namespace (a pipeline service network), the
+// host's network (and its resolv.conf and hosts) or an empty network namespace, and the
+// /etc/hosts Run wrote for --add-host.
 func applyNetwork(s *specs.Spec, c *Container) error {
-	switch c.Network {
-	case "", "host", "default":
+	switch {
+	case c.NetNS != "":
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: c.NetNS})
+	case c.Network == "" || c.Network == "host" || c.Network == "default":
 		for _, f := range []string{"/etc/resolv.conf", "/etc/hosts"} {
 			if _, err := os.Stat(f); err == nil && !(f == "/etc/hosts" && len(c.ExtraHosts) > 0) {
 				s.Mounts = append(s.Mounts, roBind(f, f))
 			}
 		}
-	case "none":
+	case c.Network == "none":
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	default:
 		return fmt.Errorf("network mode %q: want host or none", c.Network)

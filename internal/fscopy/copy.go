@@ -14,6 +14,7 @@ import (
 
 	"github.com/hush-build/hush/internal/fsroot"
 	"github.com/moby/patternmatcher"
+	mode "github.com/tonistiigi/dchapes-mode"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
@@ -39,6 +40,12 @@ type Options struct {
 	ExtractArchives bool
 	// Exclude (COPY --exclude) patterns, matched relative to each source.
 	Exclude []string
+	// Parents (COPY --parents) keeps each match's path below the source root (or below
+	// the pivot a "/./" in the pattern marks) at the destination.
+	Parents bool
+	// ChmodSymbolic (--chmod=u+x,go=r…) changes every copied file's and directory's mode
+	// as chmod(1) would; nil: Chmod or the source's mode.
+	ChmodSymbolic *mode.Set
 }
 
 func (o Options) validate() error {
@@ -101,6 +108,9 @@ func Copy(src Source, patterns []string, dstRoot, dest, workdir string, opts Opt
 		return err
 	}
 	defer t.close()
+	if opts.Parents {
+		return copyParents(t, patterns, dstRoot, dest, workdir, opts, excl)
+	}
 	var matches []match
 	for _, p := range patterns {
 		ms, err := t.expand(p)
@@ -140,6 +150,17 @@ func Copy(src Source, patterns []string, dstRoot, dest, workdir string, opts Opt
 		}
 	}
 	return nil
+}
+
+func copyParents(t *tree, patterns []string, dstRoot, dest, workdir string, opts Options, excl *patternmatcher.PatternMatcher) error {
+	root, err := openRoot(dstRoot)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	destPath, _ := destination(dest, workdir)
+	c := &copier{root: root, opts: opts, links: map[devIno]string{}}
+	return c.copyParents(t, patterns, destPath, excl)
 }
 
 func openRoot(dstRoot string) (*fsroot.Root, error) {
@@ -241,10 +262,14 @@ func (c *copier) matchTarget(m match, destPath string, destIsDir bool) (string, 
 	return destPath, c.ensureDir(path.Dir(destPath))
 }
 
-// ensureDir creates the missing directories of name inside the root, mode 0755, owned by
-// the chown owner or 0:0.
+// ensureDir creates the missing directories of name inside the root, mode 0755 (the
+// --chmod mode when it is octal, as in BuildKit), owned by the chown owner or 0:0.
 func (c *copier) ensureDir(name string) error {
-	_, err := c.root.MkdirAll(name, 0o755, c.opts.dirOwner())
+	perm := os.FileMode(0o755)
+	if c.opts.Chmod != nil {
+		perm = *c.opts.Chmod & 0o777
+	}
+	_, err := c.root.MkdirAll(name, perm, c.opts.dirOwner())
 	return err
 }
 
@@ -369,10 +394,41 @@ func (c *copier) owner(st *syscall.Stat_t) Owner {
 
 // perm is the permission (and set-id) bits a copied entry gets.
 func (c *copier) perm(st *syscall.Stat_t) uint32 {
-	if c.opts.Chmod != nil {
+	switch {
+	case c.opts.ChmodSymbolic != nil:
+		return applySymbolic(*c.opts.ChmodSymbolic, st.Mode)
+	case c.opts.Chmod != nil:
 		return uint32(*c.opts.Chmod)
 	}
 	return st.Mode & 0o7777
+}
+
+// setIDBits pairs the unix set-id and sticky bits with Go's.
+var setIDBits = [...]struct {
+	unix uint32
+	fs   fs.FileMode
+}{{unix.S_ISUID, fs.ModeSetuid}, {unix.S_ISGID, fs.ModeSetgid}, {unix.S_ISVTX, fs.ModeSticky}}
+
+// applySymbolic applies a symbolic mode to the unix mode bits m and returns the new
+// permission and set-id bits.
+func applySymbolic(set mode.Set, m uint32) uint32 {
+	fm := fs.FileMode(m & 0o777)
+	if m&unix.S_IFMT == unix.S_IFDIR {
+		fm |= fs.ModeDir
+	}
+	for _, b := range setIDBits {
+		if m&b.unix != 0 {
+			fm |= b.fs
+		}
+	}
+	fm = set.Apply(fm)
+	out := uint32(fm.Perm())
+	for _, b := range setIDBits {
+		if fm&b.fs != 0 {
+			out |= b.unix
+		}
+	}
+	return out
 }
 
 // setMeta sets owner, mode and times of target from the source stat st.

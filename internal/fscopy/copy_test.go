@@ -291,12 +291,16 @@ func TestCopyMetadata(t *testing.T) {
 		wantDir   uint32 // perm bits of dir/sub
 		wantExec  uint32 // perm bits of dir/run.sh
 		parentUID int
+		// parentMode is the perm of the created destination dirs: 0755, or the octal
+		// --chmod's permission bits (BuildKit's copier makes them with that mode).
+		parentMode uint32
 	}{
 		{name: "context default is root owned, modes kept", wantUID: 0, wantGID: 0, wantFile: 0o640, wantDir: 0o750, wantExec: 0o4755},
 		{name: "keep owner", opts: Options{KeepOwner: true}, wantUID: 1234, wantGID: 5678, wantFile: 0o640, wantDir: 0o750, wantExec: 0o4755},
 		{name: "chown", opts: Options{Chown: &Owner{UID: 42, GID: 43}}, wantUID: 42, wantGID: 43, wantFile: 0o640, wantDir: 0o750, wantExec: 0o4755, parentUID: 42},
 		{name: "chown wins over keep owner", opts: Options{Chown: &Owner{UID: 42, GID: 43}, KeepOwner: true}, wantUID: 42, wantGID: 43, wantFile: 0o640, wantDir: 0o750, wantExec: 0o4755, parentUID: 42},
-		{name: "chmod", opts: Options{Chmod: modePtr(0o2711)}, wantFile: 0o2711, wantDir: 0o2711, wantExec: 0o2711},
+		{name: "chmod", opts: Options{Chmod: modePtr(0o2711)}, wantFile: 0o2711, wantDir: 0o2711, wantExec: 0o2711, parentMode: 0o711},
+		{name: "symbolic chmod", opts: Options{ChmodSymbolic: symbolic(t, "u+w,g-x,o=rx")}, wantFile: 0o645, wantDir: 0o745, wantExec: 0o4745},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -334,10 +338,14 @@ func TestCopyMetadata(t *testing.T) {
 					t.Errorf("%s mtime = %v, want %v", rel, fi.ModTime(), mtime)
 				}
 			}
+			wantParent := tt.parentMode
+			if wantParent == 0 {
+				wantParent = 0o755
+			}
 			for _, rel := range []string{"p1", "p1/p2", "p1/p2/out"} {
 				st := statT(t, filepath.Join(dstRoot, rel))
-				if st.Mode&0o7777 != 0o755 || int(st.Uid) != tt.parentUID {
-					t.Errorf("created parent %s: mode %o uid %d, want 755 uid %d", rel, st.Mode&0o7777, st.Uid, tt.parentUID)
+				if st.Mode&0o7777 != wantParent || int(st.Uid) != tt.parentUID {
+					t.Errorf("created parent %s: mode %o uid %d, want %o uid %d", rel, st.Mode&0o7777, st.Uid, wantParent, tt.parentUID)
 				}
 			}
 		})

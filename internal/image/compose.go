@@ -149,7 +149,7 @@ func convertImage(pi PlatformImage, o ExportOptions) (v1.Image, error) {
 	}
 	mfst := ocispecs.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispecs.MediaTypeImageManifest,
 		Config:      ocispecs.Descriptor{MediaType: ocispecs.MediaTypeImageConfig, Digest: digest.FromBytes(rawCfg), Size: int64(len(rawCfg))},
-		Annotations: o.Annotations.manifest(pi.Platform)}
+		Annotations: manifestAnnotations(m.Annotations, o.Annotations.manifest(pi.Platform))}
 	if o.DockerTypes {
 		mfst.MediaType, mfst.Config.MediaType = string(types.DockerManifestSchema2), string(types.DockerConfigJSON)
 	}
@@ -171,6 +171,17 @@ func convertImage(pi PlatformImage, o ExportOptions) (v1.Image, error) {
 	}
 	out.mt = types.MediaType(mfst.MediaType)
 	return partial.CompressedToImage(out)
+}
+
+// manifestAnnotations are the image's own manifest annotations (an inline cache's) with
+// the output's over them; nil when there are none.
+func manifestAnnotations(own, out map[string]string) map[string]string {
+	if len(own) == 0 {
+		return out
+	}
+	m := maps.Clone(own)
+	maps.Copy(m, out)
+	return m
 }
 
 // layerDescriptor is the manifest's descriptor of l, keeping the layer's own annotations

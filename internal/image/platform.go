@@ -91,7 +91,7 @@ func (s *Store) alternate(norm string, want v1.Platform) (string, bool) {
 // of another platform, beside it: unnamed, marked as norm's image for p (replacing an
 // earlier one for p).
 func (s *Store) putAlternate(img v1.Image, norm string, p v1.Platform) error {
-	desc, m, _, err := s.writeImageBlobs(img)
+	desc, m, _, err := s.writeImageBlobs(img, nil)
 	if err != nil {
 		return fmt.Errorf("storing image: %w", err)
 	}

@@ -292,6 +292,9 @@ func (s *Store) List() ([]Entry, error) {
 		}
 		seen[d.Digest] = true
 		e, err := s.entry(idx, d.Digest)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // removed (rmi) since the index was read
+		}
 		if err != nil {
 			return nil, fmt.Errorf("listing images: %w", err)
 		}

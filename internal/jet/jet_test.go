@@ -2,9 +2,6 @@ package jet
 
 import (
 	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/md5"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -17,30 +14,17 @@ import (
 	"testing"
 
 	"github.com/hush-build/hush/internal/hushtest"
+	"github.com/hush-build/hush/internal/jet/jettest"
 )
 
 var update = flag.Bool("update", false, "rewrite the testdata fixtures (new random key and IVs)")
 
-// encryptJet is Jet's scheme, for test vectors only: base64(IV ‖ AES-256-CFB(body)),
-// where body is the plaintext (v1) or hex(MD5(plaintext)) ‖ plaintext (v2, after a
-// "codeship:v2" line).
+// encryptJet is Jet's scheme (jettest.Encrypt), for test vectors only.
 func encryptJet(t testing.TB, key []byte, pt []byte, v Version) []byte {
 	t.Helper()
-	body := pt
-	if v == V2 {
-		sum := md5.Sum(pt)
-		body = append([]byte(hex.EncodeToString(sum[:])), pt...)
-	}
-	block, err := aes.NewCipher(key)
+	enc, err := jettest.Encrypt(key, pt, v == V2)
 	if err != nil {
 		t.Fatal(err)
-	}
-	out := make([]byte, aes.BlockSize+len(body))
-	rand.Read(out[:aes.BlockSize])
-	cipher.NewCFBEncrypter(block, out[:aes.BlockSize]).XORKeyStream(out[aes.BlockSize:], body) //nolint:staticcheck // Jet's format
-	enc := []byte(base64.StdEncoding.EncodeToString(out))
-	if v == V2 {
-		enc = append([]byte(v2Header+"\n"), enc...)
 	}
 	return enc
 }

@@ -37,16 +37,31 @@ var rules = map[string][]string{
 	"scratch":      {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "untar", "secret", "audit"},
 	"untar":        {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "secret", "audit"},
 	"outfile":      {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "untar", "secret", "audit"},
-	"sink":         {"builder", "cli", "plan", "executor", "snapshot", "fscopy", "cache", "secret", "audit"},
+	// codeship reads the two pipeline files; it decrypts, builds and runs nothing.
+	"codeship": {"builder", "cli", "plan", "executor", "image", "snapshot", "secret", "secretfile", "jet", "registry", "audit", "sink", "pipeline"},
+	// pipeline orders a pipeline's work; containers are builder's and executor's.
+	"pipeline": {"cli", "executor", "snapshot", "plan", "dockerfile", "fscopy", "untar"},
+	// netns makes step network namespaces and their user-mode networks.
+	"netns": {"builder", "cli", "plan", "executor", "image", "snapshot", "secret", "pipeline", "codeship", "registry"},
+	// bake reads definitions into targets; building them is the caller's (cli's).
+	"bake": {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "cache", "secret", "sink", "progress", "audit", "registry", "lease", "scratch"},
+	// remotecache owns the cache format and its transfers; the stores and what may leave
+	// the machine are the builder's.
+	"remotecache": {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "secret", "audit", "progress", "bake", "pipeline", "codeship", "lease"},
+	"sink":        {"builder", "cli", "plan", "executor", "snapshot", "fscopy", "cache", "secret", "audit"},
 	// buildflags parses flag values into builder's request types; it runs nothing.
 	"buildflags":   {"cli", "executor", "snapshot", "cache", "secret", "audit", "sink"},
 	"provenance":   {"builder", "cli", "plan", "executor", "image", "snapshot", "secret", "audit", "*io"},
-	"dockerfmt":    {"builder", "cli", "plan", "executor", "image", "snapshot", "secret", "audit", "*io"},
 	"dockerengine": {"builder", "cli", "plan", "executor", "image", "snapshot", "secret", "audit", "sink"},
+	"dockerfmt":    {"builder", "cli", "plan", "executor", "image", "snapshot", "secret", "audit", "*io"},
 	// cli wires the packages below it; the build itself is builder's.
 	"cli": {"cache", "executor", "snapshot", "fscopy", "fsroot", "untar", "scratch", "lease", "plan", "gitsource", "buildcontext", "dockerfile"},
 	// hushtest serves tests of every package, so it imports none of hush's own.
 	"hushtest": {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "cache", "secret", "audit", "registry"},
+	// conformance reads built images for the corpus test; it builds nothing.
+	"conformance": {"builder", "cli", "plan", "executor", "snapshot", "fscopy", "cache", "secret", "registry", "sink", "audit"},
+	// gc decides what build cache goes; the builder hands it the stores.
+	"gc": {"builder", "cli", "plan", "executor", "fscopy", "untar", "secret", "audit", "sink", "registry", "pipeline", "dockerfile", "buildcontext"},
 	// layering holds only this test.
 	"layering": {"builder", "cli"},
 }

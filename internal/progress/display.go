@@ -92,6 +92,10 @@ type Display struct {
 
 	stop chan struct{}
 	done chan struct{}
+
+	// root and prefix make a prefixed view (Prefixed): its steps and warnings go to root.
+	root   *Display
+	prefix string
 }
 
 // New returns a Display for mode "auto" (tty when w is a terminal, else
@@ -172,6 +176,9 @@ func (d *Display) Mode() string { return d.mode }
 // Start begins a step (a vertex) and returns its handle. name is shown as
 // given, e.g. "[stage-1 2/5] RUN make".
 func (d *Display) Start(name string) *Step {
+	if d.root != nil {
+		return d.root.Start(prefixed(d.prefix, name))
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := &Step{d: d, index: len(d.steps) + 1, name: name, start: d.now()}
@@ -192,6 +199,10 @@ func (d *Display) Start(name string) *Step {
 // Warn prints a warning line ("WARN: msg"). In TTY mode it appears above
 // the live region at the next redraw; quiet mode drops it.
 func (d *Display) Warn(msg string) {
+	if d.root != nil {
+		d.root.Warn(prefixed(d.prefix, msg))
+		return
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -215,6 +226,9 @@ func (d *Display) Warn(msg string) {
 // failed, and stops the redraw ticker. Nothing is printed after it. It
 // returns the first error met writing to w. Calling it again is a no-op.
 func (d *Display) Close() error {
+	if d.root != nil {
+		return nil
+	}
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()

@@ -1,6 +1,7 @@
 package secret
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -63,6 +64,25 @@ func (k *FingerprintKey) ValueFingerprint(value []byte) string {
 	m := hmac.New(sha256.New, sub.Sum(nil))
 	m.Write(value)
 	return "hmac-sha256:" + hex.EncodeToString(m.Sum(nil))
+}
+
+// ReadFingerprintKey reads a fingerprint key that several machines share (--fingerprint-key),
+// so that they compute the same rebuild-on-change cache keys: 64 hex digits (32 random
+// bytes, e.g. `openssl rand -hex 32`), in a plain file or an age-encrypted one decrypted in
+// memory with the user's identities (lookupEnv finds them). Errors never show the content.
+func ReadFingerprintKey(path string, lookupEnv func(string) (string, bool)) (*FingerprintKey, error) {
+	data, err := secretfile.OpenEnv(path, lookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("fingerprint key: %w", err)
+	}
+	defer clear(data)
+	text := bytes.TrimSpace(data)
+	key := make([]byte, hex.DecodedLen(len(text)))
+	if n, err := hex.Decode(key, text); err != nil || n != 32 {
+		clear(key)
+		return nil, fmt.Errorf("fingerprint key %s: want 64 hex digits (32 random bytes: openssl rand -hex 32)", path)
+	}
+	return &FingerprintKey{key: key}, nil
 }
 
 // LoadTmpfsKey reads the key named name under dir/hush-keys, creating 32 random bytes on

@@ -98,6 +98,28 @@ func (s *Set) AddSpecs(specs []Spec, lookupEnv func(string) (string, bool)) erro
 	return nil
 }
 
+// CopyFrom adds, under id, a copy of the value src holds under srcID (so that several
+// builds of one command share one read of a source); the files src read values from are
+// noted as this set's too. Each set wipes its own copy.
+func (s *Set) CopyFrom(src *Set, srcID, id string) error {
+	src.mu.Lock()
+	e, ok := src.entries[srcID]
+	var cp *entry
+	if ok {
+		cp = &entry{value: append([]byte(nil), e.value...), rebuild: e.rebuild, kind: e.kind}
+	}
+	files := append([]FileID(nil), src.files...)
+	src.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("secret %s: %w", srcID, ErrNotFound)
+	}
+	s.put(id, cp)
+	s.mu.Lock()
+	s.files = append(s.files, files...)
+	s.mu.Unlock()
+	return nil
+}
+
 // AddEnvFile makes each KEY=value line of the env file at path (plain or age-encrypted)
 // a secret with id KEY.
 func (s *Set) AddEnvFile(path string, lookupEnv func(string) (string, bool)) error {
@@ -110,6 +132,12 @@ func (s *Set) AddEnvFile(path string, lookupEnv func(string) (string, bool)) err
 		s.put(v.Key, &entry{value: v.Value, kind: "env file"})
 	}
 	return nil
+}
+
+// AddValue makes value the secret id; the set takes value over (and wipes it with the
+// rest). For values a caller decrypted itself (a Codeship pipeline's encrypted files).
+func (s *Set) AddValue(id string, value []byte) {
+	s.put(id, &entry{value: value, kind: "secret"})
 }
 
 // AddKeyFiles reads the --ssh private key files among paths (sockets are left alone)

@@ -315,6 +315,19 @@ func splitRef(n string) (repo, obj string) {
 	return n, ""
 }
 
+// PushNames are the references a build's outputs push the image to (none unless the
+// output pushes): where a registry cache export may mount the image's layers from.
+func PushNames(outs []Output, tags []string) []string {
+	if len(outs) != 1 || !outs[0].Push {
+		return nil
+	}
+	ns, err := names(outs[0], tags)
+	if err != nil {
+		return nil
+	}
+	return ns
+}
+
 // names are the image's names as buildx gives them to an image, oci or docker output: the
 // -t tags, or the output's own name= when there are none.
 func names(out Output, tags []string) ([]string, error) {

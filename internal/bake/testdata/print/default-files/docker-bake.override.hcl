@@ -1,0 +1,4 @@
+target "web" {
+  secret = ["id=token,env=TOKEN"]
+  args   = { FROM_OVERRIDE = "1" }
+}
