@@ -255,7 +255,7 @@ func generateBenchImage(dir string, secrets map[string][]byte, kinds map[string]
 	}
 	var all []string
 	for _, v := range secrets {
-		for _, f := range matchForms(v) {
+		for _, f := range Forms(v) {
 			all = append(all, string(f.Bytes))
 		}
 	}

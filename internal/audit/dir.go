@@ -25,6 +25,7 @@ func ScanDir(ctx context.Context, root string, secrets map[string][]byte, opts O
 	if err != nil {
 		return nil, err
 	}
+	defer m.wipe()
 	r := newReport(m, opts, root)
 	var files []string
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {

@@ -74,7 +74,8 @@ func (m *matcher) scanTar(ctx context.Context, r io.Reader, bufSize int, base Lo
 		base.Compression = comp
 	}
 	var spans []entrySpan
-	var extra []Finding // file-rule findings
+	var extra []Finding // file-rule findings and findings inside gzip files
+	nested := &gzipBudget{left: maxGzipPerLayer}
 	tr := tar.NewReader(st)
 	tarOK := false
 	for {
@@ -110,7 +111,12 @@ func (m *matcher) scanTar(ctx context.Context, r io.Reader, bufSize int, base Lo
 		default:
 			res.paths[name] = true
 		}
-		if len(m.files) > 0 && hdr.Typeflag == tar.TypeReg {
+		if hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		entryLoc := base
+		locate(&entryLoc, spans[len(spans)-1:], spans[len(spans)-1].dataStart)
+		if m.credentialPath(name) {
 			rule, fp, err := m.checkFile(name, func() ([]byte, error) {
 				return io.ReadAll(io.LimitReader(tr, maxCredentialFile))
 			})
@@ -118,18 +124,26 @@ func (m *matcher) scanTar(ctx context.Context, r io.Reader, bufSize int, base Lo
 				return nil, fmt.Errorf("reading %s: %w", name, err)
 			}
 			if rule != "" {
-				loc := base
-				locate(&loc, spans[len(spans)-1:], spans[len(spans)-1].dataStart)
-				extra = append(extra, Finding{Rule: rule, Fingerprint: fp, Location: loc, Count: 1})
+				extra = append(extra, Finding{Rule: rule, Fingerprint: fp, Location: entryLoc, Count: 1})
 			}
+		} else if base.Kind == KindLayer && hdr.Size > 2 {
+			fs, err := nested.scan(ctx, m, tr, bufSize, entryLoc)
+			if err != nil {
+				return nil, fmt.Errorf("reading %s: %w", name, err)
+			}
+			extra = append(extra, fs...)
 		}
 	}
+	res.warnings = append(res.warnings, nested.warnings(base)...)
 	if err := st.drain(); err != nil {
 		return nil, err
 	}
 	res.bytes = st.base + int64(st.w)
 	if st.dropped > 0 {
 		res.warnings = append(res.warnings, fmt.Sprintf("%s: %d more matches not itemised", base.short(), st.dropped))
+	}
+	if st.unverified > 0 {
+		res.warnings = append(res.warnings, fmt.Sprintf("%s: %d candidate matches not verified (more than %d at once)", base.short(), st.unverified, maxTrackers))
 	}
 	for _, h := range st.hits {
 		loc := base

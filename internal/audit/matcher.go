@@ -12,18 +12,29 @@ import (
 	"github.com/hush-build/hush/internal/secret"
 )
 
-// patternInfo says what an automaton pattern stands for.
+// patternInfo says what an automaton pattern stands for: a window of a form, a whole
+// (short) form, or a detect rule's anchor.
 type patternInfo struct {
-	secret string // secret id, for exact patterns
-	form   string // encoding name
-	rule   int    // detect rule index for anchors, -1 for exact patterns
+	form  int32 // index in matcher.forms; -1 for anchors
+	off   int   // offset of the window in the form
+	whole bool  // the pattern is the whole form: a hit needs no verification
+	rule  int   // detect rule index for anchors, -1 otherwise
+}
+
+// searchForm is one encoding of one secret value searched for.
+type searchForm struct {
+	secret string
+	enc    secret.Encoding
+	wrap   bool // line breaks may cut a copy (see wraps)
 }
 
 // matcher is everything one run searches for, compiled once and shared read-only by
-// every layer's goroutine.
+// every layer's goroutine. Its forms refer to the values it was made from, which must
+// outlive it.
 type matcher struct {
 	ac      *automaton
 	pats    []patternInfo
+	forms   []searchForm
 	rules   []rule
 	files   []fileRule
 	key     []byte
@@ -56,9 +67,18 @@ func newMatcher(secrets map[string][]byte, opts Options) (*matcher, error) {
 		}
 		m.ids = append(m.ids, id)
 		m.fps[id] = m.fingerprint(id, v)
-		for _, f := range matchForms(v) {
-			patterns = append(patterns, f.Bytes)
-			m.pats = append(m.pats, patternInfo{secret: id, form: f.Name, rule: -1})
+		for _, e := range matchEncodings(v) {
+			fi := int32(len(m.forms))
+			m.forms = append(m.forms, searchForm{secret: id, enc: e, wrap: wraps(e.Name)})
+			offs := windows(&e, wraps(e.Name))
+			if offs == nil {
+				patterns = append(patterns, e.Head)
+				m.pats = append(m.pats, patternInfo{form: fi, whole: true, rule: -1})
+			}
+			for _, off := range offs {
+				patterns = append(patterns, e.Head[off:off+winLen])
+				m.pats = append(m.pats, patternInfo{form: fi, off: off, rule: -1})
+			}
 		}
 	}
 	if opts.Detect {
@@ -67,7 +87,7 @@ func newMatcher(secrets map[string][]byte, opts Options) (*matcher, error) {
 		for ri, r := range m.rules {
 			for _, a := range r.anchors {
 				patterns = append(patterns, []byte(a))
-				m.pats = append(m.pats, patternInfo{rule: ri})
+				m.pats = append(m.pats, patternInfo{form: -1, rule: ri})
 			}
 		}
 	}
@@ -77,6 +97,13 @@ func newMatcher(secrets map[string][]byte, opts Options) (*matcher, error) {
 	}
 	m.ac = ac
 	return m, nil
+}
+
+// wipe zeroes the forms' heads once the search is over.
+func (m *matcher) wipe() {
+	for i := range m.forms {
+		m.forms[i].enc.Wipe()
+	}
 }
 
 // fingerprint is HMAC-SHA256(run key, label || 0 || value), truncated to 64 bits: equal
@@ -94,13 +121,13 @@ func (m *matcher) finding(h rawHit, loc Location) Finding {
 	if h.rule >= 0 {
 		return Finding{Rule: m.rules[h.rule].name, Fingerprint: h.fp, Location: loc, Count: 1}
 	}
-	p := m.pats[h.pattern]
-	return Finding{Secret: p.secret, Encoding: p.form, Fingerprint: m.fps[p.secret], Location: loc, Count: 1}
+	f := &m.forms[h.form]
+	return Finding{Secret: f.secret, Encoding: f.enc.Name, Fingerprint: m.fps[f.secret], Location: loc, Count: 1}
 }
 
 // scanBytes searches an in-memory value (a config string, an annotation) from its start.
 func (m *matcher) scanBytes(b []byte) []rawHit {
-	s := &stream{m: m, buf: b, w: len(b), eof: true}
+	s := &stream{m: m, buf: b, w: len(b), eof: true, lastDone: m.newLastDone()}
 	s.scan(0)
 	return s.hits
 }

@@ -53,6 +53,7 @@ func Scan(ctx context.Context, img v1.Image, secrets map[string][]byte, opts Opt
 	if err != nil {
 		return nil, err
 	}
+	defer m.wipe()
 	d, err := img.Digest()
 	if err != nil {
 		return nil, fmt.Errorf("auditing image: reading digest: %w", err)
@@ -77,6 +78,7 @@ func ScanLayers(ctx context.Context, layers []v1.Layer, secrets map[string][]byt
 	if err != nil {
 		return nil, err
 	}
+	defer m.wipe()
 	r := newReport(m, opts, "layers")
 	digests := make([]string, len(layers))
 	var todo []int
@@ -118,6 +120,7 @@ func ScanIndex(ctx context.Context, idx v1.ImageIndex, secrets map[string][]byte
 	if err != nil {
 		return nil, err
 	}
+	defer m.wipe()
 	d, err := idx.Digest()
 	if err != nil {
 		return nil, fmt.Errorf("auditing index: reading digest: %w", err)

@@ -129,17 +129,17 @@ func (c *checker) checkBuildArgs(declared map[string]instructions.Command) {
 // secretIndex finds supplied secret values, in any of their forms, inside strings.
 type secretIndex struct {
 	ids   []string
-	forms map[string][]secret.Form
+	forms map[string][]secret.Encoding
 }
 
 func newSecretIndex(values map[string][]byte) *secretIndex {
-	s := &secretIndex{forms: map[string][]secret.Form{}}
+	s := &secretIndex{forms: map[string][]secret.Encoding{}}
 	for _, id := range slices.Sorted(maps.Keys(values)) {
 		if len(values[id]) == 0 {
 			continue
 		}
 		s.ids = append(s.ids, id)
-		s.forms[id] = secret.Forms(values[id])
+		s.forms[id] = secret.Encodings(values[id])
 	}
 	return s
 }
@@ -149,8 +149,8 @@ func newSecretIndex(values map[string][]byte) *secretIndex {
 func (s *secretIndex) find(value string) (string, bool) {
 	b := []byte(value)
 	for _, id := range s.ids {
-		for _, f := range s.forms[id] {
-			if f.In(b) {
+		for i := range s.forms[id] {
+			if s.forms[id][i].In(b) {
 				return id, true
 			}
 		}
@@ -160,8 +160,8 @@ func (s *secretIndex) find(value string) (string, bool) {
 
 func (s *secretIndex) wipe() {
 	for _, fs := range s.forms {
-		for _, f := range fs {
-			clear(f.Bytes)
+		for i := range fs {
+			fs[i].Wipe()
 		}
 	}
 	s.forms = nil

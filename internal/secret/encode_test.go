@@ -1,0 +1,119 @@
+package secret
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"math/rand/v2"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// wholeForms is the reference: every form made from the whole value at once with the
+// standard library, as hush did before forms were streamed.
+func wholeForms(v []byte) map[string][]byte {
+	m := map[string][]byte{
+		"raw":       v,
+		"hex":       []byte(hex.EncodeToString(v)),
+		"hex-upper": []byte(strings.ToUpper(hex.EncodeToString(v))),
+		"url":       []byte(url.QueryEscape(string(v))),
+		"url-path":  []byte(url.PathEscape(string(v))),
+		"json":      jsonString(v, false),
+		"json-html": jsonString(v, true),
+	}
+	for name, enc := range map[string]*base64.Encoding{"base64": base64.StdEncoding, "base64url": base64.URLEncoding} {
+		m[name] = []byte(enc.EncodeToString(v))
+		m[name+"-raw"] = []byte(enc.WithPadding(base64.NoPadding).EncodeToString(v))
+		for shift := 0; shift < 3; shift++ {
+			s := enc.EncodeToString(append(make([]byte, shift), v...))
+			first, last := (8*shift+5)/6, 8*(shift+len(v))/6
+			if last > first {
+				m[name+"-core"+strconv.Itoa(shift)] = []byte(s[first:last])
+			}
+		}
+	}
+	return m
+}
+
+// TestEncodingsStreamEqualsWhole: every streamed form equals the form of the whole value,
+// for values around HeadLen and the chunk size, with multi-byte and invalid UTF-8 placed
+// across chunk boundaries (JSON escapes per rune) and bytes that URL escaping changes.
+func TestEncodingsStreamEqualsWhole(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	pieces := []string{"a", "Z", "9", " ", "/", "+", "&", "<", "\"", "\\", "\n", "\x00", "é", "€", "😀", "\u2028", "\xff", "\x80", "\xe2\x82"}
+	for _, n := range []int{6, 7, 8, 200, 255, 256, 257, 300, chunkBytes - 2, chunkBytes, chunkBytes + 1, 3*chunkBytes + 5, 20000} {
+		for round := 0; round < 4; round++ {
+			var b bytes.Buffer
+			for b.Len() < n {
+				b.WriteString(pieces[r.IntN(len(pieces))])
+			}
+			v := b.Bytes()
+			v[0], v[len(v)-1] = 'x', 'y' // no trimmed variant: names stay unique
+			want := wholeForms(v)
+			seen := map[string]bool{}
+			for _, e := range Encodings(v) {
+				seen[e.Name] = true
+				rd := e.Open()
+				got, _ := io.ReadAll(rd)
+				rd.Close()
+				if !bytes.Equal(got, want[e.Name]) {
+					t.Fatalf("len %d: %s streamed differs from the whole value's form (%d vs %d bytes)", len(v), e.Name, len(got), len(want[e.Name]))
+				}
+				if e.Whole != (len(got) <= HeadLen) || !bytes.HasPrefix(got, e.Head) || len(e.Head) != min(len(got), HeadLen) {
+					t.Fatalf("len %d: %s head %d bytes, whole %v, form %d bytes", len(v), e.Name, len(e.Head), e.Whole, len(got))
+				}
+			}
+			// Every distinct reference form is present under its first name.
+			for name, f := range want {
+				if seen[name] || len(f) < MinSearchable {
+					continue
+				}
+				dup := false
+				for other := range seen {
+					dup = dup || bytes.Equal(want[other], f)
+				}
+				if !dup {
+					t.Fatalf("len %d: form %s missing", len(v), name)
+				}
+			}
+		}
+	}
+}
+
+// TestEncodingIn finds a long form only whole.
+func TestEncodingIn(t *testing.T) {
+	v := bytes.Repeat([]byte("0123456789abcdef"), 100) // 1600 bytes
+	var raw Encoding
+	for _, e := range Encodings(v) {
+		if e.Name == "raw" {
+			raw = e
+		}
+	}
+	if raw.Whole {
+		t.Fatal("a 1600-byte raw form should not be held whole")
+	}
+	text := append(append([]byte("x="), v...), ';')
+	if !raw.In(text) {
+		t.Error("whole copy not found")
+	}
+	if raw.In(text[:len(text)-2]) {
+		t.Error("a copy missing its last byte was found")
+	}
+}
+
+// TestSourceLength: the computed length of every form equals its streamed length.
+func TestSourceLength(t *testing.T) {
+	for _, v := range [][]byte{[]byte("abcdefg"), bytes.Repeat([]byte("a b/c+d\xff"), 100)} {
+		for _, e := range Encodings(v) {
+			rd := e.Open()
+			got, _ := io.ReadAll(rd)
+			rd.Close()
+			if n := e.src.length(); n >= 0 && n != len(got) {
+				t.Errorf("len %d: %s length %d, streamed %d", len(v), e.Name, n, len(got))
+			}
+		}
+	}
+}
