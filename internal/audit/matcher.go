@@ -32,7 +32,11 @@ type searchForm struct {
 // every layer's goroutine. Its forms refer to the values it was made from, which must
 // outlive it.
 type matcher struct {
+	// ac finds the whole short forms and the detect anchors (nil when there are
+	// none); acPats maps its pattern numbers to pats. grams finds the windows.
 	ac      *automaton
+	acPats  []int32
+	grams   *gramIndex
 	pats    []patternInfo
 	forms   []searchForm
 	rules   []rule
@@ -58,7 +62,18 @@ func newMatcher(secrets map[string][]byte, opts Options) (*matcher, error) {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	var patterns [][]byte
+	var acPatterns, windowBytes [][]byte
+	var windowPats []int32
+	addPat := func(info patternInfo, b []byte) {
+		if info.whole || info.rule >= 0 {
+			acPatterns = append(acPatterns, b)
+			m.acPats = append(m.acPats, int32(len(m.pats)))
+		} else {
+			windowBytes = append(windowBytes, b)
+			windowPats = append(windowPats, int32(len(m.pats)))
+		}
+		m.pats = append(m.pats, info)
+	}
 	for _, id := range ids {
 		v := secrets[id]
 		if secret.Short(v) { // it would match by chance everywhere
@@ -72,12 +87,10 @@ func newMatcher(secrets map[string][]byte, opts Options) (*matcher, error) {
 			m.forms = append(m.forms, searchForm{secret: id, enc: e, wrap: wraps(e.Name)})
 			offs := windows(&e, wraps(e.Name))
 			if offs == nil {
-				patterns = append(patterns, e.Head)
-				m.pats = append(m.pats, patternInfo{form: fi, whole: true, rule: -1})
+				addPat(patternInfo{form: fi, whole: true, rule: -1}, e.Head)
 			}
 			for _, off := range offs {
-				patterns = append(patterns, e.Head[off:off+winLen])
-				m.pats = append(m.pats, patternInfo{form: fi, off: off, rule: -1})
+				addPat(patternInfo{form: fi, off: off, rule: -1}, e.Head[off:off+winLen])
 			}
 		}
 	}
@@ -86,16 +99,20 @@ func newMatcher(secrets map[string][]byte, opts Options) (*matcher, error) {
 		m.files = fileRules()
 		for ri, r := range m.rules {
 			for _, a := range r.anchors {
-				patterns = append(patterns, []byte(a))
-				m.pats = append(m.pats, patternInfo{form: -1, rule: ri})
+				addPat(patternInfo{form: -1, rule: ri}, []byte(a))
 			}
 		}
 	}
-	ac, ok := newAutomaton(patterns)
-	if !ok {
-		return nil, errors.New("building matcher: too many secret patterns")
+	if len(windowBytes) > 0 {
+		m.grams = newGramIndex(windowPats, windowBytes)
 	}
-	m.ac = ac
+	if len(acPatterns) > 0 {
+		ac, ok := newAutomaton(acPatterns)
+		if !ok {
+			return nil, errors.New("building matcher: too many secret patterns")
+		}
+		m.ac = ac
+	}
 	return m, nil
 }
 

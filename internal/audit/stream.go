@@ -50,6 +50,7 @@ type stream struct {
 	// trackers follow candidate copies of long forms through the stream; lastDone is,
 	// per form, the start of its last verified copy (-1: none), so the other windows of
 	// that copy do not count it again; unverified counts candidates over maxTrackers.
+	gpos       int64 // next sample offset for the gram index (a multiple of 8)
 	trackers   []*tracker
 	lastDone   []int64
 	unverified int
@@ -116,18 +117,32 @@ func (s *stream) fill() error {
 func (s *stream) scan(from int) {
 	chunkBase := s.base + int64(from)
 	s.advanceAll()
-	s.state = s.m.ac.scan(s.state, s.buf[from:s.w], func(p int32, end int) {
-		start := chunkBase + int64(end) - int64(s.m.ac.lengths[p])
-		info := &s.m.pats[p]
-		switch {
-		case info.rule >= 0:
-			s.pending = append(s.pending, candidate{rule: info.rule, start: start})
-		case info.whole:
-			s.addHit(rawHit{form: info.form, start: start, rule: -1})
-		default:
-			s.candidate(info, start)
+	if g := s.m.grams; g != nil {
+		// Probe each sample offset once, when every window through it is buffered
+		// (or the stream ends).
+		last := s.base + int64(s.w) - winLen
+		if s.eof || s.err != nil {
+			last = s.base + int64(s.w) - 8
 		}
-	})
+		g.scan(s.m, s.buf[:s.w], s.base, s.gpos, last, func(p int32, start int64) {
+			s.candidate(&s.m.pats[p], start)
+		})
+		if last >= s.gpos {
+			s.gpos += 8 * ((last-s.gpos)/8 + 1)
+		}
+	}
+	if s.m.ac != nil {
+		s.state = s.m.ac.scan(s.state, s.buf[from:s.w], func(p int32, end int) {
+			start := chunkBase + int64(end) - int64(s.m.ac.lengths[p])
+			info := &s.m.pats[s.m.acPats[p]]
+			switch {
+			case info.rule >= 0:
+				s.pending = append(s.pending, candidate{rule: info.rule, start: start})
+			case info.whole:
+				s.addHit(rawHit{form: info.form, start: start, rule: -1})
+			}
+		})
+	}
 	if s.eof || s.err != nil {
 		s.dropTrackers()
 	}

@@ -209,3 +209,35 @@ func TestScanInsideGzipFiles(t *testing.T) {
 		t.Errorf("warnings %q, want one about /srv/huge.gz", r.Warnings)
 	}
 }
+
+// TestWindowsAgainstNaive compares the hits for values of 16 to 40 bytes over a
+// two-letter alphabet (so copies overlap, repeat and occur by chance) with every
+// occurrence bytes.Index finds, for reads of several sizes.
+func TestWindowsAgainstNaive(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	word := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = "ab"[r.IntN(2)]
+		}
+		return b
+	}
+	for round := 0; round < 300; round++ {
+		v := word(16 + r.IntN(25))
+		data := word(2000 + r.IntN(2000))
+		for k := 0; k < 1+r.IntN(4); k++ {
+			copy(data[r.IntN(len(data)-len(v)):], v)
+		}
+		var want []string
+		for i := 0; i+len(v) <= len(data); i++ {
+			if bytes.Equal(data[i:i+len(v)], v) {
+				want = append(want, fmt.Sprintf("raw@%d", i))
+			}
+		}
+		slices.Sort(want)
+		bufSize := []int{1, 13, 512, 1 << 16}[round%4]
+		if got := streamHits(t, map[string][]byte{"s": v}, data, bufSize); strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Fatalf("round %d (reads of %d): value %s\n got %v\nwant %v", round, bufSize, v, got, want)
+		}
+	}
+}
