@@ -426,7 +426,7 @@ func cpuTime() time.Duration {
 // reportCPU reports the CPU seconds per operation since c0: on a shared machine this
 // varies far less than the wall time.
 func reportCPU(b *testing.B, c0 time.Duration) {
-	b.ReportMetric((cpuTime() - c0).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric((cpuTime()-c0).Seconds()/float64(b.N), "cpu-s/op")
 }
 
 func gunzipSize(p string) (int64, error) {
