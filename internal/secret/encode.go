@@ -168,7 +168,7 @@ func urlEscapes(query bool) *[256][]byte {
 	return &t
 }
 
-// length is the form's length in bytes, or -1 where only encoding tells (JSON).
+// length is the form's length in bytes.
 func (src source) length() int {
 	switch src.kind {
 	case kindRaw:
@@ -187,8 +187,44 @@ func (src source) length() int {
 			end += (4 - end%4) % 4
 		}
 		return max(end-first, 0)
+	case kindJSON, kindJSONHTML:
+		return jsonLen(src.value, src.kind == kindJSONHTML)
 	}
 	return -1
+}
+
+// jsonLen is the length of Go's JSON string escaping of v (without the quotes): two
+// bytes for \", \\, \b, \f, \n, \r, \t; six for other control bytes, for <, >, & with
+// html, for each invalid UTF-8 byte (\ufffd) and for U+2028 and U+2029; a rune's own
+// size otherwise. TestSourceLength checks it against the encoder.
+func jsonLen(v []byte, html bool) int {
+	var ascii [utf8.RuneSelf]uint8
+	for c := range ascii {
+		switch {
+		case c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t':
+			ascii[c] = 2
+		case c < 0x20 || html && (c == '<' || c == '>' || c == '&'):
+			ascii[c] = 6
+		default:
+			ascii[c] = 1
+		}
+	}
+	n := 0
+	for i := 0; i < len(v); {
+		if c := v[i]; c < utf8.RuneSelf {
+			n += int(ascii[c])
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(v[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+			n += 6
+		} else {
+			n += size
+		}
+		i += size
+	}
+	return n
 }
 
 // b64Bounds returns, for a base64 source, the length of its encoded stream's bytes

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -106,14 +107,65 @@ func TestEncodingIn(t *testing.T) {
 
 // TestSourceLength: the computed length of every form equals its streamed length.
 func TestSourceLength(t *testing.T) {
-	for _, v := range [][]byte{[]byte("abcdefg"), bytes.Repeat([]byte("a b/c+d\xff"), 100)} {
+	for _, v := range [][]byte{[]byte("abcdefg"), bytes.Repeat([]byte("a b/c+d\xff"), 100),
+		[]byte("\"\\\b\f\n\r\t\x01\x1f<>&\x7f é€😀\u2028\u2029\xe2\x82 \xff\x80x")} {
 		for _, e := range Encodings(v) {
 			rd := e.Open()
 			got, _ := io.ReadAll(rd)
 			rd.Close()
-			if n := e.src.length(); n >= 0 && n != len(got) {
+			if n := e.src.length(); n != len(got) {
 				t.Errorf("len %d: %s length %d, streamed %d", len(v), e.Name, n, len(got))
 			}
+		}
+	}
+}
+
+// TestEncodingsDeduplicateLongForms: forms of a long value that are the same bytes are
+// listed once under the first name, as for short values, whether the kinds tell it
+// (JSON or URL escaping that changes nothing, hex without letters, base64 without '+'
+// or '/', whole blocks) or a comparison must; forms that differ are all kept.
+func TestEncodingsDeduplicateLongForms(t *testing.T) {
+	for _, v := range [][]byte{
+		bytes.Repeat([]byte("plainToken123"), 100),         // raw = url = url-path = json = json-html
+		bytes.Repeat([]byte("0123456789"), 90),             // hex = hex-upper; 900 bytes: whole blocks
+		bytes.Repeat([]byte("aaa"), 200),                   // base64 = base64url
+		bytes.Repeat([]byte("a<b>&\"c\\\n\xff\u2028"), 60), // everything differs
+		append(bytes.Repeat([]byte("x"), 600), '\n'),       // a trimmed variant
+		// The same heads, different later: each rule must look past the head.
+		append(bytes.Repeat([]byte("aaa"), 200), "\xfb\xff\xbf\"<&"...),
+		append(bytes.Repeat([]byte("0123456789"), 60), "\xab "...),
+	} {
+		es := Encodings(v)
+		var forms [][]byte
+		for _, e := range es {
+			rd := e.Open()
+			b, _ := io.ReadAll(rd)
+			rd.Close()
+			for i, f := range forms {
+				if bytes.Equal(f, b) {
+					t.Errorf("%.20q…: %s repeats %s", v, e.Name, es[i].Name)
+				}
+			}
+			forms = append(forms, b)
+		}
+		want := wholeForms(v)
+		if t2 := bytes.TrimSpace(v); len(t2) != len(v) {
+			// Every form of both variants is there, by bytes.
+			for _, ref := range []map[string][]byte{want, wholeForms(t2)} {
+				for name, f := range ref {
+					if !slices.ContainsFunc(forms, func(b []byte) bool { return bytes.Equal(b, f) }) {
+						t.Errorf("%.20q…: a form %s is missing", v, name)
+					}
+				}
+			}
+			continue
+		}
+		distinct := map[string]bool{}
+		for _, f := range want {
+			distinct[string(f)] = true
+		}
+		if len(forms) != len(distinct) {
+			t.Errorf("%.20q…: %d forms, want the %d distinct ones", v, len(forms), len(distinct))
 		}
 	}
 }

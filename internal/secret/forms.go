@@ -62,6 +62,15 @@ type Encoding struct {
 	// Word is set on the raw forms of a Short value (see Form).
 	Word bool
 	src  source
+	n    int // the form's length, once known (0: not yet)
+}
+
+// length is the form's length, computed once.
+func (e *Encoding) length() int {
+	if e.n == 0 {
+		e.n = e.src.length()
+	}
+	return e.n
 }
 
 // Open streams the whole form from its first byte.
@@ -143,6 +152,7 @@ func commonPrefix(a, b []byte) int {
 func Encodings(value []byte) []Encoding {
 	var out []Encoding
 	short := Short(value)
+	facts := &valueFacts{}
 	add := func(name string, src source, derived bool) {
 		e := Encoding{Name: name, Word: short && !derived, src: src}
 		r := src.open()
@@ -151,7 +161,7 @@ func Encodings(value []byte) []Encoding {
 		r.Close()
 		e.Head, e.Whole = head[:min(n, HeadLen)], n <= HeadLen
 		if n == 0 || (derived && e.Whole && n < MinSearchable) ||
-			slices.ContainsFunc(out, func(o Encoding) bool { return sameForm(&o, &e) }) {
+			facts.repeats(out, &e) {
 			clear(head)
 			return
 		}
@@ -190,36 +200,6 @@ func Encodings(value []byte) []Encoding {
 func withMode(src source, mode b64Mode, shift int) source {
 	src.mode, src.shift = mode, shift
 	return src
-}
-
-// sameForm reports whether a and b are the same bytes: equal heads, then (for long
-// forms) equal streams.
-func sameForm(a, b *Encoding) bool {
-	if a.Whole != b.Whole || !bytes.Equal(a.Head, b.Head) {
-		return false
-	}
-	if a.Whole {
-		return true
-	}
-	if la, lb := a.src.length(), b.src.length(); la >= 0 && lb >= 0 && la != lb {
-		return false
-	}
-	ra, rb := a.Open(), b.Open()
-	defer ra.Close()
-	defer rb.Close()
-	var x, y [4096]byte
-	defer clear(x[:])
-	defer clear(y[:])
-	for {
-		n, errA := io.ReadFull(ra, x[:])
-		m, errB := io.ReadFull(rb, y[:])
-		if n != m || !bytes.Equal(x[:n], y[:m]) {
-			return false
-		}
-		if errA != nil || errB != nil {
-			return (errA != nil) == (errB != nil)
-		}
-	}
 }
 
 // Forms returns the forms of Encodings whole, for values known to be small (the bytes
