@@ -42,8 +42,9 @@ var auditSets = []auditSet{{auditSmall, 1, 32}, {auditOne2K, 1, 2 << 10}, {audit
 func (s auditSet) value(i int) []byte { return printable(uint64(1000*s.size+s.n), s.size+i) }
 
 // auditSeries times `hush audit` of the benchmark image with each secret set and the
-// baseline (gzip -dc | grep -F over the same layers with the 32-byte value, as many at
-// once as hush's audit runs), alternating them run by run with dirty pages settled first.
+// baseline (gzip -dc | grep -F over the same layers, the planted one included, with the
+// 32-byte value, as many at once as hush's audit runs), alternating them run by run with
+// dirty pages settled first.
 func auditSeries(ctx context.Context, c config, shm string, logf func(string, ...any)) ([]series, error) {
 	dir := filepath.Join(c.work, "audit")
 	logf("writing the audit benchmark image in %s", dir)
@@ -53,7 +54,7 @@ func auditSeries(ctx context.Context, c config, shm string, logf func(string, ..
 	}
 	type runner struct {
 		s   series
-		run func() (int64, error)
+		run func() (usage, error)
 	}
 	var rs []*runner
 	for _, set := range auditSets {
@@ -62,12 +63,12 @@ func auditSeries(ctx context.Context, c config, shm string, logf func(string, ..
 			return nil, err
 		}
 		args = append([]string{"--root", filepath.Join(c.work, "audit-root"), "audit", "--format", "json"}, append(args, "oci:"+filepath.Join(dir, "layout"))...)
-		rs = append(rs, &runner{s: series{Case: set.name, Mode: modeAudit, Builder: "hush"}, run: func() (int64, error) {
-			out, rss, err := measured(ctx, nil, []int{1}, c.hush, args...)
+		rs = append(rs, &runner{s: series{Case: set.name, Mode: modeAudit, Builder: "hush"}, run: func() (usage, error) {
+			out, u, err := measure(ctx, nil, []int{1}, c.hush, args...)
 			if err == nil {
 				err = checkAuditReport(out, set)
 			}
-			return rss, err
+			return u, err
 		}})
 	}
 	patterns, err := writeSecret(shm, "baseline.patterns", append(auditSets[0].value(0), '\n'))
@@ -75,23 +76,25 @@ func auditSeries(ctx context.Context, c config, shm string, logf func(string, ..
 		return nil, err
 	}
 	rs = append(rs, &runner{s: series{Case: auditBaseline, Mode: modeAudit, Builder: baselineName},
-		run: func() (int64, error) { return grepLayers(ctx, blobs, patterns) }})
+		run: func() (usage, error) { return grepLayers(ctx, blobs, patterns) }})
 	for _, sl := range alternate(len(rs), c.runs) {
 		r := rs[sl.Builder]
 		settle(ctx, 20*time.Second)
 		start := time.Now()
-		rss, err := r.run()
+		u, err := r.run()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.s.Case, err)
 		}
 		d := time.Since(start)
 		r.s.Samples = append(r.s.Samples, d)
-		r.s.PeakRSS = max(r.s.PeakRSS, rss)
-		logf("%-15s %-9s run %d: %v, peak RSS %d MiB", r.s.Case, r.s.Builder, sl.Run+1, d.Round(time.Millisecond), rss>>10)
+		r.s.CPU = append(r.s.CPU, u.cpu)
+		r.s.PeakRSS = max(r.s.PeakRSS, u.rss)
+		logf("%-15s %-9s run %d: %v (CPU %v), peak RSS %d MiB", r.s.Case, r.s.Builder, sl.Run+1, d.Round(time.Millisecond), u.cpu.Round(time.Millisecond), u.rss>>10)
 	}
 	var out []series
 	for _, r := range rs {
 		r.s.summary = summarize(r.s.Samples)
+		r.s.CPUMedian = summarize(r.s.CPU).Median
 		out = append(out, r.s)
 	}
 	return out, nil
@@ -133,11 +136,11 @@ func checkAuditReport(out string, set auditSet) error {
 
 // grepLayers runs `gzip -dc LAYER | grep -F -c -f PATTERNS` over the layer blobs, as
 // many at once as GOMAXPROCS (hush's audit searches that many layers at once), and
-// returns the largest peak RSS of one pipeline.
-func grepLayers(ctx context.Context, blobs []string, patterns string) (int64, error) {
+// returns the largest peak RSS of one pipeline and the CPU time of all.
+func grepLayers(ctx context.Context, blobs []string, patterns string) (usage, error) {
 	work := make(chan string)
 	var mu sync.Mutex
-	var peak int64
+	var total usage
 	var first error
 	var wg sync.WaitGroup
 	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
@@ -145,9 +148,10 @@ func grepLayers(ctx context.Context, blobs []string, patterns string) (int64, er
 		go func() {
 			defer wg.Done()
 			for b := range work {
-				_, rss, err := measured(ctx, nil, nil, "sh", "-c", `gzip -dc "$1" | LC_ALL=C grep -F -a -c -f "$2"; true`, "sh", b, patterns)
+				_, u, err := measure(ctx, nil, nil, "sh", "-c", `gzip -dc "$1" | LC_ALL=C grep -F -a -c -f "$2"; true`, "sh", b, patterns)
 				mu.Lock()
-				peak = max(peak, rss)
+				total.rss = max(total.rss, u.rss)
+				total.cpu += u.cpu
 				if first == nil {
 					first = err
 				}
@@ -160,11 +164,11 @@ func grepLayers(ctx context.Context, blobs []string, patterns string) (int64, er
 	}
 	close(work)
 	wg.Wait()
-	return peak, first
+	return total, first
 }
 
-// writeAuditImage writes the image as an OCI layout under dir (once) and returns the
-// paths of its layer blobs, largest first.
+// writeAuditImage writes the image as an OCI layout under dir and returns the paths of
+// its layer blobs.
 func writeAuditImage(dir string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -206,7 +210,7 @@ func writeAuditImage(dir string) ([]string, error) {
 		return nil, err
 	}
 	var blobs []string
-	for _, l := range layers {
+	for _, l := range append(layers, leak) {
 		d, err := l.Digest()
 		if err != nil {
 			return nil, err

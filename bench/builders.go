@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
+	"time"
 )
 
 // job is one Dockerfile built in one context directory.
@@ -71,28 +71,44 @@ func output(ctx context.Context, env []string, name string, args ...string) (str
 	return out, err
 }
 
-// measured runs name like output and also returns its peak RSS in KiB: the largest of the
-// process and the descendants it waited for (wait4's ru_maxrss), so a process tree's
-// biggest member. okCodes are exit codes that are not failures.
+// usage is what a process tree used: its peak RSS in KiB (the largest VmHWM of the
+// process and its descendants while they ran, see rssWatcher) and its CPU time (user and
+// system, of the process and the descendants it waited for).
+type usage struct {
+	rss int64
+	cpu time.Duration
+}
+
+// measured runs name like output and also returns its peak RSS in KiB (see usage).
+// okCodes are exit codes that are not failures.
 func measured(ctx context.Context, env []string, okCodes []int, name string, args ...string) (string, int64, error) {
+	out, u, err := measure(ctx, env, okCodes, name, args...)
+	return out, u.rss, err
+}
+
+// measure runs name like output and returns what it used.
+func measure(ctx context.Context, env []string, okCodes []int, name string, args ...string) (string, usage, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var rss int64
-	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			rss = ru.Maxrss
-		}
-		if err != nil && slices.Contains(okCodes, cmd.ProcessState.ExitCode()) {
+	err := cmd.Start()
+	var u usage
+	if err == nil {
+		w := watchRSS(cmd.Process.Pid)
+		err = cmd.Wait()
+		u.rss = w.Stop()
+	}
+	if ps := cmd.ProcessState; ps != nil {
+		u.cpu = ps.UserTime() + ps.SystemTime()
+		if err != nil && slices.Contains(okCodes, ps.ExitCode()) {
 			err = nil
 		}
 	}
 	if err != nil {
-		return "", rss, fmt.Errorf("running %s %s: %w\n%s", name, strings.Join(args, " "), err, tail(stdout.String()+stderr.String(), 2000))
+		return "", u, fmt.Errorf("running %s %s: %w\n%s", name, strings.Join(args, " "), err, tail(stdout.String()+stderr.String(), 2000))
 	}
-	return stdout.String(), rss, nil
+	return stdout.String(), u, nil
 }
 
 // tail is the last n bytes of s.

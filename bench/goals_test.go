@@ -45,6 +45,7 @@ func TestGoals(t *testing.T) {
 		"audit: peak RSS with one 16 MiB secret":                             "met",
 		"audit: 100 secrets of 2 KiB vs one":                                 "MISSED",
 		"audit: one 32-byte secret vs gzip -dc | grep -F (same parallelism)": "not measured",
+		"audit CPU: one 32-byte secret vs gzip -dc | grep -F":                "not measured",
 	}
 	got := map[string]string{}
 	for _, g := range r.Goals {
@@ -113,5 +114,27 @@ func TestAuditSetsAndLeaks(t *testing.T) {
 	}
 	if err := checkAuditReport(`{"findings":[]}`, auditSets[3]); err == nil {
 		t.Error("a report without the planted copy passed")
+	}
+}
+
+// TestWatchRSS: the watcher sees a child's own peak (a shell holding a 64 MiB string),
+// not the harness's memory, and the tree walk finds grandchildren.
+func TestWatchRSS(t *testing.T) {
+	ballast := make([]byte, 256<<20) // the harness is big; the child must not look it
+	for i := range ballast {
+		ballast[i] = 1
+	}
+	_, rss, err := measured(t.Context(), nil, nil, "sh", "-c", `sh -c 'x=$(head -c 67108864 /dev/zero | tr "\0" a); sleep 0.2; echo ${#x}'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rss < 64<<10 || rss > 200<<10 {
+		t.Errorf("peak RSS %d KiB, want about 64-130 MiB (the grandchild's string)", rss)
+	}
+	if ballast[len(ballast)-1] != 1 {
+		t.Fatal("ballast")
+	}
+	if got := parseHWM([]byte("Name:\tx\nVmHWM:\t  1234 kB\nVmRSS:\t 99 kB\n")); got != 1234 {
+		t.Errorf("parseHWM = %d", got)
 	}
 }

@@ -34,6 +34,10 @@ type series struct {
 	// PeakRSS is the largest peak RSS (KiB) of the builder's own process tree over the
 	// runs, where the harness can see it (hush, `hush audit`, the audit baseline).
 	PeakRSS int64 `json:"peak_rss_kib,omitempty"`
+	// CPU is the CPU time (user + system) of each run's process tree, where the harness
+	// can see it; on a shared machine it varies less than the wall time.
+	CPU       []time.Duration `json:"cpu_ns,omitempty"`
+	CPUMedian time.Duration   `json:"cpu_median_ns,omitempty"`
 	summary
 }
 
