@@ -7,10 +7,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/hush-build/hush/internal/secret"
@@ -238,6 +241,43 @@ func TestWindowsAgainstNaive(t *testing.T) {
 		bufSize := []int{1, 13, 512, 1 << 16}[round%4]
 		if got := streamHits(t, map[string][]byte{"s": v}, data, bufSize); strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Fatalf("round %d (reads of %d): value %s\n got %v\nwant %v", round, bufSize, v, got, want)
+		}
+	}
+}
+
+// TestPreparedServesSeveralScans: one Prepared search serves an image scan, a layer scan
+// and a directory scan in turn (no scan wipes it), finding what fresh searches find.
+func TestPreparedServesSeveralScans(t *testing.T) {
+	secrets := map[string][]byte{"tok": []byte(canary), "big": randomValue(7, 3000)}
+	layer := layerOf(t, "gzip", file{name: "a", content: []byte("x" + canary)}, file{name: "b", content: secrets["big"]})
+	img := imageOf(t, nil, layer)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), secrets["big"], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	prep, err := Prepare(secrets, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prep.Wipe()
+	for round := 0; round < 2; round++ {
+		r1, err := Scan(context.Background(), img, secrets, Options{Prepared: prep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2, err := ScanLayers(context.Background(), []v1.Layer{layer}, secrets, Options{Prepared: prep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r3, err := ScanDir(context.Background(), dir, secrets, Options{Prepared: prep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r1.Findings) != 2 || len(r2.Findings) != 2 || len(r3.Findings) != 1 {
+			t.Fatalf("round %d: %d, %d, %d findings, want 2, 2, 1", round, len(r1.Findings), len(r2.Findings), len(r3.Findings))
+		}
+		if r1.Findings[0].Fingerprint != r2.Findings[0].Fingerprint {
+			t.Errorf("one prepared search, two fingerprints for one value")
 		}
 	}
 }
