@@ -31,6 +31,7 @@ type config struct {
 	skipBuild bool
 	skip      map[string]bool
 	bigRuns   int
+	compare   string // another hush binary timed as "hush-base" next to hush
 }
 
 // optional cases -skip can leave out.
@@ -68,6 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.skipBuild, "only-per-run", false, "measure only the per-RUN overhead")
 	skip := fs.String("skip", "", "cases to leave out, comma-separated: "+strings.Join(skippable, ","))
 	fs.IntVar(&c.bigRuns, "bigctx-n", 1, "timed runs of the 1 GiB context build")
+	fs.StringVar(&c.compare, "compare", "", "another hush binary (an older build) to time as hush-base next to hush, alternated with the other builders")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -167,6 +169,11 @@ func prepare(ctx context.Context, c *config, logf func(string, ...any)) (*env, f
 	if c.hush, err = filepath.Abs(c.hush); err != nil {
 		return fail(fmt.Errorf("resolving -hush: %w", err))
 	}
+	if c.compare != "" {
+		if c.compare, err = filepath.Abs(c.compare); err != nil {
+			return fail(fmt.Errorf("resolving -compare: %w", err))
+		}
+	}
 	if c.testdata, err = filepath.Abs(c.testdata); err != nil {
 		return fail(fmt.Errorf("resolving -testdata: %w", err))
 	}
@@ -223,7 +230,13 @@ func (e *env) plan(c config) []planned {
 			plan = append(plan, planned{e.builders, j, modeCold}, planned{e.builders, j, modeCached})
 		}
 		withSecret := job{Name: "cold10", Dockerfile: e.df("cold10"), Context: e.ctxDir, Secrets: e.caSpec}
-		plan = append(plan, planned{e.builders[:1], withSecret, modeSecret})
+		var hushes []builder
+		for _, b := range e.builders {
+			if isHush(b.Name()) {
+				hushes = append(hushes, b)
+			}
+		}
+		plan = append(plan, planned{hushes, withSecret, modeSecret})
 	}
 	if !c.skip["bigsecret"] {
 		j := job{Name: bigSecretCase, Dockerfile: e.df(bigSecretCase), Context: e.emptyDir, Secrets: e.caSpec}
@@ -279,6 +292,9 @@ func detectBuilders(ctx context.Context, c config, logf func(string, ...any)) []
 		want[strings.TrimSpace(n)] = true
 	}
 	bs := []builder{newHush("hush", c.hush, "", c.work)}
+	if c.compare != "" {
+		bs = append(bs, newHush("hush-base", c.compare, "", c.work))
+	}
 	if want["buildkit"] {
 		probe := filepath.Join(c.work, "probe")
 		if err := os.MkdirAll(probe, 0o755); err != nil {
