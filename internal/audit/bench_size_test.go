@@ -68,14 +68,7 @@ func generateSizeBase(dir string) error {
 		return err
 	}
 	r := rand.New(rand.NewPCG(11, 11))
-	words := make([]string, 4000)
-	for i := range words {
-		w := make([]byte, 2+r.IntN(9))
-		for j := range w {
-			w[j] = byte('a' + r.IntN(26))
-		}
-		words[i] = string(w)
-	}
+	words := wordList(r)
 	for li := 0; li < sizeBenchLayers; li++ {
 		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("layer%d.tar.gz", li)))
 		if err != nil {
@@ -160,15 +153,8 @@ func BenchmarkScanSecretSize(b *testing.B) {
 
 // gzipLayer compresses a tar once, so that the timed scans do not compress it again.
 func gzipLayer(b *testing.B, t []byte) v1.Layer {
-	var z bytes.Buffer
-	zw := gzip.NewWriter(&z)
-	if _, err := zw.Write(t); err != nil {
-		b.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		b.Fatal(err)
-	}
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(z.Bytes())), nil })
+	z := gz(b, t)
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(z)), nil })
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -76,6 +76,19 @@ func benchSecretValues() (map[string][]byte, map[string]string) {
 	return secrets, kinds
 }
 
+// wordList is 4000 random lowercase words of 2 to 10 letters.
+func wordList(r *rand.Rand) []string {
+	words := make([]string, 4000)
+	for i := range words {
+		w := make([]byte, 2+r.IntN(9))
+		for j := range w {
+			w[j] = byte('a' + r.IntN(26))
+		}
+		words[i] = string(w)
+	}
+	return words
+}
+
 // textFiller writes n bytes of word salad (compresses about 3:1 like source trees do).
 func textFiller(r *rand.Rand, words []string, n int) []byte {
 	var b bytes.Buffer
@@ -127,14 +140,7 @@ func generateBenchImage(dir string, secrets map[string][]byte, kinds map[string]
 		return err
 	}
 	r := rand.New(rand.NewPCG(7, 7))
-	words := make([]string, 4000)
-	for i := range words {
-		w := make([]byte, 2+r.IntN(9))
-		for j := range w {
-			w[j] = byte('a' + r.IntN(26))
-		}
-		words[i] = string(w)
-	}
+	words := wordList(r)
 	// files[layer] are the entries of each layer; secrets are planted into them.
 	type entry struct {
 		name string

@@ -173,7 +173,7 @@ func TestMatchEncodingsAsBefore(t *testing.T) {
 }
 
 // gz compresses b.
-func gz(t *testing.T, b []byte) []byte {
+func gz(t testing.TB, b []byte) []byte {
 	t.Helper()
 	var z bytes.Buffer
 	zw := gzip.NewWriter(&z)
