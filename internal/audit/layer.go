@@ -127,7 +127,7 @@ func (m *matcher) scanTar(ctx context.Context, r io.Reader, bufSize int, base Lo
 				extra = append(extra, Finding{Rule: rule, Fingerprint: fp, Location: entryLoc, Count: 1})
 			}
 		} else if base.Kind == KindLayer && hdr.Size > 2 {
-			fs, err := nested.scan(ctx, m, tr, bufSize, entryLoc)
+			fs, err := nested.scan(ctx, m, tr, hdr.Size, bufSize, entryLoc)
 			if err != nil {
 				return nil, fmt.Errorf("reading %s: %w", name, err)
 			}

@@ -29,7 +29,7 @@ type gzipBudget struct {
 // scan searches inside the tar entry r when it is a gzip file: its decompressed bytes go
 // through a stream of their own, findings at loc with compression "gzip" and offsets in
 // the decompressed content. Anything else is left for the tar reader to skip.
-func (b *gzipBudget) scan(ctx context.Context, m *matcher, r io.Reader, bufSize int, loc Location) ([]Finding, error) {
+func (b *gzipBudget) scan(ctx context.Context, m *matcher, r io.Reader, size int64, bufSize int, loc Location) ([]Finding, error) {
 	var magic [2]byte
 	n, err := io.ReadFull(r, magic[:])
 	if err != nil || magic != [2]byte{0x1f, 0x8b} {
@@ -49,6 +49,9 @@ func (b *gzipBudget) scan(ctx context.Context, m *matcher, r io.Reader, bufSize 
 	defer zr.Close()
 	limit := min(b.left, maxGzipEntry)
 	lr := &io.LimitedReader{R: zr, N: limit}
+	if bufSize <= 0 { // a small file (most are: changelogs, man pages) needs no large buffer
+		bufSize = int(min(defaultBufSize, max(16<<10, 8*size)))
+	}
 	st := newStream(ctx, lr, m, bufSize)
 	if err := st.drain(); err != nil && ctx.Err() != nil {
 		return nil, err
