@@ -69,12 +69,13 @@ func (f *valueFacts) sameSource(a, b *source) (same, decided bool) {
 		return false, false
 	}
 	if len(a.value) != len(b.value) {
-		// One value is the other without its trailing white space. A core holds the
-		// characters that depend only on its value, from a place fixed by the shift:
-		// the shorter value's core is a prefix of the longer one's.
-		sameCore := a.kind == kindBase64 && b.kind == kindBase64 && a.mode == b64Core && b.mode == b64Core &&
-			a.shift == b.shift && a.enc == b.enc
-		return sameCore, sameCore
+		// One value is the other without its trailing white space: at one shift and in
+		// one alphabet, their base64 streams agree up to the shorter value's end, so two
+		// such forms of equal length can only differ in their last characters.
+		if a.kind == kindBase64 && b.kind == kindBase64 && a.enc == b.enc && a.coreShift() == b.coreShift() {
+			return bytes.Equal(a.b64Tail(), b.b64Tail()), true
+		}
+		return false, false
 	}
 	if a.kind > b.kind {
 		a, b = b, a
