@@ -174,3 +174,30 @@ func TestEncodingsDeduplicateLongForms(t *testing.T) {
 		}
 	}
 }
+
+// TestASCIISpecial: telling from an ASCII value's bytes whether its base64 at a shift
+// holds '+' or '/' agrees with encoding it, for random values over bytes that make
+// those characters and bytes that do not.
+func TestASCIISpecial(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 9))
+	for round := 0; round < 2000; round++ {
+		v := make([]byte, 1+r.IntN(12))
+		for i := range v {
+			v[i] = "ab?>~\x7fz0 "[r.IntN(9)]
+		}
+		found, ok := asciiSpecial(v)
+		if !ok {
+			t.Fatalf("%q: not taken as ASCII", v)
+		}
+		for shift := 0; shift < 3; shift++ {
+			enc := base64.StdEncoding.EncodeToString(append(make([]byte, shift), v...))
+			first, end := (8*shift+5)/6, (8*(shift+len(v))+5)/6
+			if want := strings.ContainsAny(enc[first:end], "+/"); found[shift] != want {
+				t.Fatalf("%q at shift %d: %v, want %v (%s)", v, shift, found[shift], want, enc)
+			}
+		}
+	}
+	if _, ok := asciiSpecial([]byte("é")); ok {
+		t.Error("a non-ASCII value taken as ASCII")
+	}
+}

@@ -119,9 +119,11 @@ func (f *valueFacts) special(src *source) bool {
 	if f.b64Special == nil {
 		f.b64Special = map[b64Key]bool{}
 	}
-	if found, ok := asciiSpecial(src.value, k.shift); ok {
-		f.b64Special[k] = found
-		return found
+	if found, ok := asciiSpecial(src.value); ok {
+		for shift, v := range found {
+			f.b64Special[b64Key{k.value, k.n, shift}] = v
+		}
+		return found[k.shift]
 	}
 	std := *src
 	std.mode, std.shift = b64Raw, 0
@@ -145,16 +147,17 @@ func (f *valueFacts) special(src *source) bool {
 	return found
 }
 
-// asciiSpecial tells special without encoding when v is ASCII: then a sextet is 62 or
-// 63 ('+' or '/') only as the last of a 3-byte group, the group's third byte being '>',
-// '?', '~' or DEL (byte & 63 ≥ 62); ok is false when v is not ASCII.
-func asciiSpecial(v []byte, shift int) (found, ok bool) {
+// asciiSpecial tells special for the three shifts at once, without encoding, when v is
+// ASCII: then a sextet is 62 or 63 ('+' or '/') only as the last of a 3-byte group, the
+// group's third byte being '>', '?', '~' or DEL (byte & 63 ≥ 62); ok is false when v is
+// not ASCII.
+func asciiSpecial(v []byte) (found [3]bool, ok bool) {
 	for i, c := range v {
 		if c >= utf8.RuneSelf {
-			return false, false
+			return found, false
 		}
-		if c&63 >= 62 && (i+shift)%3 == 2 {
-			found = true
+		if c&63 >= 62 {
+			found[(2-i%3+3)%3] = true // the shift that puts byte i third in its group
 		}
 	}
 	return found, true
