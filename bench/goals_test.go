@@ -26,6 +26,7 @@ func TestGoals(t *testing.T) {
 		seriesOf("cold10", modeCached, "hush", 0, 30*ms1),
 		seriesOf("cold10", modeCached, reference, 0, 100*ms1),
 		seriesOf("cold10", modeSecret, "hush", 0, 32*ms1),
+		seriesOf("cold10", modeNoSecret, "hush", 0, 30*ms1),
 		seriesOf(bigCtxCase, modeCold, "hush", 300<<10, 9000*ms1),
 		seriesOf(auditSmall, modeAudit, "hush", 40<<10, 500*ms1),
 		seriesOf(auditBig, modeAudit, "hush", 200<<10, 900*ms1),

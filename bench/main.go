@@ -123,6 +123,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		for i := range s {
+			if i < len(p.modes) {
+				s[i].Mode = p.modes[i]
+			}
+		}
 		res.Series = append(res.Series, s...)
 	}
 	extras := []struct {
@@ -227,34 +232,54 @@ func (e *env) plan(c config) []planned {
 			{Name: "cold10", Dockerfile: e.df("cold10"), Context: e.ctxDir},
 			{Name: "multistage", Dockerfile: e.df("multistage"), Context: e.ctxDir},
 		} {
-			plan = append(plan, planned{e.builders, j, modeCold}, planned{e.builders, j, modeCached})
+			plan = append(plan, planned{e.builders, j, modeCold, nil}, planned{e.builders, j, modeCached, nil})
 		}
-		withSecret := job{Name: "cold10", Dockerfile: e.df("cold10"), Context: e.ctxDir, Secrets: e.caSpec}
-		var hushes []builder
+		// Each hush alternates cached rebuilds without and with a secret, run by run.
 		for _, b := range e.builders {
 			if isHush(b.Name()) {
-				hushes = append(hushes, b)
+				pair := []builder{b, withSecrets{b, e.caSpec}}
+				j := job{Name: "cold10", Dockerfile: e.df("cold10"), Context: e.ctxDir}
+				plan = append(plan, planned{pair, j, modeCached, []string{modeNoSecret, modeSecret}})
 			}
 		}
-		plan = append(plan, planned{hushes, withSecret, modeSecret})
 	}
 	if !c.skip["bigsecret"] {
 		j := job{Name: bigSecretCase, Dockerfile: e.df(bigSecretCase), Context: e.emptyDir, Secrets: e.caSpec}
-		plan = append(plan, planned{e.builders, j, modeCold}, planned{e.builders, j, modeCached})
+		plan = append(plan, planned{e.builders, j, modeCold, nil}, planned{e.builders, j, modeCached, nil})
 	}
 	if !c.skip["perrun"] {
 		for _, n := range []string{runStepsCase, noRunCase} {
-			plan = append(plan, planned{e.perRunBuilders, job{Name: n, Dockerfile: e.df(n), Context: e.emptyDir}, modeCold})
+			plan = append(plan, planned{e.perRunBuilders, job{Name: n, Dockerfile: e.df(n), Context: e.emptyDir}, modeCold, nil})
 		}
 	}
 	return plan
 }
 
-// planned is one series to time.
+// planned is one series to time; modes, when set, renames each builder's series.
 type planned struct {
 	builders []builder
 	job      job
 	mode     string
+	modes    []string
+}
+
+// withSecrets is a builder given more --secret specs on every build, so that one series
+// can alternate a builder with and without them.
+type withSecrets struct {
+	builder
+	secrets []string
+}
+
+func (w withSecrets) Build(ctx context.Context, j job, cold bool) error {
+	j.Secrets = append(append([]string(nil), j.Secrets...), w.secrets...)
+	return w.builder.Build(ctx, j, cold)
+}
+
+func (w withSecrets) lastPeakRSS() int64 {
+	if r, ok := w.builder.(rssReporter); ok {
+		return r.lastPeakRSS()
+	}
+	return 0
 }
 
 // finish analyses the series and prints (and with -json writes) the results.
@@ -273,7 +298,7 @@ func finish(res results, c config, stdout io.Writer) error {
 // The busybox base stays: other work on the machine may use it.
 func cleanup(ctx context.Context, bs []builder, logf func(string, ...any)) {
 	var tags []string
-	for _, n := range []string{"cold10", "multistage", bigSecretCase, bigCtxCase, runStepsCase, noRunCase} {
+	for _, n := range []string{"cold10", "multistage", bigSecretCase, runStepsCase, noRunCase} {
 		tags = append(tags, job{Name: n}.tag())
 	}
 	for _, b := range bs {
