@@ -56,12 +56,17 @@ func (l *Ledger) Clean(layer string, fps []string) bool {
 }
 
 // Record notes that layer was audited clean against fps (added to what it was before).
+// A record that already holds every fingerprint is left as it is.
 func (l *Ledger) Record(layer string, fps []string) error {
 	p, err := l.path(layer)
 	if err != nil {
 		return err
 	}
-	all := append(l.read(layer), fps...)
+	have := l.read(layer)
+	if !slices.ContainsFunc(fps, func(fp string) bool { return !slices.Contains(have, fp) }) {
+		return nil
+	}
+	all := append(have, fps...)
 	slices.Sort(all)
 	all = slices.Compact(all)
 	tmp, err := os.CreateTemp(l.dir, ".tmp-*")
