@@ -132,8 +132,7 @@ func Copy(src Source, patterns []string, dstRoot, dest, workdir string, opts Opt
 	if len(matches) > 1 {
 		destIsDir = true
 	}
-	c := &copier{root: root, opts: opts, links: map[devIno]string{},
-		bufs: &sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+	c := newCopier(root, opts)
 	for _, m := range matches {
 		if opts.ExtractArchives && m.info.Mode().IsRegular() {
 			ok, err := isArchive(m.host)
@@ -161,8 +160,7 @@ func copyParents(t *tree, patterns []string, dstRoot, dest, workdir string, opts
 	}
 	defer root.Close()
 	destPath, _ := destination(dest, workdir)
-	c := &copier{root: root, opts: opts, links: map[devIno]string{}}
-	return c.copyParents(t, patterns, destPath, excl)
+	return newCopier(root, opts).copyParents(t, patterns, destPath, excl)
 }
 
 func openRoot(dstRoot string) (*fsroot.Root, error) {
@@ -209,6 +207,35 @@ type copier struct {
 	bufs *sync.Pool // copy buffers for small files
 }
 
+func newCopier(root *fsroot.Root, opts Options) *copier {
+	return &copier{root: root, opts: opts, links: map[devIno]string{},
+		bufs: &sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+}
+
+// begin starts one copy: a fresh worker group, no pending metadata, no directory known
+// to be its own.
+func (c *copier) begin() {
+	c.files = &errgroup.Group{}
+	c.files.SetLimit(copyWorkers)
+	c.afters = c.afters[:0]
+	c.fresh = map[string]bool{}
+}
+
+// finish waits for the file copies, then sets directory metadata, children before
+// parents; err is the walk's, returned first.
+func (c *copier) finish(err error) error {
+	if werr := c.files.Wait(); err == nil {
+		err = werr
+	}
+	for _, after := range c.afters {
+		if err != nil {
+			break
+		}
+		err = after()
+	}
+	return err
+}
+
 // maxOpenDirs bounds the directory descriptors one copy keeps open.
 const maxOpenDirs = 64
 
@@ -220,10 +247,7 @@ func (c *copier) copyMatch(t *tree, m match, destPath string, destIsDir bool, ex
 	if err != nil {
 		return fmt.Errorf("copying %q: %w", m.name, err)
 	}
-	c.files = &errgroup.Group{}
-	c.files.SetLimit(copyWorkers)
-	c.afters = c.afters[:0]
-	c.fresh = map[string]bool{}
+	c.begin()
 	defer c.closeDirs()
 	err = t.walk(m, excl, func(e entry) (func() error, error) {
 		if e.rel == "" && e.info.IsDir() {
@@ -237,15 +261,7 @@ func (c *copier) copyMatch(t *tree, m match, destPath string, destIsDir bool, ex
 		// written, children before parents.
 		return func() error { c.afters = append(c.afters, after); return nil }, nil
 	})
-	if werr := c.files.Wait(); err == nil {
-		err = werr
-	}
-	for _, after := range c.afters {
-		if err != nil {
-			break
-		}
-		err = after()
-	}
+	err = c.finish(err)
 	if err != nil {
 		return fmt.Errorf("copying %q: %w", m.name, err)
 	}
