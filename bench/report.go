@@ -31,6 +31,13 @@ type series struct {
 	Mode    string          `json:"mode"`
 	Builder string          `json:"builder"`
 	Samples []time.Duration `json:"samples_ns"`
+	// PeakRSS is the largest peak RSS (KiB) of the builder's own process tree over the
+	// runs, where the harness can see it (hush, `hush audit`, the audit baseline).
+	PeakRSS int64 `json:"peak_rss_kib,omitempty"`
+	// CPU is the CPU time (user + system) of each run's process tree, where the harness
+	// can see it; on a shared machine it varies less than the wall time.
+	CPU       []time.Duration `json:"cpu_ns,omitempty"`
+	CPUMedian time.Duration   `json:"cpu_median_ns,omitempty"`
 	summary
 }
 
@@ -61,6 +68,7 @@ type results struct {
 	Series   []series          `json:"series"`
 	Ratios   []ratioRow        `json:"ratios"`
 	PerRun   []perRunRow       `json:"per_run"`
+	Goals    []goalRow         `json:"goals"`
 }
 
 // targets are hush's goals: a ratio to BuildKit per (case, mode), and to a bare start.
@@ -94,7 +102,7 @@ func (r *results) find(c, mode, builder string) (series, bool) {
 func (r *results) analyze() {
 	r.Ratios, r.PerRun = nil, nil
 	for _, s := range r.Series {
-		if s.Builder == reference || s.Mode == modeBare || s.Case == runStepsCase || s.Case == noRunCase {
+		if s.Builder == reference || s.Mode == modeBare || s.Mode == modeAudit || s.Case == runStepsCase || s.Case == noRunCase {
 			continue
 		}
 		ref, ok := r.find(s.Case, s.Mode, reference)
@@ -129,6 +137,7 @@ func (r *results) analyze() {
 		}
 		r.PerRun = append(r.PerRun, row)
 	}
+	r.Goals = r.goals()
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
@@ -147,11 +156,15 @@ func verdict(ratio, target float64) string {
 // writeTable prints the figures as plain aligned text.
 func (r *results) writeTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "hush bench: %d runs per builder, builders alternated; times in ms; load average %s at start, %s at end\n\n",
+	fmt.Fprintf(tw, "hush bench: %d runs per builder, builders alternated, dirty pages synced before each run; times in ms; load average %s at start, %s at end\n\n",
 		r.Runs, r.Machine["loadavg_start"], r.Machine["loadavg_end"])
-	fmt.Fprintln(tw, "CASE\tMODE\tBUILDER\tMEDIAN\tMIN\tMAX\tN")
+	fmt.Fprintln(tw, "CASE\tMODE\tBUILDER\tMEDIAN\tMIN\tMAX\tSPREAD\tPEAK RSS\tN")
 	for _, s := range r.Series {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.Case, s.Mode, s.Builder, ms(s.Median), ms(s.Min), ms(s.Max), s.N)
+		rss := "-"
+		if s.PeakRSS > 0 {
+			rss = fmt.Sprintf("%.0f MiB", float64(s.PeakRSS)/1024)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.2f×\t%s\t%d\n", s.Case, s.Mode, s.Builder, ms(s.Median), ms(s.Min), ms(s.Max), spread(s), rss, s.N)
 	}
 	if len(r.Ratios) > 0 {
 		fmt.Fprintln(tw, "\nCASE\tMODE\tBUILDER\tRATIO TO BUILDKIT\tTARGET")
@@ -168,6 +181,16 @@ func (r *results) writeTable(w io.Writer) error {
 				rat = fmt.Sprintf("%.2f×", p.Ratio)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Builder, ms(p.PerRun), bare, rat, verdict(p.Ratio, p.Target))
+		}
+	}
+	if len(r.Goals) > 0 {
+		fmt.Fprintln(tw, "\nGOAL\tMEASURED\tTARGET\tVERDICT")
+		for _, g := range r.Goals {
+			m := g.Measured
+			if m == "" {
+				m = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", g.Goal, m, g.Target, g.verdict())
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -189,6 +212,12 @@ func (r *results) writeJSON(path string) error {
 	for i := range c.PerRun {
 		if math.IsNaN(c.PerRun[i].Ratio) {
 			c.PerRun[i].Ratio = 0
+		}
+	}
+	c.Goals = append([]goalRow(nil), r.Goals...)
+	for i := range c.Goals {
+		if math.IsNaN(c.Goals[i].Value) {
+			c.Goals[i].Value = 0
 		}
 	}
 	b, err := json.MarshalIndent(&c, "", "  ")

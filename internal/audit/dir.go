@@ -21,10 +21,11 @@ import (
 // followed. Report.Target is root.
 func ScanDir(ctx context.Context, root string, secrets map[string][]byte, opts Options) (*Report, error) {
 	start := time.Now()
-	m, err := newMatcher(secrets, opts)
+	m, done, err := matcherFor(secrets, opts)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	r := newReport(m, opts, root)
 	files, err := m.listTree(root, r)
 	if err != nil {

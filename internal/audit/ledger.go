@@ -71,6 +71,7 @@ func (l *Ledger) lock() (func(), error) {
 }
 
 // Record notes that layer was audited clean against fps (added to what it was before).
+// A record that already holds every fingerprint is left as it is.
 func (l *Ledger) Record(layer string, fps []string) error {
 	p, err := l.path(layer)
 	if err != nil {
@@ -81,7 +82,11 @@ func (l *Ledger) Record(layer string, fps []string) error {
 		return err
 	}
 	defer unlock()
-	all := append(l.read(layer), fps...)
+	have := l.read(layer)
+	if !slices.ContainsFunc(fps, func(fp string) bool { return !slices.Contains(have, fp) }) {
+		return nil
+	}
+	all := append(have, fps...)
 	slices.Sort(all)
 	all = slices.Compact(all)
 	tmp, err := os.CreateTemp(l.dir, ".tmp-*")

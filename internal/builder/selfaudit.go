@@ -53,6 +53,13 @@ func (s *session) selfAudit(ctx context.Context, res *Result, o AuditOptions) er
 	}
 	step := o.Progress.Start("auditing every layer of the build and its state for " + what)
 	a := &auditRun{secrets: vals, ledger: b.Audited, skipped: map[string]bool{}}
+	prep, err := audit.Prepare(vals, audit.Options{}) // once for the image, layers and dirs
+	if err != nil {
+		step.Done(err)
+		return err
+	}
+	defer prep.Wipe()
+	a.prepared = prep
 	if b.ledgerKey != nil {
 		a.fps = o.Secrets.ValueFingerprints(b.ledgerKey)
 	}
@@ -87,11 +94,12 @@ func (s *session) selfAudit(ctx context.Context, res *Result, o AuditOptions) er
 
 // auditRun is one self-audit: the values, their keyed fingerprints and the layers found clean.
 type auditRun struct {
-	secrets map[string][]byte
-	fps     []string
-	ledger  *audit.Ledger
-	skipped map[string]bool // layers the ledger knew clean
-	read    int             // layers read
+	secrets  map[string][]byte
+	fps      []string
+	ledger   *audit.Ledger
+	skipped  map[string]bool // layers the ledger knew clean
+	read     int             // layers read
+	prepared *audit.Prepared
 }
 
 // skip reports a layer the ledger knows to be clean for every value searched.
@@ -105,7 +113,7 @@ func (a *auditRun) skip(digest string) bool {
 
 // scan searches the image, the other stages' layers and the state dirs.
 func (a *auditRun) scan(ctx context.Context, s *session, res *Result) ([]audit.Finding, error) {
-	opts := audit.Options{SkipLayer: a.skip}
+	opts := audit.Options{SkipLayer: a.skip, Prepared: a.prepared}
 	var findings []audit.Finding
 	inImage := map[string]bool{}
 	read := 0
@@ -143,7 +151,7 @@ func (a *auditRun) scan(ctx context.Context, s *session, res *Result) ([]audit.F
 		findings = append(findings, af...)
 	}
 	for _, dir := range s.stateDirs() {
-		drep, err := audit.ScanDir(ctx, dir, a.secrets, audit.Options{})
+		drep, err := audit.ScanDir(ctx, dir, a.secrets, audit.Options{Prepared: a.prepared})
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package fscopy
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -363,4 +364,48 @@ func TestCopyHardLinks(t *testing.T) {
 	if a.Ino != b.Ino || a.Nlink != 2 {
 		t.Errorf("hard link not preserved: inodes %d %d nlink %d", a.Ino, b.Ino, a.Nlink)
 	}
+}
+
+// TestCopyManyDirectories copies a tree with more directories than a copy keeps open at
+// once, into a destination that has some of them already (so both the fresh-directory
+// and the lookup paths run): every file lands with its content, existing files are
+// replaced, and no descriptor is left open.
+func TestCopyManyDirectories(t *testing.T) {
+	srcRoot, dstRoot := t.TempDir(), t.TempDir()
+	spec, want := map[string]string{}, map[string]string{"out/": ""}
+	for d := 0; d < 3*maxOpenDirs; d++ {
+		want[fmt.Sprintf("out/d%03d/", d)] = ""
+		for f := 0; f < 3; f++ {
+			name := fmt.Sprintf("d%03d/f%d", d, f)
+			spec[name] = fmt.Sprintf("content %d %d", d, f)
+			want["out/"+name] = spec[name]
+		}
+	}
+	mkTree(t, srcRoot, spec)
+	mkTree(t, dstRoot, map[string]string{"out/d000/f0": "old", "out/d100/f2": "old", "out/d101/": ""})
+	before := openFDs(t)
+	if err := Copy(Source{Root: srcRoot}, []string{"."}, dstRoot, "/out", "", Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if after := openFDs(t); after != before {
+		t.Errorf("%d descriptors open after the copy, %d before", after, before)
+	}
+	got := listTree(t, dstRoot)
+	if len(got) != len(want) {
+		t.Errorf("%d entries, want %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(es)
 }

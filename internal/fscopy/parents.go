@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/moby/patternmatcher"
-	"golang.org/x/sync/errgroup"
 )
 
 // copyParents is Copy for COPY --parents, as BuildKit's include patterns do it: each
@@ -53,9 +52,8 @@ func (c *copier) copyIncluded(t *tree, m match, pattern, destPath string, excl *
 	if err != nil {
 		return false, fmt.Errorf("parsing pattern %q: %w", pattern, err)
 	}
-	c.files = &errgroup.Group{}
-	c.files.SetLimit(copyWorkers)
-	c.afters = c.afters[:0]
+	c.begin()
+	defer c.closeDirs()
 	dirs := map[string]entry{} // directories met and not copied (yet)
 	found := false
 	err = t.walk(m, excl, func(e entry) (func() error, error) {
@@ -82,15 +80,7 @@ func (c *copier) copyIncluded(t *tree, m match, pattern, destPath string, excl *
 		}
 		return func() error { c.afters = append(c.afters, after); return nil }, nil
 	})
-	if werr := c.files.Wait(); err == nil {
-		err = werr
-	}
-	for _, after := range c.afters {
-		if err != nil {
-			break
-		}
-		err = after()
-	}
+	err = c.finish(err)
 	return found, err
 }
 
