@@ -1,7 +1,7 @@
 # hush — see README.md. Targets need root (overlayfs mounts, OCI runtime).
 GO      ?= go
 BIN     := bin/hush
-PKGS    := libseccomp-dev runc crun busybox-static skopeo umoci git openssh-client openssh-server age docker-registry passt slirp4netns
+PKGS    := libseccomp-dev runc crun busybox-static skopeo umoci git openssh-client openssh-server age docker-registry passt slirp4netns qemu-user-static binfmt-support
 export HUSH_ROOT ?= /var/lib/hush
 
 .PHONY: all build deps demo test bench conformance clean
