@@ -1,12 +1,12 @@
 # hush — see README.md. Targets need root (overlayfs mounts, OCI runtime).
 GO      ?= go
 BIN     := bin/hush
-PKGS    := libseccomp-dev runc crun busybox-static skopeo umoci git openssh-client openssh-server age docker-registry passt slirp4netns uidmap fuse-overlayfs libcap2-bin
+PKGS    := libseccomp-dev runc crun busybox-static skopeo umoci git openssh-client openssh-server age docker-registry passt slirp4netns uidmap fuse-overlayfs libcap2-bin qemu-user-static binfmt-support
 # The ordinary user rootless tests and the rootless bench run hush as (created by .ci/run).
 ROOTLESS_USER ?= hush-rootless
 export HUSH_ROOT ?= /var/lib/hush
 
-.PHONY: all build deps demo test test-rootless bench clean
+.PHONY: all build deps demo test test-rootless bench conformance clean
 
 all: build
 
@@ -33,6 +33,11 @@ demo: deps build
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+
+# Regenerates testdata/conformance/*/ goldens with a real BuildKit (buildkitd and buildctl
+# built from the Go module; see testdata/conformance/README.md). Needs root and Go.
+conformance: deps
+	scripts/conformance.sh
 
 # The end-to-end tests once more, hush run as the ordinary user $(ROOTLESS_USER) (rootless).
 test-rootless: deps

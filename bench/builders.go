@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 )
 
 // job is one Dockerfile built in one context directory.
@@ -15,6 +17,17 @@ type job struct {
 	Name       string // also the image tag: bench-NAME:latest
 	Dockerfile string
 	Context    string
+	// Secrets are --secret specs (id=ID,src=FILE) every builder is given.
+	Secrets []string
+}
+
+// secretArgs is the --secret flags of j, as docker build, buildah bud and hush spell them.
+func (j job) secretArgs() []string {
+	var out []string
+	for _, s := range j.Secrets {
+		out = append(out, "--secret", s)
+	}
+	return out
 }
 
 func (j job) tag() string { return "bench-" + j.Name + ":latest" }
@@ -54,14 +67,48 @@ func command(ctx context.Context, env []string, name string, args ...string) err
 
 // output is command that also returns the standard output.
 func output(ctx context.Context, env []string, name string, args ...string) (string, error) {
+	out, _, err := measured(ctx, env, nil, name, args...)
+	return out, err
+}
+
+// usage is what a process tree used: its peak RSS in KiB (the largest VmHWM of the
+// process and its descendants while they ran, see rssWatcher) and its CPU time (user and
+// system, of the process and the descendants it waited for).
+type usage struct {
+	rss int64
+	cpu time.Duration
+}
+
+// measured runs name like output and also returns its peak RSS in KiB (see usage).
+// okCodes are exit codes that are not failures.
+func measured(ctx context.Context, env []string, okCodes []int, name string, args ...string) (string, int64, error) {
+	out, u, err := measure(ctx, env, okCodes, name, args...)
+	return out, u.rss, err
+}
+
+// measure runs name like output and returns what it used.
+func measure(ctx context.Context, env []string, okCodes []int, name string, args ...string) (string, usage, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("running %s %s: %w\n%s", name, strings.Join(args, " "), err, tail(stdout.String()+stderr.String(), 2000))
+	err := cmd.Start()
+	var u usage
+	if err == nil {
+		w := watchRSS(cmd.Process.Pid)
+		err = cmd.Wait()
+		u.rss = w.Stop()
 	}
-	return stdout.String(), nil
+	if ps := cmd.ProcessState; ps != nil {
+		u.cpu = ps.UserTime() + ps.SystemTime()
+		if err != nil && slices.Contains(okCodes, ps.ExitCode()) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return "", u, fmt.Errorf("running %s %s: %w\n%s", name, strings.Join(args, " "), err, tail(stdout.String()+stderr.String(), 2000))
+	}
+	return stdout.String(), u, nil
 }
 
 // tail is the last n bytes of s.
@@ -81,21 +128,34 @@ type hush struct {
 	work    string
 	baseTar string
 	user    *rootlessUser // set: hush runs rootless as this user
+	peakRSS int64         // KiB, of the last Build's process tree
 }
 
-// run runs hush with args on the state dir root, as the user when there is one.
-func (h *hush) run(ctx context.Context, root string, args ...string) error {
+// run runs hush with args on the state dir root, as the user when there is one, and
+// returns the peak RSS of its process tree in KiB.
+func (h *hush) run(ctx context.Context, root string, args ...string) (int64, error) {
 	bin, env := h.bin, []string{"HUSH_ROOT=" + root}
 	if h.user != nil {
 		if err := h.user.own(root); err != nil {
-			return err
+			return 0, err
 		}
 		var uenv []string
 		bin, args, uenv = h.user.command(filepath.Join(h.work, "home"), h.bin, args)
 		env = append(env, uenv...)
 	}
-	return command(ctx, env, bin, args...)
+	_, rss, err := measured(ctx, env, nil, bin, args...)
+	return rss, err
 }
+
+var _ rssReporter = (*hush)(nil)
+
+// rssReporter is a builder whose own processes run the build, so their memory can be
+// measured (BuildKit's daemon is not a child of the harness).
+type rssReporter interface {
+	lastPeakRSS() int64
+}
+
+func (h *hush) lastPeakRSS() int64 { return h.peakRSS }
 
 func newHush(name, bin, runtime, work string) *hush {
 	return &hush{name: name, bin: bin, runtime: runtime, work: filepath.Join(work, name)}
@@ -115,7 +175,7 @@ func (h *hush) importBase(ctx context.Context, root string) error {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return fmt.Errorf("creating hush root: %w", err)
 	}
-	if err := h.run(ctx, root, "--root", root, "import", h.baseTar, "busybox:latest"); err != nil {
+	if _, err := h.run(ctx, root, "--root", root, "import", h.baseTar, "busybox:latest"); err != nil {
 		return fmt.Errorf("importing busybox into hush: %w", err)
 	}
 	return nil
@@ -140,8 +200,10 @@ func (h *hush) Build(ctx context.Context, j job, cold bool) error {
 	if h.runtime != "" {
 		args = append(args, "--runtime", h.runtime)
 	}
-	args = append(args, j.Context)
-	return h.run(ctx, root, args...)
+	args = append(append(args, j.secretArgs()...), j.Context)
+	rss, err := h.run(ctx, root, args...)
+	h.peakRSS = rss
+	return err
 }
 
 // buildkit drives `docker build` with DOCKER_BUILDKIT=1 against the local engine.
@@ -211,7 +273,8 @@ func (d *buildkit) Build(ctx context.Context, j job, cold bool) error {
 	if cold {
 		args = append(args, "--no-cache")
 	}
-	return command(ctx, buildkitEnv, d.bin, append(args, j.Context)...)
+	args = append(append(args, j.secretArgs()...), j.Context)
+	return command(ctx, buildkitEnv, d.bin, args...)
 }
 
 func (d *buildkit) Cleanup(ctx context.Context, tags []string) error {
@@ -264,7 +327,8 @@ func (b *buildah) Build(ctx context.Context, j job, cold bool) error {
 	if cold {
 		args = append(args, "--no-cache")
 	}
-	return command(ctx, nil, b.bin, append(args, j.Context)...)
+	args = append(append(args, j.secretArgs()...), j.Context)
+	return command(ctx, nil, b.bin, args...)
 }
 
 func (b *buildah) Cleanup(ctx context.Context, tags []string) error {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -29,7 +30,13 @@ type config struct {
 	testdata  string
 	skipBuild bool
 	rootless  string
+	skip      map[string]bool
+	bigRuns   int
+	compare   string // another hush binary timed as "hush-base" next to hush
 }
+
+// optional cases -skip can leave out.
+var skippable = []string{"builds", "bigsecret", "bigctx", "audit", "perrun"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -62,8 +69,26 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.testdata, "testdata", "bench/testdata", "directory of the benchmark Dockerfiles")
 	fs.BoolVar(&c.skipBuild, "only-per-run", false, "measure only the per-RUN overhead")
 	fs.StringVar(&c.rootless, "rootless-user", "", "also run hush rootless as this ordinary user (hush-rootless), compared with rootful hush")
+	skip := fs.String("skip", "", "cases to leave out, comma-separated: "+strings.Join(skippable, ","))
+	fs.IntVar(&c.bigRuns, "bigctx-n", 1, "timed runs of the 1 GiB context build")
+	fs.StringVar(&c.compare, "compare", "", "another hush binary (an older build) to time as hush-base next to hush, alternated with the other builders")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	c.skip = map[string]bool{}
+	for _, n := range strings.Split(*skip, ",") {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
+		}
+		if !slices.Contains(skippable, n) {
+			return c, fmt.Errorf("-skip %s: want some of %s", n, strings.Join(skippable, ","))
+		}
+		c.skip[n] = true
+	}
+	if c.skipBuild {
+		for _, n := range []string{"builds", "bigsecret", "bigctx", "audit"} {
+			c.skip[n] = true
+		}
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -85,88 +110,188 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if os.Geteuid() != 0 {
 		return errors.New("bench needs root: hush mounts overlayfs and runs an OCI runtime")
 	}
-	if c.hush, err = filepath.Abs(c.hush); err != nil {
-		return fmt.Errorf("resolving -hush: %w", err)
-	}
-	if c.testdata, err = filepath.Abs(c.testdata); err != nil {
-		return fmt.Errorf("resolving -testdata: %w", err)
-	}
-	if c.work == "" {
-		if c.work, err = os.MkdirTemp("/var/tmp", "hush-bench-"); err != nil {
-			return fmt.Errorf("creating scratch dir: %w", err)
-		}
-		if !c.keep {
-			defer os.RemoveAll(c.work)
-		}
-	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
-
-	baseTar := filepath.Join(c.work, "busybox.tar")
-	if err := command(ctx, nil, c.rootfsSh, baseTar); err != nil {
-		return fmt.Errorf("making the busybox base: %w", err)
-	}
-	ctxDir, emptyDir := filepath.Join(c.work, "context"), filepath.Join(c.work, "empty")
-	size, err := generateContext(ctxDir, defaultContext)
+	e, done, err := prepare(ctx, &c, logf)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(emptyDir, 0o755); err != nil {
-		return fmt.Errorf("creating empty context: %w", err)
-	}
-	logf("context: %d small files + %d×%d B, %.1f MB", defaultContext.SmallFiles, defaultContext.BigFiles, defaultContext.BigSize, float64(size)/1e6)
-
-	builders := detectBuilders(ctx, c, logf)
-	perRunBuilders := append([]builder{newHush("hush-runc", c.hush, "runc", c.work)}, builders...)
-	for _, b := range perRunBuilders {
-		logf("setting up %s", b.Name())
-		if err := b.Setup(ctx, baseTar); err != nil {
-			return fmt.Errorf("setting up %s: %w", b.Name(), err)
-		}
-	}
-	df := func(name string) string { return filepath.Join(c.testdata, name, "Dockerfile") }
-	defer cleanup(ctx, perRunBuilders, logf)
+	defer done()
 	res := results{Runs: c.runs, Machine: machine(ctx)}
-	for _, b := range builders {
+	for _, b := range e.builders {
 		res.Builders = append(res.Builders, b.Name())
 	}
-	if !c.skipBuild {
-		for _, j := range []job{
-			{Name: "cold10", Dockerfile: df("cold10"), Context: ctxDir},
-			{Name: "multistage", Dockerfile: df("multistage"), Context: ctxDir},
-		} {
-			for _, cold := range []bool{true, false} {
-				s, err := timeSeries(ctx, builders, j, cold, c.runs, logf)
-				if err != nil {
-					return err
-				}
-				res.Series = append(res.Series, s...)
+	for _, p := range e.plan(c) {
+		s, err := timeSeries(ctx, p.builders, p.job, p.mode, c.runs, logf)
+		if err != nil {
+			return err
+		}
+		for i := range s {
+			if i < len(p.modes) {
+				s[i].Mode = p.modes[i]
 			}
 		}
+		res.Series = append(res.Series, s...)
 	}
-	for _, j := range []job{
-		{Name: runStepsCase, Dockerfile: df(runStepsCase), Context: emptyDir},
-		{Name: noRunCase, Dockerfile: df(noRunCase), Context: emptyDir},
-	} {
-		s, err := timeSeries(ctx, perRunBuilders, j, true, c.runs, logf)
+	extras := []struct {
+		skip string
+		f    func() ([]series, error)
+	}{
+		{"bigctx", func() ([]series, error) { return bigContextSeries(ctx, c, e.builders[0], logf) }},
+		{"audit", func() ([]series, error) { return auditSeries(ctx, c, e.shm, logf) }},
+		{"perrun", func() ([]series, error) { return bareSeries(ctx, c, e.baseTar, logf) }},
+	}
+	for _, x := range extras {
+		if c.skip[x.skip] {
+			continue
+		}
+		s, err := x.f()
 		if err != nil {
 			return err
 		}
 		res.Series = append(res.Series, s...)
 	}
-	bare, err := bareSeries(ctx, c, baseTar, logf)
-	if err != nil {
-		return err
-	}
-	res.Series = append(res.Series, bare...)
 	res.Machine["loadavg_end"] = loadavg()
+	return finish(res, c, stdout)
+}
+
+// env is what the builds need: the base, the contexts, the builders and a tmpfs dir
+// holding the benchmark's secret files.
+type env struct {
+	baseTar, ctxDir, emptyDir, shm string
+	builders, perRunBuilders       []builder
+	caSpec                         []string // --secret spec of a 256 KiB CA-bundle-like secret
+	df                             func(name string) string
+}
+
+// prepare makes the env; done removes what it made.
+func prepare(ctx context.Context, c *config, logf func(string, ...any)) (*env, func(), error) {
+	var undo []func()
+	done := func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	fail := func(err error) (*env, func(), error) { done(); return nil, nil, err }
+	var err error
+	if c.hush, err = filepath.Abs(c.hush); err != nil {
+		return fail(fmt.Errorf("resolving -hush: %w", err))
+	}
+	if c.compare != "" {
+		if c.compare, err = filepath.Abs(c.compare); err != nil {
+			return fail(fmt.Errorf("resolving -compare: %w", err))
+		}
+	}
+	if c.testdata, err = filepath.Abs(c.testdata); err != nil {
+		return fail(fmt.Errorf("resolving -testdata: %w", err))
+	}
+	if c.work == "" {
+		if c.work, err = os.MkdirTemp("/var/tmp", "hush-bench-"); err != nil {
+			return fail(fmt.Errorf("creating scratch dir: %w", err))
+		}
+		if w := c.work; !c.keep {
+			undo = append(undo, func() { os.RemoveAll(w) })
+		}
+	}
+	e := &env{baseTar: filepath.Join(c.work, "busybox.tar"), ctxDir: filepath.Join(c.work, "context"),
+		emptyDir: filepath.Join(c.work, "empty"), df: func(name string) string { return filepath.Join(c.testdata, name, "Dockerfile") }}
+	if err := command(ctx, nil, c.rootfsSh, e.baseTar); err != nil {
+		return fail(fmt.Errorf("making the busybox base: %w", err))
+	}
+	size, err := generateContext(e.ctxDir, defaultContext)
+	if err != nil {
+		return fail(err)
+	}
+	if err := os.MkdirAll(e.emptyDir, 0o755); err != nil {
+		return fail(fmt.Errorf("creating empty context: %w", err))
+	}
+	logf("context: %d small files + %d×%d B, %.1f MB", defaultContext.SmallFiles, defaultContext.BigFiles, defaultContext.BigSize, float64(size)/1e6)
+	if e.shm, err = os.MkdirTemp("/dev/shm", "hush-bench-"); err != nil {
+		return fail(fmt.Errorf("creating a tmpfs dir for the benchmark secrets: %w", err))
+	}
+	undo = append(undo, func() { os.RemoveAll(e.shm) })
+	ca, err := writeSecret(e.shm, "ca.pem", pemLike(256<<10))
+	if err != nil {
+		return fail(err)
+	}
+	e.caSpec = []string{"id=ca,src=" + ca}
+	e.builders = detectBuilders(ctx, *c, logf)
+	e.perRunBuilders = append([]builder{newHush("hush-runc", c.hush, "runc", c.work)}, e.builders...)
+	for _, b := range e.perRunBuilders {
+		logf("setting up %s", b.Name())
+		if err := b.Setup(ctx, e.baseTar); err != nil {
+			return fail(fmt.Errorf("setting up %s: %w", b.Name(), err))
+		}
+	}
+	undo = append(undo, func() { cleanup(ctx, e.perRunBuilders, logf) })
+	return e, done, nil
+}
+
+// plan lists the builder series to time, in order.
+func (e *env) plan(c config) []planned {
+	var plan []planned
+	if !c.skip["builds"] {
+		for _, j := range []job{
+			{Name: "cold10", Dockerfile: e.df("cold10"), Context: e.ctxDir},
+			{Name: "multistage", Dockerfile: e.df("multistage"), Context: e.ctxDir},
+		} {
+			plan = append(plan, planned{e.builders, j, modeCold, nil}, planned{e.builders, j, modeCached, nil})
+		}
+		// Each hush alternates cached rebuilds without and with a secret, run by run.
+		for _, b := range e.builders {
+			if isHush(b.Name()) {
+				pair := []builder{b, withSecrets{b, e.caSpec}}
+				j := job{Name: "cold10", Dockerfile: e.df("cold10"), Context: e.ctxDir}
+				plan = append(plan, planned{pair, j, modeCached, []string{modeNoSecret, modeSecret}})
+			}
+		}
+	}
+	if !c.skip["bigsecret"] {
+		j := job{Name: bigSecretCase, Dockerfile: e.df(bigSecretCase), Context: e.emptyDir, Secrets: e.caSpec}
+		plan = append(plan, planned{e.builders, j, modeCold, nil}, planned{e.builders, j, modeCached, nil})
+	}
+	if !c.skip["perrun"] {
+		for _, n := range []string{runStepsCase, noRunCase} {
+			plan = append(plan, planned{e.perRunBuilders, job{Name: n, Dockerfile: e.df(n), Context: e.emptyDir}, modeCold, nil})
+		}
+	}
+	return plan
+}
+
+// planned is one series to time; modes, when set, renames each builder's series.
+type planned struct {
+	builders []builder
+	job      job
+	mode     string
+	modes    []string
+}
+
+// withSecrets is a builder given more --secret specs on every build, so that one series
+// can alternate a builder with and without them.
+type withSecrets struct {
+	builder
+	secrets []string
+}
+
+func (w withSecrets) Build(ctx context.Context, j job, cold bool) error {
+	j.Secrets = append(append([]string(nil), j.Secrets...), w.secrets...)
+	return w.builder.Build(ctx, j, cold)
+}
+
+func (w withSecrets) lastPeakRSS() int64 {
+	if r, ok := w.builder.(rssReporter); ok {
+		return r.lastPeakRSS()
+	}
+	return 0
+}
+
+// finish analyses the series and prints (and with -json writes) the results.
+func finish(res results, c config, stdout io.Writer) error {
 	res.analyze()
 	if err := res.writeTable(stdout); err != nil {
 		return err
 	}
 	if c.jsonOut != "" {
-		if err := res.writeJSON(c.jsonOut); err != nil {
-			return err
-		}
+		return res.writeJSON(c.jsonOut)
 	}
 	return nil
 }
@@ -175,7 +300,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // The busybox base stays: other work on the machine may use it.
 func cleanup(ctx context.Context, bs []builder, logf func(string, ...any)) {
 	var tags []string
-	for _, n := range []string{"cold10", "multistage", runStepsCase, noRunCase} {
+	for _, n := range []string{"cold10", "multistage", bigSecretCase, runStepsCase, noRunCase} {
 		tags = append(tags, job{Name: n}.tag())
 	}
 	for _, b := range bs {
@@ -203,6 +328,9 @@ func detectBuilders(ctx context.Context, c config, logf func(string, ...any)) []
 			bs = append(bs, h)
 		}
 	}
+	if c.compare != "" {
+		bs = append(bs, newHush("hush-base", c.compare, "", c.work))
+	}
 	if want["buildkit"] {
 		probe := filepath.Join(c.work, "probe")
 		if err := os.MkdirAll(probe, 0o755); err != nil {
@@ -224,13 +352,13 @@ func detectBuilders(ctx context.Context, c config, logf func(string, ...any)) []
 	return bs
 }
 
-// timeSeries times n builds of j with each builder, alternating builders run by run.
-// Cold runs reset the builder first; cached runs follow one untimed warm-up build.
-func timeSeries(ctx context.Context, bs []builder, j job, cold bool, n int, logf func(string, ...any)) ([]series, error) {
-	mode := modeCached
-	if cold {
-		mode = modeCold
-	} else {
+// timeSeries times n builds of j with each builder, alternating builders run by run, each
+// run starting once the page cache's dirty pages are written back (settle). Cold runs
+// reset the builder first; cached runs (modeCached, modeSecret) follow one untimed
+// warm-up build.
+func timeSeries(ctx context.Context, bs []builder, j job, mode string, n int, logf func(string, ...any)) ([]series, error) {
+	cold := mode == modeCold
+	if !cold {
 		for _, b := range bs {
 			if err := b.Build(ctx, j, false); err != nil {
 				return nil, fmt.Errorf("warming %s for %s: %w", b.Name(), j.Name, err)
@@ -248,13 +376,17 @@ func timeSeries(ctx context.Context, bs []builder, j job, cold bool, n int, logf
 				return nil, err
 			}
 		}
+		settle(ctx, 20*time.Second)
 		start := time.Now()
 		if err := b.Build(ctx, j, cold); err != nil {
 			return nil, fmt.Errorf("building %s with %s (%s): %w", j.Name, b.Name(), mode, err)
 		}
 		d := time.Since(start)
 		out[s.Builder].Samples = append(out[s.Builder].Samples, d)
-		logf("%-10s %-6s %-9s run %d: %v", j.Name, mode, b.Name(), s.Run+1, d.Round(time.Millisecond))
+		if r, ok := b.(rssReporter); ok {
+			out[s.Builder].PeakRSS = max(out[s.Builder].PeakRSS, r.lastPeakRSS())
+		}
+		logf("%-10s %-13s %-9s run %d: %v", j.Name, mode, b.Name(), s.Run+1, d.Round(time.Millisecond))
 	}
 	for i := range out {
 		out[i].summary = summarize(out[i].Samples)

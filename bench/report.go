@@ -31,6 +31,13 @@ type series struct {
 	Mode    string          `json:"mode"`
 	Builder string          `json:"builder"`
 	Samples []time.Duration `json:"samples_ns"`
+	// PeakRSS is the largest peak RSS (KiB) of the builder's own process tree over the
+	// runs, where the harness can see it (hush, `hush audit`, the audit baseline).
+	PeakRSS int64 `json:"peak_rss_kib,omitempty"`
+	// CPU is the CPU time (user + system) of each run's process tree, where the harness
+	// can see it; on a shared machine it varies less than the wall time.
+	CPU       []time.Duration `json:"cpu_ns,omitempty"`
+	CPUMedian time.Duration   `json:"cpu_median_ns,omitempty"`
 	summary
 }
 
@@ -62,6 +69,7 @@ type results struct {
 	Ratios   []ratioRow        `json:"ratios"`
 	PerRun   []perRunRow       `json:"per_run"`
 	Rootless []rootlessRow     `json:"rootless_to_rootful,omitempty"`
+	Goals    []goalRow         `json:"goals"`
 }
 
 // targets are hush's goals: a ratio to BuildKit per (case, mode), and to a bare start.
@@ -95,7 +103,7 @@ func (r *results) find(c, mode, builder string) (series, bool) {
 func (r *results) analyze() {
 	r.Ratios, r.PerRun = nil, nil
 	for _, s := range r.Series {
-		if s.Builder == reference || s.Mode == modeBare || s.Case == runStepsCase || s.Case == noRunCase {
+		if s.Builder == reference || s.Mode == modeBare || s.Mode == modeAudit || s.Case == runStepsCase || s.Case == noRunCase {
 			continue
 		}
 		ref, ok := r.find(s.Case, s.Mode, reference)
@@ -131,6 +139,7 @@ func (r *results) analyze() {
 		r.PerRun = append(r.PerRun, row)
 	}
 	r.Rootless = r.rootlessRatios()
+	r.Goals = r.goals()
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
@@ -149,11 +158,15 @@ func verdict(ratio, target float64) string {
 // writeTable prints the figures as plain aligned text.
 func (r *results) writeTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "hush bench: %d runs per builder, builders alternated; times in ms; load average %s at start, %s at end\n\n",
+	fmt.Fprintf(tw, "hush bench: %d runs per builder, builders alternated, dirty pages synced before each run; times in ms; load average %s at start, %s at end\n\n",
 		r.Runs, r.Machine["loadavg_start"], r.Machine["loadavg_end"])
-	fmt.Fprintln(tw, "CASE\tMODE\tBUILDER\tMEDIAN\tMIN\tMAX\tN")
+	fmt.Fprintln(tw, "CASE\tMODE\tBUILDER\tMEDIAN\tMIN\tMAX\tSPREAD\tPEAK RSS\tN")
 	for _, s := range r.Series {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.Case, s.Mode, s.Builder, ms(s.Median), ms(s.Min), ms(s.Max), s.N)
+		rss := "-"
+		if s.PeakRSS > 0 {
+			rss = fmt.Sprintf("%.0f MiB", float64(s.PeakRSS)/1024)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.2f×\t%s\t%d\n", s.Case, s.Mode, s.Builder, ms(s.Median), ms(s.Min), ms(s.Max), spread(s), rss, s.N)
 	}
 	if len(r.Ratios) > 0 {
 		fmt.Fprintln(tw, "\nCASE\tMODE\tBUILDER\tRATIO TO BUILDKIT\tTARGET")
@@ -173,6 +186,16 @@ func (r *results) writeTable(w io.Writer) error {
 		}
 	}
 	writeRootless(tw, r.Rootless)
+	if len(r.Goals) > 0 {
+		fmt.Fprintln(tw, "\nGOAL\tMEASURED\tTARGET\tVERDICT")
+		for _, g := range r.Goals {
+			m := g.Measured
+			if m == "" {
+				m = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", g.Goal, m, g.Target, g.verdict())
+		}
+	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("writing table: %w", err)
 	}
@@ -195,6 +218,12 @@ func (r *results) writeJSON(path string) error {
 		}
 	}
 	c.Rootless = finiteRootless(r.Rootless)
+	c.Goals = append([]goalRow(nil), r.Goals...)
+	for i := range c.Goals {
+		if math.IsNaN(c.Goals[i].Value) {
+			c.Goals[i].Value = 0
+		}
+	}
 	b, err := json.MarshalIndent(&c, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding results: %w", err)

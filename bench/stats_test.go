@@ -245,6 +245,8 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-n", "3", "-bare-n", "5"}, false, 3, 5},
 		{[]string{"-n", "0"}, true, 0, 0},
 		{[]string{"extra"}, true, 0, 0},
+		{[]string{"-skip", "audit,bigctx"}, false, 7, 21},
+		{[]string{"-skip", "everything"}, true, 0, 0},
 	}
 	for _, tt := range tests {
 		c, err := parseFlags(tt.args, &bytes.Buffer{})

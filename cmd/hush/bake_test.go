@@ -59,7 +59,7 @@ func TestBakeBuildsTargetsConcurrently(t *testing.T) {
 	}
 	for _, want := range []string{
 		"app tok sha256 " + sum(appCanary), "web tok sha256 " + sum(webCanary),
-		"[app 3/4] RUN --mount=type=secret,id=tok,required", "[web 3/4] RUN --mount=type=secret,id=tok,env=TOK,required",
+		"[app 2/3] RUN --mount=type=secret,id=tok,required", "[web 2/3] RUN --mount=type=secret,id=tok,env=TOK,required",
 		"[app] auditing every layer of the build and its state for 1 secret value(s)",
 		"[web] auditing every layer of the build and its state for 1 secret value(s)",
 		"web sees ****",

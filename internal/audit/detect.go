@@ -107,6 +107,16 @@ func fileRules() []fileRule {
 	}
 }
 
+// credentialPath reports whether a file rule names p (checkFile then reads it).
+func (m *matcher) credentialPath(p string) bool {
+	for _, fr := range m.files {
+		if fr.match(p) {
+			return true
+		}
+	}
+	return false
+}
+
 // checkFile reports the file rule a credential file at p with content b breaks, if any.
 func (m *matcher) checkFile(p string, read func() ([]byte, error)) (string, string, error) {
 	for _, fr := range m.files {

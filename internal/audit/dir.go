@@ -21,10 +21,11 @@ import (
 // followed. Report.Target is root.
 func ScanDir(ctx context.Context, root string, secrets map[string][]byte, opts Options) (*Report, error) {
 	start := time.Now()
-	m, err := newMatcher(secrets, opts)
+	m, done, err := matcherFor(secrets, opts)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	r := newReport(m, opts, root)
 	files, err := m.listTree(root, r)
 	if err != nil {
@@ -53,10 +54,15 @@ func ScanDir(ctx context.Context, root string, secrets map[string][]byte, opts O
 }
 
 // listTree walks root, adds to r the findings in entry names and symlink targets, and
-// returns the regular files (relative to root) whose contents are still to search.
+// returns the regular files (relative to root) whose contents are still to search. An
+// entry removed while it walks (another build's cache mount, a prune) is skipped: it is no
+// longer on disk to search.
 func (m *matcher) listTree(root string, r *Report) ([]string, error) {
 	var files []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && p != root {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -73,6 +79,9 @@ func (m *matcher) listTree(root string, r *Report) ([]string, error) {
 		switch {
 		case d.Type()&fs.ModeSymlink != 0:
 			target, err := os.Readlink(p)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
 			if err != nil {
 				return err
 			}

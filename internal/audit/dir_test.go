@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -91,5 +92,42 @@ func TestScanIndex(t *testing.T) {
 	}
 	if r.Stats.Layers != 2 {
 		t.Errorf("layers %d", r.Stats.Layers)
+	}
+}
+
+// TestScanDirWhileTreeChanges: another build (hush prune, a step writing a shared cache
+// mount) removes dirs and files of a state dir while a self-audit walks it. What vanished
+// is not on disk to search; the audit carries on and still finds what stays.
+func TestScanDirWhileTreeChanges(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "kept"), []byte("x"+canary), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			d := filepath.Join(root, "churn", strconv.Itoa(i%7), "a", "b")
+			_ = os.MkdirAll(d, 0o700)
+			_ = os.WriteFile(filepath.Join(d, "f"), []byte("y"), 0o600)
+			_ = os.Symlink("t", filepath.Join(d, "l"))
+			_ = os.RemoveAll(filepath.Join(root, "churn", strconv.Itoa((i+3)%7)))
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for range 300 {
+		rep, err := ScanDir(context.Background(), root, map[string][]byte{"s": []byte(canary)}, Options{})
+		if err != nil {
+			t.Fatalf("audit of a changing tree: %v", err)
+		}
+		if len(rep.Findings) != 1 || rep.Findings[0].Location.Path != "kept" {
+			t.Fatalf("findings %+v, want the one in kept", rep.Findings)
+		}
 	}
 }

@@ -74,7 +74,8 @@ func (m *matcher) scanTar(ctx context.Context, r io.Reader, bufSize int, base Lo
 		base.Compression = comp
 	}
 	var spans []entrySpan
-	var extra []Finding // file-rule findings
+	var extra []Finding // file-rule findings and findings inside gzip files
+	nested := &gzipBudget{left: maxGzipPerLayer}
 	tr := tar.NewReader(st)
 	tarOK := false
 	for {
@@ -101,22 +102,25 @@ func (m *matcher) scanTar(ctx context.Context, r io.Reader, bufSize int, base Lo
 		dataStart := st.pos()
 		spans = append(spans, entrySpan{name: name, hdrStart: min(hdrStart, dataStart), dataStart: dataStart, size: hdr.Size})
 		res.note(name)
-		if len(m.files) > 0 && hdr.Typeflag == tar.TypeReg {
-			f, err := m.fileFinding(tr, name, base, spans[len(spans)-1])
-			if err != nil {
-				return nil, err
-			}
-			if f != nil {
-				extra = append(extra, *f)
-			}
+		if hdr.Typeflag != tar.TypeReg {
+			continue
 		}
+		fs, err := m.entryFindings(ctx, tr, hdr.Size, bufSize, base, spans[len(spans)-1], nested)
+		if err != nil {
+			return nil, err
+		}
+		extra = append(extra, fs...)
 	}
+	res.warnings = append(res.warnings, nested.warnings(base)...)
 	if err := st.drain(); err != nil {
 		return nil, err
 	}
 	res.bytes = st.base + int64(st.w)
 	if st.dropped > 0 {
 		res.warnings = append(res.warnings, fmt.Sprintf("%s: %d more matches not itemised", base.short(), st.dropped))
+	}
+	if st.unverified > 0 {
+		res.warnings = append(res.warnings, fmt.Sprintf("%s: %d candidate matches not verified (more than %d at once)", base.short(), st.unverified, maxTrackers))
 	}
 	for _, h := range st.hits {
 		loc := base
@@ -146,6 +150,28 @@ func (res *layerResult) note(name string) {
 
 // fileFinding checks the regular file at the reader's current entry against the file
 // rules (credential files); nil when none matches.
+// entryFindings are a regular file's findings beyond the stream search: a credential
+// file's rule, or the values inside a gzip file of a layer.
+func (m *matcher) entryFindings(ctx context.Context, tr *tar.Reader, size int64, bufSize int, base Location, span entrySpan, nested *gzipBudget) ([]Finding, error) {
+	if m.credentialPath(span.name) {
+		f, err := m.fileFinding(tr, span.name, base, span)
+		if err != nil || f == nil {
+			return nil, err
+		}
+		return []Finding{*f}, nil
+	}
+	if base.Kind != KindLayer || size <= 2 {
+		return nil, nil
+	}
+	loc := base
+	locate(&loc, []entrySpan{span}, span.dataStart)
+	fs, err := nested.scan(ctx, m, tr, size, bufSize, loc)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", span.name, err)
+	}
+	return fs, nil
+}
+
 func (m *matcher) fileFinding(tr *tar.Reader, name string, base Location, span entrySpan) (*Finding, error) {
 	rule, fp, err := m.checkFile(name, func() ([]byte, error) {
 		return io.ReadAll(io.LimitReader(tr, maxCredentialFile))

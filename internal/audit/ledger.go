@@ -8,12 +8,16 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/gofrs/flock"
 )
 
 // Ledger remembers which layers were audited clean against which secret values, by keyed
 // fingerprints of the values (never the values, never a plain hash of them), so that a
 // build reads a layer again only when it carries a value the layer was not audited for.
 // One small file per layer digest; a missing or unreadable record means "not audited".
+// Several hush processes share it: a change (Record, Forget) happens under an flock on
+// dir/lock and lands by rename, so no build's record is lost to another's.
 type Ledger struct{ dir string }
 
 // OpenLedger opens (creating) the ledger kept in dir.
@@ -55,13 +59,34 @@ func (l *Ledger) Clean(layer string, fps []string) bool {
 	return len(fps) > 0
 }
 
+// lock takes the ledger's lock for one change. Each call opens the lock file anew, and an
+// flock belongs to the open file: goroutines with their own Record calls exclude each
+// other as processes do.
+func (l *Ledger) lock() (func(), error) {
+	fl := flock.New(filepath.Join(l.dir, "lock"), flock.SetPermissions(0o600))
+	if err := fl.Lock(); err != nil {
+		return nil, fmt.Errorf("locking the audit ledger: %w", err)
+	}
+	return func() { _ = fl.Unlock() }, nil
+}
+
 // Record notes that layer was audited clean against fps (added to what it was before).
+// A record that already holds every fingerprint is left as it is.
 func (l *Ledger) Record(layer string, fps []string) error {
 	p, err := l.path(layer)
 	if err != nil {
 		return err
 	}
-	all := append(l.read(layer), fps...)
+	unlock, err := l.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	have := l.read(layer)
+	if !slices.ContainsFunc(fps, func(fp string) bool { return !slices.Contains(have, fp) }) {
+		return nil
+	}
+	all := append(have, fps...)
 	slices.Sort(all)
 	all = slices.Compact(all)
 	tmp, err := os.CreateTemp(l.dir, ".tmp-*")
@@ -88,6 +113,11 @@ func (l *Ledger) Forget(layer string) error {
 	if err != nil {
 		return err
 	}
+	unlock, err := l.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("forgetting audit of %s: %w", layer, err)
 	}

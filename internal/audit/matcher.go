@@ -12,18 +12,33 @@ import (
 	"github.com/hush-build/hush/internal/secret"
 )
 
-// patternInfo says what an automaton pattern stands for.
+// patternInfo says what an automaton pattern stands for: a window of a form, a whole
+// (short) form, or a detect rule's anchor.
 type patternInfo struct {
-	secret string // secret id, for exact patterns
-	form   string // encoding name
-	rule   int    // detect rule index for anchors, -1 for exact patterns
+	form  int32 // index in matcher.forms; -1 for anchors
+	off   int   // offset of the window in the form
+	whole bool  // the pattern is the whole form: a hit needs no verification
+	rule  int   // detect rule index for anchors, -1 otherwise
+}
+
+// searchForm is one encoding of one secret value searched for.
+type searchForm struct {
+	secret string
+	enc    secret.Encoding
+	wrap   bool // line breaks may cut a copy (see wraps)
 }
 
 // matcher is everything one run searches for, compiled once and shared read-only by
-// every layer's goroutine.
+// every layer's goroutine. Its forms refer to the values it was made from, which must
+// outlive it.
 type matcher struct {
+	// ac finds the whole short forms and the detect anchors (nil when there are
+	// none); acPats maps its pattern numbers to pats. grams finds the windows.
 	ac      *automaton
+	acPats  []int32
+	grams   *gramIndex
 	pats    []patternInfo
+	forms   []searchForm
 	rules   []rule
 	files   []fileRule
 	key     []byte
@@ -47,7 +62,18 @@ func newMatcher(secrets map[string][]byte, opts Options) (*matcher, error) {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	var patterns [][]byte
+	var acPatterns, windowBytes [][]byte
+	var windowPats []int32
+	addPat := func(info patternInfo, b []byte) {
+		if info.whole || info.rule >= 0 {
+			acPatterns = append(acPatterns, b)
+			m.acPats = append(m.acPats, int32(len(m.pats)))
+		} else {
+			windowBytes = append(windowBytes, b)
+			windowPats = append(windowPats, int32(len(m.pats)))
+		}
+		m.pats = append(m.pats, info)
+	}
 	for _, id := range ids {
 		v := secrets[id]
 		if secret.Short(v) { // it would match by chance everywhere
@@ -56,9 +82,16 @@ func newMatcher(secrets map[string][]byte, opts Options) (*matcher, error) {
 		}
 		m.ids = append(m.ids, id)
 		m.fps[id] = m.fingerprint(id, v)
-		for _, f := range matchForms(v) {
-			patterns = append(patterns, f.Bytes)
-			m.pats = append(m.pats, patternInfo{secret: id, form: f.Name, rule: -1})
+		for _, e := range matchEncodings(v) {
+			fi := int32(len(m.forms))
+			m.forms = append(m.forms, searchForm{secret: id, enc: e, wrap: wraps(e.Name)})
+			offs := windows(&e, wraps(e.Name))
+			if offs == nil {
+				addPat(patternInfo{form: fi, whole: true, rule: -1}, e.Head)
+			}
+			for _, off := range offs {
+				addPat(patternInfo{form: fi, off: off, rule: -1}, e.Head[off:off+winLen])
+			}
 		}
 	}
 	if opts.Detect {
@@ -66,17 +99,28 @@ func newMatcher(secrets map[string][]byte, opts Options) (*matcher, error) {
 		m.files = fileRules()
 		for ri, r := range m.rules {
 			for _, a := range r.anchors {
-				patterns = append(patterns, []byte(a))
-				m.pats = append(m.pats, patternInfo{rule: ri})
+				addPat(patternInfo{form: -1, rule: ri}, []byte(a))
 			}
 		}
 	}
-	ac, ok := newAutomaton(patterns)
-	if !ok {
-		return nil, errors.New("building matcher: too many secret patterns")
+	if len(windowBytes) > 0 {
+		m.grams = newGramIndex(windowPats, windowBytes)
 	}
-	m.ac = ac
+	if len(acPatterns) > 0 {
+		ac, ok := newAutomaton(acPatterns)
+		if !ok {
+			return nil, errors.New("building matcher: too many secret patterns")
+		}
+		m.ac = ac
+	}
 	return m, nil
+}
+
+// wipe zeroes the forms' heads once the search is over.
+func (m *matcher) wipe() {
+	for i := range m.forms {
+		m.forms[i].enc.Wipe()
+	}
 }
 
 // fingerprint is HMAC-SHA256(run key, label || 0 || value), truncated to 64 bits: equal
@@ -94,13 +138,13 @@ func (m *matcher) finding(h rawHit, loc Location) Finding {
 	if h.rule >= 0 {
 		return Finding{Rule: m.rules[h.rule].name, Fingerprint: h.fp, Location: loc, Count: 1}
 	}
-	p := m.pats[h.pattern]
-	return Finding{Secret: p.secret, Encoding: p.form, Fingerprint: m.fps[p.secret], Location: loc, Count: 1}
+	f := &m.forms[h.form]
+	return Finding{Secret: f.secret, Encoding: f.enc.Name, Fingerprint: m.fps[f.secret], Location: loc, Count: 1}
 }
 
 // scanBytes searches an in-memory value (a config string, an annotation) from its start.
 func (m *matcher) scanBytes(b []byte) []rawHit {
-	s := &stream{m: m, buf: b, w: len(b), eof: true}
+	s := &stream{m: m, buf: b, w: len(b), eof: true, lastDone: m.newLastDone()}
 	s.scan(0)
 	return s.hits
 }

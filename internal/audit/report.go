@@ -113,6 +113,9 @@ func (l Location) String() string {
 		} else {
 			fmt.Fprintf(&b, " @%d", l.Offset)
 		}
+		if l.Compression != "" {
+			fmt.Fprintf(&b, " (%s-decompressed)", l.Compression)
+		}
 		if l.Deleted {
 			b.WriteString(" (deleted by a later layer)")
 		}
@@ -131,6 +134,8 @@ func (l Location) String() string {
 		if l.Compression != "" {
 			fmt.Fprintf(&b, " (%s-decompressed)", l.Compression)
 		}
+	case KindAttestation:
+		fmt.Fprintf(&b, "%s %s", l.Path, l.Field)
 	default:
 		fmt.Fprintf(&b, "%s %s", l.Kind, l.Field)
 	}
@@ -176,8 +181,8 @@ func (r *Report) WriteText(w io.Writer) error {
 
 // findingKey groups occurrences of one thing at one place.
 type findingKey struct {
-	secret, rule, encoding, kind, image, layer, path, entry, field string
-	header                                                         bool
+	secret, rule, encoding, kind, image, layer, path, entry, field, compression string
+	header                                                                      bool
 }
 
 // addFindings merges fs into r, counting repeats at the same place, and sorts.
@@ -185,7 +190,7 @@ func (r *Report) addFindings(fs []Finding) {
 	idx := map[findingKey]int{}
 	key := func(f Finding) findingKey {
 		l := f.Location
-		return findingKey{f.Secret, f.Rule, f.Encoding, l.Kind, l.Image, l.Layer, l.Path, l.Entry, l.Field, l.Header}
+		return findingKey{f.Secret, f.Rule, f.Encoding, l.Kind, l.Image, l.Layer, l.Path, l.Entry, l.Field, l.Compression, l.Header}
 	}
 	for i, f := range r.Findings {
 		idx[key(f)] = i

@@ -26,6 +26,10 @@ type Options struct {
 	// SkipLayer, when set, names layers (by digest) not to read: a build's self-audit skips
 	// layers its Ledger records as clean for every value searched.
 	SkipLayer func(digest string) bool
+	// Prepared, when set, is the search compiled once by Prepare for the same secrets,
+	// Detect and FingerprintKey, so that several scans (a build's self-audit runs five)
+	// do not each work out every form of every value again.
+	Prepared *Prepared
 
 	bufSize int // read size of each stream; 0 means defaultBufSize (tests shrink it)
 }
@@ -35,6 +39,33 @@ func (o Options) workers() int {
 		return o.Concurrency
 	}
 	return runtime.GOMAXPROCS(0)
+}
+
+// Prepared is a search compiled once for several scans of the same secrets.
+type Prepared struct{ m *matcher }
+
+// Prepare compiles the search for secrets with opts (Detect, FingerprintKey); the values
+// must stay unchanged until Wipe.
+func Prepare(secrets map[string][]byte, opts Options) (*Prepared, error) {
+	m, err := newMatcher(secrets, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Prepared{m: m}, nil
+}
+
+// Wipe zeroes what the search holds of the values.
+func (p *Prepared) Wipe() { p.m.wipe() }
+
+// matcherFor is opts.Prepared's matcher, or a new one for secrets that done wipes.
+func matcherFor(secrets map[string][]byte, opts Options) (m *matcher, done func(), err error) {
+	if opts.Prepared != nil {
+		return opts.Prepared.m, func() {}, nil
+	}
+	if m, err = newMatcher(secrets, opts); err != nil {
+		return nil, nil, err
+	}
+	return m, m.wipe, nil
 }
 
 func newReport(m *matcher, opts Options, target string) *Report {
@@ -49,10 +80,11 @@ func newReport(m *matcher, opts Options, target string) *Report {
 // with the reference they resolved.
 func Scan(ctx context.Context, img v1.Image, secrets map[string][]byte, opts Options) (*Report, error) {
 	start := time.Now()
-	m, err := newMatcher(secrets, opts)
+	m, done, err := matcherFor(secrets, opts)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	d, err := img.Digest()
 	if err != nil {
 		return nil, fmt.Errorf("auditing image: reading digest: %w", err)
@@ -73,10 +105,11 @@ func Scan(ctx context.Context, img v1.Image, secrets map[string][]byte, opts Opt
 // stream. Findings name the layer; Report.Target is "layers".
 func ScanLayers(ctx context.Context, layers []v1.Layer, secrets map[string][]byte, opts Options) (*Report, error) {
 	start := time.Now()
-	m, err := newMatcher(secrets, opts)
+	m, done, err := matcherFor(secrets, opts)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	r := newReport(m, opts, "layers")
 	digests := make([]string, len(layers))
 	var todo []int
@@ -114,10 +147,11 @@ func ScanLayers(ctx context.Context, layers []v1.Layer, secrets map[string][]byt
 // index's own strings, then every image it lists, each layer searched once.
 func ScanIndex(ctx context.Context, idx v1.ImageIndex, secrets map[string][]byte, opts Options) (*Report, error) {
 	start := time.Now()
-	m, err := newMatcher(secrets, opts)
+	m, done, err := matcherFor(secrets, opts)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	d, err := idx.Digest()
 	if err != nil {
 		return nil, fmt.Errorf("auditing index: reading digest: %w", err)

@@ -204,8 +204,8 @@ func TestScanLocations(t *testing.T) {
 func TestScanEveryEncoding(t *testing.T) {
 	secret := []byte("p@ss word/\"quoted\"+&<tag>\n")
 	names := map[string]bool{}
-	for _, f := range matchForms(secret) {
-		names[f.Name] = true
+	for _, e := range matchEncodings(secret) {
+		names[e.Name] = true
 	}
 	for _, form := range Forms(secret) {
 		t.Run(form.Name, func(t *testing.T) {

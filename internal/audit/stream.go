@@ -15,10 +15,11 @@ const defaultBufSize = 256 << 10
 // candidate near the end of one read can be verified with its following bytes.
 const keepLen = 2 * maxCandidateLen
 
-// rawHit is one pattern occurrence at an offset of the stream.
+// rawHit is one verified occurrence at an offset of the stream: of a whole form, or of a
+// detect rule's credential.
 type rawHit struct {
-	pattern int32
-	start   int64
+	form  int32 // index in matcher.forms; -1 for detect hits
+	start int64
 	// rule and match are set for verified detect hits; match is the credential's
 	// fingerprint, never the credential.
 	rule int
@@ -46,6 +47,13 @@ type stream struct {
 	hits    []rawHit
 	pending []candidate
 	dropped int // hits beyond maxHits, counted but not kept
+	// trackers follow candidate copies of long forms through the stream; lastDone is,
+	// per form, the start of its last verified copy (-1: none), so the other windows of
+	// that copy do not count it again; unverified counts candidates over maxTrackers.
+	gpos       int64 // next sample offset for the gram index (a multiple of 8)
+	trackers   []*tracker
+	lastDone   []int64
+	unverified int
 }
 
 // maxHits caps the hits kept per stream; a layer full of one secret still reports it.
@@ -55,7 +63,7 @@ func newStream(ctx context.Context, src io.Reader, m *matcher, bufSize int) *str
 	if bufSize <= 0 {
 		bufSize = defaultBufSize
 	}
-	return &stream{ctx: ctx, src: src, m: m, buf: make([]byte, keepLen+bufSize)}
+	return &stream{ctx: ctx, src: src, m: m, buf: make([]byte, keepLen+bufSize), lastDone: m.newLastDone()}
 }
 
 // pos is the stream offset of the next byte the consumer gets.
@@ -103,19 +111,41 @@ func (s *stream) fill() error {
 	return nil
 }
 
-// scan runs the automaton over buf[from:w] and verifies detect candidates whose window
-// is now complete.
+// scan follows the trackers over buf[from:w], runs the automaton over it, starts a
+// tracker for each window hit, and verifies detect candidates whose window is now
+// complete.
 func (s *stream) scan(from int) {
 	chunkBase := s.base + int64(from)
-	s.state = s.m.ac.scan(s.state, s.buf[from:s.w], func(p int32, end int) {
-		start := chunkBase + int64(end) - int64(s.m.ac.lengths[p])
-		info := &s.m.pats[p]
-		if info.rule >= 0 {
-			s.pending = append(s.pending, candidate{rule: info.rule, start: start})
-			return
+	s.advanceAll()
+	if g := s.m.grams; g != nil {
+		// Probe each sample offset once, when every window through it is buffered
+		// (or the stream ends).
+		last := s.base + int64(s.w) - winLen
+		if s.eof || s.err != nil {
+			last = s.base + int64(s.w) - 8
 		}
-		s.addHit(rawHit{pattern: p, start: start, rule: -1})
-	})
+		g.scan(s.m, s.buf[:s.w], s.base, s.gpos, last, func(p int32, start int64) {
+			s.candidate(&s.m.pats[p], start)
+		})
+		if last >= s.gpos {
+			s.gpos += 8 * ((last-s.gpos)/8 + 1)
+		}
+	}
+	if s.m.ac != nil {
+		s.state = s.m.ac.scan(s.state, s.buf[from:s.w], func(p int32, end int) {
+			start := chunkBase + int64(end) - int64(s.m.ac.lengths[p])
+			info := &s.m.pats[s.m.acPats[p]]
+			switch {
+			case info.rule >= 0:
+				s.pending = append(s.pending, candidate{rule: info.rule, start: start})
+			case info.whole:
+				s.addHit(rawHit{form: info.form, start: start, rule: -1})
+			}
+		})
+	}
+	if s.eof || s.err != nil {
+		s.dropTrackers()
+	}
 	kept := s.pending[:0]
 	for _, c := range s.pending {
 		if c.start+maxCandidateLen > s.base+int64(s.w) && !s.eof && s.err == nil {
@@ -132,7 +162,7 @@ func (s *stream) scan(from int) {
 		}
 		end := min(s.w, i+maxCandidateLen)
 		if fp, ok := s.m.verify(c.rule, before, s.buf[i:end]); ok {
-			s.addHit(rawHit{pattern: -1, start: c.start, rule: c.rule, fp: fp})
+			s.addHit(rawHit{form: -1, start: c.start, rule: c.rule, fp: fp})
 		}
 	}
 	s.pending = kept

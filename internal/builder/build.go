@@ -1,13 +1,9 @@
 package builder
 
 import (
-	"github.com/hush-build/hush/internal/lease"
-	"github.com/hush-build/hush/internal/scratch"
-
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 
@@ -15,16 +11,21 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/hush-build/hush/internal/audit"
 	"github.com/hush-build/hush/internal/buildcontext"
 	"github.com/hush-build/hush/internal/cache"
 	"github.com/hush-build/hush/internal/dockerfile"
 	"github.com/hush-build/hush/internal/executor"
+	"github.com/hush-build/hush/internal/gc"
 	"github.com/hush-build/hush/internal/image"
+	"github.com/hush-build/hush/internal/lease"
 	"github.com/hush-build/hush/internal/plan"
 	"github.com/hush-build/hush/internal/progress"
+	"github.com/hush-build/hush/internal/provenance"
 	"github.com/hush-build/hush/internal/remotecache"
+	"github.com/hush-build/hush/internal/scratch"
 	"github.com/hush-build/hush/internal/secret"
 	"github.com/hush-build/hush/internal/snapshot"
 )
@@ -36,9 +37,16 @@ type Options struct {
 	BuildArgs  map[string]string
 	Target     string
 	NoCache    bool
-	Labels     map[string]string
-	Network    string
-	Progress   *progress.Display
+	// NoCacheFilter names stages (--no-cache-filter) whose steps skip the cache.
+	NoCacheFilter []string
+	Labels        map[string]string
+	Network       string
+	// Contexts are the named build contexts (--build-context), by ContextName.
+	Contexts map[string]NamedContext
+	// Limits and Allow are --add-host, --ulimit, --shm-size and --allow.
+	Limits   RunLimits
+	Allow    Entitlements
+	Progress *progress.Display
 	// Secrets and SSH are the --secret values and --ssh agents; either may be nil.
 	Secrets Secrets
 	SSH     map[string]SSHSource
@@ -46,8 +54,15 @@ type Options struct {
 	KnownHosts string
 	// Mask holds the secret values masked in step output (nil: none).
 	Mask *secret.Masks
-	// Registry is how FROM pulls images the store lacks.
+	// Registry is how FROM pulls images the store lacks; with Pull, every image.
 	Registry Registry
+	Pull     bool
+	// Platform is the target platform (--platform; zero: the host's). MultiPlatform says
+	// the build is one of several platforms' (progress names then carry the platform).
+	Platform      ocispecs.Platform
+	MultiPlatform bool
+	// contextShown makes "[internal] load build context" show once for all platforms.
+	contextShown *sync.Once
 	// Unaudited journals every layer the build commits until its audit clears it (the
 	// build has secret values to audit for): a build killed or failed before that leaves
 	// layers no later build reuses, and the next sweep purges.
@@ -59,13 +74,16 @@ type Options struct {
 	FingerprintKey *secret.FingerprintKey
 }
 
-// Builder holds the stores and runtime shared by builds.
+// Builder holds the stores and runtime shared by builds. It is safe for concurrent Runs:
+// each Run has a session of its own (scratch dir, lease), while the stores, the cache, the
+// ledger and the journal are shared, as they are with other hush processes.
 type Builder struct {
 	Images    *image.Store
 	Snapshots *snapshot.Store
 	Cache     *cache.Store
 	Runtime   executor.Runtime
-	// TmpDir holds mount points for read-only views; RunDir is a tmpfs for scripts.
+	// TmpDir is the builder's own scratch dir, for work outside a Run (RunImage's callers'
+	// volumes); RunDir is a tmpfs for scripts.
 	TmpDir string
 	RunDir string
 	// CacheMountDir holds RUN --mount=type=cache directories.
@@ -79,25 +97,37 @@ type Builder struct {
 	ledgerKey *secret.FingerprintKey
 	// Sums caches context file sums across builds; nil disables it.
 	Sums *SumCache
-	// Lease holds every blob and unpacked layer the build uses, so that removing an image
-	// or a purge by another build does not delete them under it; nil holds nothing.
+	// Lease holds what work outside a Run (RunImage, a caller's pulls) uses, so that
+	// removing an image, a purge or a prune does not delete it under it; a Run holds what
+	// it uses with its session's own lease.
 	Lease *lease.Lease
 
+	leases    *lease.Leases
 	scratch   *scratch.Dir // TmpDir, removed by Close
 	unaudited *unaudited   // layers built with secret values, until audited
 	mounts    mounter      // overlayfs; plain copies in the package's tests
 	root      string       // the state dir
+	gc        *gc.Policy   // collected after each Run; nil: never
 }
 
 // Result is the built image.
 type Result struct {
 	Image v1.Image
+	// BaseLayers is how many of the image's bottom layers came from a base image.
+	BaseLayers int
 	// Layers is every distinct layer any stage of the build produced, reused from the cache
 	// or started from, with where it came from: the self-audit reads them all, since a
 	// stage the target never copies from still leaves its layers in the cache.
 	Layers []LayerOrigin
 	// Warnings collected during the build (unused build args, parser warnings).
 	Warnings []string
+	// Attestation is the build's provenance (nil without --provenance), made before the
+	// self-audit, which searches it.
+	Attestation *image.Attestation
+	// MetadataProvenance is the provenance buildx writes into --metadata-file (nil: none).
+	MetadataProvenance []byte
+	plan               *plan.Plan
+	materials          []provenance.Material
 	// Steps are the cache records the build ran or reused, for a cache export: the target's
 	// chain first (Target set), then every other stage's.
 	Steps []StepRecord
@@ -132,7 +162,15 @@ type stageResult struct {
 	layers  []v1.Layer
 	history []v1.History
 	key     string
+	// baseLayers is how many of layers came from a base image (FROM, through stages).
+	baseLayers int
+	// display names the image a FROM resolved to, for its progress step ("" for a
+	// stage or scratch).
+	display string
 	steps   []StepRecord // the records of the steps from the first stage of the chain
+	// state is a built stage's final plan state (nil for an image); parent is the state
+	// of the stage a stage starts from.
+	state, parent *plan.State
 }
 
 type future struct {
@@ -143,27 +181,46 @@ type future struct {
 
 type run struct {
 	b        *Builder
+	s        *session
 	opts     Options
 	plan     *plan.Plan
 	futures  map[*plan.Stage]*future
 	multi    bool
 	imgMu    sync.Mutex
 	images   map[string]*stageResult // resolved image refs (FROM, --from)
-	resolver *image.Resolver         // this build's: its registry access, the builder's lease
+	resolver *image.Resolver         // this build's: its registry access, its session's lease
 	// origins records where each layer (by digest) came from, first seen first.
 	originMu sync.Mutex
 	origins  []LayerOrigin
 	seen     map[v1.Hash]bool
 	produced map[string]bool // layers this build committed (digests), under originMu
+	ctxs     namedContexts
+	mats     materials       // what the build resolved and fetched, for its provenance
+	ctxShown sync.Once       // "[internal] load build context" shown
 	bound    map[string]bool // keys bound to this machine (StepRecord.HostBound), under originMu
 }
 
-// Build runs the build and returns the target stage's image. Nothing is stored or
+// build runs the build and returns the target stage's image. Nothing is stored or
 // published here; the caller decides where the image goes. On a failure the Result (with
 // the error) still lists the layers built so far, for the caller to audit.
-func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
-	p, err := plan.New(opts.Dockerfile, plan.Options{BuildArgs: opts.BuildArgs, Target: opts.Target})
+func (s *session) build(ctx context.Context, opts Options) (*Result, error) {
+	b := s.b
+	if err := checkContexts(opts.Contexts); err != nil {
+		return nil, err
+	}
+	replaced := map[string]bool{}
+	for name := range opts.Contexts {
+		replaced[name] = true
+	}
+	p, err := plan.New(opts.Dockerfile, plan.Options{BuildArgs: opts.BuildArgs, Target: opts.Target, Replaced: replaced,
+		Platform: opts.Platform})
 	if err != nil {
+		return nil, err
+	}
+	// --network host grants network.host, as buildx does; the default network is the
+	// host's too, but RUN --network=host still asks for the grant.
+	opts.Allow.NetworkHost = opts.Allow.NetworkHost || opts.Network == "host"
+	if err := checkEntitlements(p, opts); err != nil {
 		return nil, err
 	}
 	if opts.Network == "" {
@@ -172,9 +229,9 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	if err := checkRequired(p, opts); err != nil {
 		return nil, err
 	}
-	r := &run{b: b, opts: opts, plan: p, futures: map[*plan.Stage]*future{}, images: map[string]*stageResult{},
+	r := &run{b: b, s: s, opts: opts, plan: p, futures: map[*plan.Stage]*future{}, images: map[string]*stageResult{},
 		multi: len(p.Needed()) > 1, seen: map[v1.Hash]bool{}, produced: map[string]bool{}, bound: map[string]bool{},
-		resolver: b.resolver(opts.Registry)}
+		resolver: b.resolver(opts.Registry, s.lease, opts.Pull)}
 	if b.Sums != nil {
 		defer b.Sums.Save()
 	}
@@ -185,7 +242,8 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return &Result{Layers: r.layers()}, err
 	}
-	res := &Result{Image: img, Layers: r.layers(), Steps: r.steps()}
+	res := &Result{Image: img, Layers: r.layers(), Steps: r.steps(), BaseLayers: r.futures[p.Target].res.baseLayers,
+		plan: p, materials: r.mats.list}
 	for _, w := range opts.Dockerfile.Warnings {
 		res.Warnings = append(res.Warnings, w.String())
 	}
@@ -258,6 +316,21 @@ func (r *run) wait(ctx context.Context, st *plan.Stage) (*stageResult, error) {
 	return f.res, nil
 }
 
+// platformImage is the result as the sinks publish it: the image, its platform (from its
+// config) and its attestations.
+func (res *Result) platformImage() (image.PlatformImage, error) {
+	cf, err := res.Image.ConfigFile()
+	if err != nil {
+		return image.PlatformImage{}, fmt.Errorf("reading image config: %w", err)
+	}
+	p := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+	pi := image.PlatformImage{Image: res.Image, Platform: p, BaseLayers: res.BaseLayers}
+	if res.Attestation != nil {
+		pi.Attestations = []image.Attestation{*res.Attestation}
+	}
+	return pi, nil
+}
+
 // assemble writes the final config and layers into an OCI image.
 func assemble(s *stageResult, labels map[string]string) (v1.Image, error) {
 	cf := s.cfg.DeepCopy()
@@ -308,18 +381,6 @@ func ociLayerType(l v1.Layer) types.MediaType {
 	return mt
 }
 
-// mountDir makes a fresh directory under TmpDir to mount a read-only view on.
-func (b *Builder) mountDir() (string, func(), error) {
-	if err := os.MkdirAll(b.TmpDir, 0o700); err != nil {
-		return "", nil, fmt.Errorf("creating temp dir: %w", err)
-	}
-	d, err := os.MkdirTemp(b.TmpDir, "ro-")
-	if err != nil {
-		return "", nil, fmt.Errorf("creating mount dir: %w", err)
-	}
-	return d, func() { os.Remove(d) }, nil
-}
-
 func (b *Builder) scriptDir() string { return filepath.Join(b.RunDir, "scripts") }
 
 // origin records where layer came from, the first time the build meets it.
@@ -336,7 +397,9 @@ func (r *run) origin(l v1.Layer, stage, step string) {
 	}
 }
 
-// resolver finds images for one build: in the store, else from a registry with reg.
-func (b *Builder) resolver(reg Registry) *image.Resolver {
-	return &image.Resolver{Store: b.Images, Lease: b.Lease, Keychain: reg.Keychain, Transport: reg.Transport, Insecure: reg.Insecure}
+// resolver finds images for one build: in the store, else from a registry with reg (for
+// every name with pull, buildx's --pull); l holds what it resolves.
+func (b *Builder) resolver(reg Registry, l *lease.Lease, pull bool) *image.Resolver {
+	return &image.Resolver{Store: b.Images, Lease: l, Keychain: reg.Keychain, Transport: reg.Transport,
+		Insecure: reg.Insecure, Pull: pull}
 }

@@ -1,9 +1,12 @@
 package builder
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRebuildIsFullyCached: building the same inputs again runs nothing and gives the same
@@ -105,8 +108,8 @@ func TestUnauditedLayerIsNotReused(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			root, dir := t.TempDir(), t.TempDir()
-			// The other build is still running: its lease holds the layer, so opening the
-			// state dir again does not sweep it.
+			// The other build is still running: its lease is live, so opening the state dir
+			// again does not sweep its entry.
 			other := &harness{t: t, rt: newFakeRuntime(), dir: dir}
 			other.b = openBuilder(t, root, other.rt)
 			o := other.mustBuild(df, Request{})
@@ -117,7 +120,7 @@ func TestUnauditedLayerIsNotReused(t *testing.T) {
 			digest, _ := layers[0].Digest()
 			diffID, _ := layers[0].DiffID()
 			if journaled {
-				if err := other.b.unaudited.add(digest.String(), diffID.String()); err != nil {
+				if err := other.b.unaudited.add(digest.String(), diffID.String(), other.b.Lease.ID()); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -131,5 +134,106 @@ func TestUnauditedLayerIsNotReused(t *testing.T) {
 				t.Errorf("ran %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// TestUnauditedEntriesArePerBuild: two builds that had secret values commit the same layer;
+// one audits it and clears its journal entry, the other is killed before its audit. The
+// layer stays journaled (no later build reuses it), and the next sweep purges it once the
+// killed build's lease is dead — not while it lives.
+func TestUnauditedEntriesArePerBuild(t *testing.T) {
+	h := newHarness(t)
+	o := h.mustBuild("FROM scratch\nRUN write one 1\n", Request{})
+	layers, err := o.pub.Image.Layers()
+	if err != nil || len(layers) != 1 {
+		t.Fatalf("layers %v, %v", layers, err)
+	}
+	digest, _ := layers[0].Digest()
+	diffID, _ := layers[0].DiffID()
+	if n := recordsOf(t, h.b, digest.String()); n != 1 {
+		t.Fatalf("%d cache records of the layer, want 1", n)
+	}
+	audited, err := h.b.newSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed, err := h.b.newSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*session{audited, killed} {
+		if err := h.b.unaudited.add(digest.String(), diffID.String(), s.id()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.b.unaudited.clear(digest.String(), audited.id())
+	if !h.b.unaudited.has(digest.String()) {
+		t.Fatal("one build's audit cleared the other build's entry")
+	}
+	if err := audited.close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Sweep(h.b.Root()); err != nil {
+		t.Fatal(err)
+	}
+	if n := recordsOf(t, h.b, digest.String()); n != 1 {
+		t.Fatalf("a sweep purged the layer of a build that still runs (%d records left)", n)
+	}
+	killed.lease.Release() // what kill -9 leaves: the entry, a dead lease
+	killed.scratch.Release()
+	if err := Sweep(h.b.Root()); err != nil {
+		t.Fatal(err)
+	}
+	if n := recordsOf(t, h.b, digest.String()); n != 0 {
+		t.Errorf("the killed build's unaudited layer still has %d cache record(s)", n)
+	}
+	if _, ok := h.b.Images.Blob(digest); ok {
+		t.Error("the killed build's unaudited layer blob is still in the store")
+	}
+	if h.b.unaudited.has(digest.String()) {
+		t.Error("the journal still lists the purged layer")
+	}
+}
+
+// recordsOf counts the cache records whose layer is digest.
+func recordsOf(t *testing.T, b *Builder, digest string) int {
+	t.Helper()
+	ents, err := os.ReadDir(b.Cache.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		key, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok {
+			continue
+		}
+		if rec, ok := b.Cache.Get("sha256:" + key); ok && rec.Layer != nil && rec.Layer.Digest == digest {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCacheHitRecordsLastUse: reusing a step from the cache records the use, so the
+// garbage collector, least recently used first, keeps what builds still reuse.
+func TestCacheHitRecordsLastUse(t *testing.T) {
+	h := newHarness(t)
+	const df = "FROM scratch\nRUN write one 1\n"
+	h.mustBuild(df, Request{})
+	list, err := h.b.Cache.List()
+	if err != nil || len(list) != 1 {
+		t.Fatalf("cache records %+v, %v", list, err)
+	}
+	old := time.Now().Add(-30 * 24 * time.Hour)
+	p := filepath.Join(h.b.Cache.Dir(), strings.TrimPrefix(list[0].Key, "sha256:")+".json")
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if ran := h.mustBuild(df, Request{}).ran; len(ran) != 0 {
+		t.Fatalf("the rebuild ran %q", ran)
+	}
+	if list, _ = h.b.Cache.List(); time.Since(list[0].LastUsed) > time.Minute {
+		t.Errorf("a record reused just now was last used %v", list[0].LastUsed)
 	}
 }

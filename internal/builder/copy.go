@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	mode "github.com/tonistiigi/dchapes-mode"
+
 	"github.com/hush-build/hush/internal/cache"
 	"github.com/hush-build/hush/internal/fscopy"
 	"github.com/hush-build/hush/internal/fsroot"
@@ -40,6 +42,7 @@ func (r *run) copyAction(ctx context.Context, st *plan.Stage, res *stageResult, 
 	k := cache.NewKey("copy", res.key).Add("from", identity).Add("add", strconv.FormatBool(cs.Add)).
 		AddList("sources", cs.Sources).Add("dest", cs.Dest).Add("workdir", step.Workdir).
 		Add("chown", cs.Chown).Add("chmod", cs.Chmod).AddList("exclude", cs.Excludes).
+		Add("parents", strconv.FormatBool(cs.Parents)).
 		Add("extract", strconv.FormatBool(opts.ExtractArchives))
 	for _, s := range srcs {
 		if err := s.key(k); err != nil {
@@ -69,22 +72,28 @@ func (r *run) copyAction(ctx context.Context, st *plan.Stage, res *stageResult, 
 
 // copyOptions are the COPY/ADD flags that change how files land.
 func copyOptions(cs *plan.CopySpec) (fscopy.Options, error) {
-	opts := fscopy.Options{KeepOwner: cs.From != "", Exclude: cs.Excludes,
+	opts := fscopy.Options{KeepOwner: cs.From != "", Exclude: cs.Excludes, Parents: cs.Parents,
 		ExtractArchives: cs.Add && (cs.Unpack == nil || *cs.Unpack) && cs.From == ""}
-	if cs.Chmod != "" {
-		m, err := strconv.ParseUint(cs.Chmod, 8, 32)
-		if err != nil {
-			return opts, fmt.Errorf("--chmod=%s: %w", cs.Chmod, err)
-		}
+	if cs.Chmod == "" {
+		return opts, nil
+	}
+	if m, err := strconv.ParseUint(cs.Chmod, 8, 32); err == nil {
 		mode := os.FileMode(m)
 		opts.Chmod = &mode
+		return opts, nil
 	}
+	// plan accepted it: a symbolic mode, applied as BuildKit's copier does (umask 0).
+	set, err := mode.ParseWithUmask(cs.Chmod, 0)
+	if err != nil {
+		return opts, fmt.Errorf("--chmod=%s: %w", cs.Chmod, err)
+	}
+	opts.ChmodSymbolic = &set
 	return opts, nil
 }
 
 // fetchGitSource fetches an ADD <git url> source into a temp dir.
 func (r *run) fetchGitSource(ctx context.Context, g gitsource.Ref) (string, string, error) {
-	parent, _, err := r.b.mountDir()
+	parent, _, err := r.s.mountDir()
 	if err != nil {
 		return "", "", err
 	}
@@ -142,7 +151,7 @@ func isLoopback(host string) bool {
 // inlineFiles writes COPY <<EOF heredoc contents into a temp dir. plan has already
 // expanded them (variables only, quotes kept, as BuildKit does).
 func (r *run) inlineFiles(cs *plan.CopySpec) (string, error) {
-	dir, _, err := r.b.mountDir()
+	dir, _, err := r.s.mountDir()
 	if err != nil {
 		return "", err
 	}

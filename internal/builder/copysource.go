@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 
+	digest "github.com/opencontainers/go-digest"
+
 	"github.com/hush-build/hush/internal/cache"
 	"github.com/hush-build/hush/internal/fscopy"
 	"github.com/hush-build/hush/internal/gitsource"
@@ -31,11 +33,17 @@ type treeSource struct {
 	src      fscopy.Source
 	patterns []string
 	excludes []string
-	done     func()
+	// parents: the patterns are COPY --parents ones, which Digest cannot expand.
+	parents bool
+	done    func()
 }
 
 func (s *treeSource) key(k *cache.Key) error {
-	d, err := fscopy.Digest(s.src, s.patterns, s.excludes...)
+	patterns := s.patterns
+	if s.parents {
+		patterns = fscopy.ParentsDigestPatterns(patterns)
+	}
+	d, err := fscopy.Digest(s.src, patterns, s.excludes...)
 	if err != nil {
 		return err
 	}
@@ -106,13 +114,21 @@ func (r *run) copySources(ctx context.Context, st *plan.Stage, cs *plan.CopySpec
 		s, err := r.inlineSource(cs)
 		return []copySource{s}, "inline", err
 	case cs.From != "":
+		if c, id, err := r.dirContext(ctx, st, cs.From); err != nil {
+			return nil, "", err
+		} else if c != nil {
+			return []copySource{&treeSource{src: r.sourceOf(c), patterns: cs.Sources, excludes: cs.Excludes}}, id, nil
+		}
 		s, id, err := r.stageSource(ctx, st, cs)
 		if err != nil {
 			return nil, "", err
 		}
 		return []copySource{s}, id, nil
 	}
-	tree := &treeSource{src: r.contextSource(), excludes: cs.Excludes}
+	tree := &treeSource{src: r.contextSource(), excludes: cs.Excludes, parents: cs.Parents}
+	if cs.Checksum != "" && len(cs.Sources) != 1 {
+		return nil, "", fmt.Errorf("checksum can't be specified for multiple sources")
+	}
 	var urls []string
 	var gits []gitsource.Ref
 	for _, s := range cs.Sources {
@@ -122,11 +138,19 @@ func (r *run) copySources(ctx context.Context, st *plan.Stage, cs *plan.CopySpec
 			return nil, "", err
 		case cs.Add && git:
 			ref.KeepGitDir = ref.KeepGitDir || cs.KeepGitDir
+			if cs.Checksum != "" {
+				if ref.Checksum != "" && ref.Checksum != cs.Checksum {
+					return nil, "", fmt.Errorf("checksum mismatch %q != %q", cs.Checksum, ref.Checksum)
+				}
+				ref.Checksum = cs.Checksum
+			}
 			gits = append(gits, ref)
 		case cs.Add && isURL(s):
 			urls = append(urls, s)
 		case isURL(s):
 			return nil, "", fmt.Errorf("source can't be a URL for COPY")
+		case cs.Checksum != "":
+			return nil, "", fmt.Errorf("checksum requires HTTP(S) or Git sources")
 		default:
 			tree.patterns = append(tree.patterns, s)
 		}
@@ -135,7 +159,7 @@ func (r *run) copySources(ctx context.Context, st *plan.Stage, cs *plan.CopySpec
 		srcs = append(srcs, tree)
 	}
 	for _, u := range urls {
-		s, err := r.urlSource(ctx, u)
+		s, err := r.urlSource(ctx, u, cs.Checksum)
 		if err != nil {
 			return srcs, "", err
 		}
@@ -167,7 +191,7 @@ func (r *run) stageSource(ctx context.Context, st *plan.Stage, cs *plan.CopySpec
 	if err != nil {
 		return nil, "", err
 	}
-	dir, rm, err := r.b.mountDir()
+	dir, rm, err := r.s.mountDir()
 	if err != nil {
 		return nil, "", err
 	}
@@ -177,7 +201,7 @@ func (r *run) stageSource(ctx context.Context, st *plan.Stage, cs *plan.CopySpec
 		return nil, "", fmt.Errorf("mounting --from=%s: %w", cs.From, err)
 	}
 	return &treeSource{src: fscopy.Source{Root: dir}, patterns: cs.Sources, excludes: cs.Excludes,
-		done: func() { _ = unmount(); rm() }}, fr.key, nil
+		parents: cs.Parents, done: func() { _ = unmount(); rm() }}, fr.key, nil
 }
 
 // inlineSource writes COPY <<EOF heredoc contents (plan expanded them) into a scratch dir.
@@ -193,9 +217,20 @@ func (r *run) inlineSource(cs *plan.CopySpec) (*treeSource, error) {
 	return s, nil
 }
 
-// urlSource downloads an ADD <url> into a scratch dir, with the host's HTTP auth secret.
-func (r *run) urlSource(ctx context.Context, u string) (*urlSource, error) {
-	dir, _, err := r.b.mountDir()
+// urlSource downloads an ADD <url> into a scratch dir, with the host's HTTP auth secret;
+// checksum (ADD --checksum, "sha256:<hex>"), when set, is what its content must hash to.
+func (r *run) urlSource(ctx context.Context, u, checksum string) (*urlSource, error) {
+	var want digest.Digest
+	if checksum != "" {
+		var err error
+		if want, err = digest.Parse(checksum); err != nil {
+			return nil, fmt.Errorf("--checksum=%s: %w", checksum, err)
+		}
+		if want.Algorithm() != digest.SHA256 {
+			return nil, fmt.Errorf("--checksum=%s: only sha256 digests are supported", checksum)
+		}
+	}
+	dir, _, err := r.s.mountDir()
 	if err != nil {
 		return nil, err
 	}
@@ -204,6 +239,11 @@ func (r *run) urlSource(ctx context.Context, u string) (*urlSource, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	if want != "" && d.Sum != want.String() {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("ADD %s: the content's digest is %s, --checksum wants %s", gitsource.Redact(u), d.Sum, want)
+	}
+	r.mats.add(u, d.Sum)
 	return &urlSource{url: u, file: d, dir: dir}, nil
 }
 
@@ -213,5 +253,6 @@ func (r *run) gitSource(ctx context.Context, g gitsource.Ref) (*gitSource, error
 	if err != nil {
 		return nil, err
 	}
+	r.mats.addGit(g.Remote, commit)
 	return &gitSource{ref: g, commit: commit, dir: dir}, nil
 }

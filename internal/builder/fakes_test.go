@@ -33,6 +33,7 @@ import (
 //	meet N               waits until N steps are meeting at once (fails after meetTimeout)
 //	block                waits until the build is cancelled
 //	wait-block           waits until a step blocks (fails after meetTimeout)
+//	hold                 signals holding, then waits until the test closes release
 type fakeRuntime struct {
 	mu       sync.Mutex
 	ran      []string // commands, in the order they started
@@ -40,6 +41,9 @@ type fakeRuntime struct {
 	met      chan struct{}
 	blocking sync.Once
 	blocked  chan struct{}
+	holdOnce sync.Once
+	holding  chan struct{} // closed when a step runs hold
+	release  chan struct{} // closed by the test to end hold
 }
 
 // meetTimeout bounds how long a step waits for the others it should meet: long enough for
@@ -47,7 +51,8 @@ type fakeRuntime struct {
 const meetTimeout = 5 * time.Second
 
 func newFakeRuntime() *fakeRuntime {
-	return &fakeRuntime{met: make(chan struct{}), blocked: make(chan struct{})}
+	return &fakeRuntime{met: make(chan struct{}), blocked: make(chan struct{}),
+		holding: make(chan struct{}), release: make(chan struct{})}
 }
 
 // take returns the commands run since the last take.
@@ -95,6 +100,16 @@ func (f *fakeRuntime) Run(ctx context.Context, c *executor.Container) error {
 		return ctx.Err()
 	case words[0] == "wait-block":
 		return waitFor(ctx, f.blocked, "no step blocked")
+	case words[0] == "hold":
+		f.holdOnce.Do(func() { close(f.holding) })
+		select {
+		case <-f.release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Minute):
+			return errors.New("fake runtime: hold was never released")
+		}
 	}
 	return fmt.Errorf("fake runtime: unknown command %q", words)
 }

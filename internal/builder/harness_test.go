@@ -21,6 +21,7 @@ import (
 
 	"github.com/hush-build/hush/internal/executor"
 	"github.com/hush-build/hush/internal/hushtest"
+	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/registry"
 	"github.com/hush-build/hush/internal/secret"
@@ -130,8 +131,8 @@ type recordingSink struct {
 
 func (s recordingSink) Label() string { return "publishing to " + s.name }
 
-func (s recordingSink) Publish(_ context.Context, img v1.Image) error {
-	id, err := img.ConfigName()
+func (s recordingSink) Publish(_ context.Context, a image.Artifact) error {
+	id, err := a.Images[0].Image.ConfigName()
 	if err != nil {
 		return err
 	}

@@ -19,13 +19,16 @@ import (
 type inputs struct {
 	dockerfile *dockerfile.File
 	context    *buildcontext.Context
+	// gitURL and gitCommit name a Git context ("" for a local one).
+	gitURL, gitCommit string
 }
 
 // loadInputs reads the Dockerfile and opens the build context a request names: a local
-// directory, a Git URL (fetched into the builder's scratch dir), or "-" (a Dockerfile on
+// directory, a Git URL (fetched into the session's scratch dir), or "-" (a Dockerfile on
 // stdin and an empty context). Everything it fetches is removed with the scratch dir.
-func (b *Builder) loadInputs(ctx context.Context, req *Request, git GitAuth) (*inputs, error) {
-	ctxDir, dfPath, dfData, err := b.contextDir(ctx, req, git)
+func (s *session) loadInputs(ctx context.Context, req *Request, git GitAuth) (*inputs, error) {
+	in := &inputs{}
+	ctxDir, dfPath, dfData, err := s.contextDir(ctx, req, git, in)
 	if err != nil {
 		return nil, err
 	}
@@ -47,12 +50,13 @@ func (b *Builder) loadInputs(ctx context.Context, req *Request, git GitAuth) (*i
 	if err != nil {
 		return nil, err
 	}
-	return &inputs{dockerfile: df, context: bctx}, nil
+	in.dockerfile, in.context = df, bctx
+	return in, nil
 }
 
 // contextDir makes the context a local directory and says where the Dockerfile is (or
 // returns its content when it came on stdin as the context).
-func (b *Builder) contextDir(ctx context.Context, req *Request, git GitAuth) (dir, dfPath string, dfData []byte, err error) {
+func (s *session) contextDir(ctx context.Context, req *Request, git GitAuth, in *inputs) (dir, dfPath string, dfData []byte, err error) {
 	dir, dfPath = req.Context, req.Dockerfile
 	ref, isGit, perr := gitsource.Parse(dir)
 	if _, statErr := os.Stat(dir); statErr == nil {
@@ -62,14 +66,15 @@ func (b *Builder) contextDir(ctx context.Context, req *Request, git GitAuth) (di
 	case perr != nil:
 		return "", "", nil, fmt.Errorf("build context %s: %w", gitsource.Redact(dir), perr)
 	case isGit:
-		if dir, err = b.fetchContext(ctx, ref, git); err != nil {
+		if dir, in.gitCommit, err = s.fetchContext(ctx, ref, git); err != nil {
 			return "", "", nil, err
 		}
+		in.gitURL = req.Context
 	case dir == "-":
 		if dfData, err = readStdinDockerfile(req.Stdin); err != nil {
 			return "", "", nil, err
 		}
-		if dir, err = os.MkdirTemp(b.TmpDir, "ctx-"); err != nil {
+		if dir, err = os.MkdirTemp(s.dir(), "ctx-"); err != nil {
 			return "", "", nil, err
 		}
 	default:
@@ -148,16 +153,17 @@ func readStdinDockerfile(stdin io.Reader) ([]byte, error) {
 }
 
 // fetchContext fetches a Git build context into the scratch dir.
-func (b *Builder) fetchContext(ctx context.Context, ref gitsource.Ref, git GitAuth) (string, error) {
-	parent, err := os.MkdirTemp(b.TmpDir, "git-")
+func (s *session) fetchContext(ctx context.Context, ref gitsource.Ref, git GitAuth) (string, string, error) {
+	parent, err := os.MkdirTemp(s.dir(), "git-")
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	if _, err := FetchGit(ctx, ref, filepath.Join(parent, "src"), git); err != nil {
+	commit, err := FetchGit(ctx, ref, filepath.Join(parent, "src"), git)
+	if err != nil {
 		os.RemoveAll(parent)
-		return "", fmt.Errorf("build context: %w", err)
+		return "", "", fmt.Errorf("build context: %w", err)
 	}
-	return filepath.Join(parent, "src"), nil
+	return filepath.Join(parent, "src"), commit, nil
 }
 
 // isArchive reports a gzip stream or a tar archive (ustar magic at offset 257).

@@ -1,8 +1,6 @@
 package builder
 
 import (
-	"github.com/hush-build/hush/internal/lease"
-
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -32,10 +30,15 @@ func (m overlayMounts) MountReadOnly(lowers []string, target string) (func() err
 }
 
 // Lowers returns the unpacked dirs of layers as overlay lowers, top-most first,
-// unpacking any layer the snapshot store does not have yet.
+// unpacking any layer the snapshot store does not have yet. A layer that occurs again
+// higher up (the empty layer of every step that changed nothing, or two equal COPYs) is
+// given once, at its top-most place: overlayfs refuses a lower dir given twice (ELOOP),
+// and the lower copy can show nothing the upper one does not.
 func Lowers(snaps *snapshot.Store, layers []v1.Layer) ([]string, error) {
-	out := make([]string, len(layers))
-	for i, l := range layers {
+	out := make([]string, 0, len(layers))
+	seen := map[string]bool{}
+	for i := len(layers) - 1; i >= 0; i-- {
+		l := layers[i]
 		d, err := l.DiffID()
 		if err != nil {
 			return nil, fmt.Errorf("reading layer diffID: %w", err)
@@ -44,26 +47,12 @@ func Lowers(snaps *snapshot.Store, layers []v1.Layer) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("unpacking layer %s: %w", d, err)
 		}
-		out[len(layers)-1-i] = dir
+		if !seen[dir] {
+			seen[dir] = true
+			out = append(out, dir)
+		}
 	}
 	return out, nil
-}
-
-// lowers is Lowers with every layer held by the build's lease first, so that no purge or
-// removal deletes an unpacked layer while it is an overlay lower of this build.
-func (b *Builder) lowers(layers []v1.Layer) ([]string, error) {
-	var refs []string
-	for _, l := range layers {
-		d, err := l.DiffID()
-		if err != nil {
-			return nil, fmt.Errorf("reading layer diffID: %w", err)
-		}
-		refs = append(refs, lease.LayerRef(d.String()))
-	}
-	if err := b.Lease.Hold(refs...); err != nil {
-		return nil, err
-	}
-	return Lowers(b.Snapshots, layers)
 }
 
 // Unpack unpacks img's layers into the snapshots of the state dir root now, as docker does

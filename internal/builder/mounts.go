@@ -145,12 +145,20 @@ func (r *run) addMountKeys(ctx context.Context, st *plan.Stage, k *cache.Key, st
 // stage or image it comes from ("" for the context).
 func (r *run) bindIdentity(ctx context.Context, st *plan.Stage, m *instructions.Mount) (id, from string, err error) {
 	src := path.Join("/", m.Source)
+	c, id, err := r.dirContext(ctx, st, m.From)
+	if err != nil {
+		return "", "", err
+	}
 	if m.From == "" {
-		d, err := fscopy.Digest(r.contextSource(), []string{src})
+		c, id = r.opts.Context, "context"
+		r.showContextLoad()
+	}
+	if c != nil {
+		d, err := fscopy.Digest(r.sourceOf(c), []string{src})
 		if err != nil {
 			return "", "", fmt.Errorf("--mount=type=bind,source=%s: %w", m.Source, err)
 		}
-		return "context:" + src + ":" + d, "", nil
+		return id + ":" + src + ":" + d, "", nil
 	}
 	fs, _ := r.plan.ResolveFrom(st, m.From)
 	fr, err := r.fromSource(ctx, st, m.From, fs)
@@ -161,12 +169,8 @@ func (r *run) bindIdentity(ctx context.Context, st *plan.Stage, m *instructions.
 }
 
 func (r *run) contextSource() fscopy.Source {
-	c := r.opts.Context
-	src := fscopy.Source{Root: c.Dir(), Exclude: c.Excluded, MayIncludeUnder: c.MayIncludeUnder}
-	if r.b.Sums != nil {
-		src.Sums = r.b.Sums
-	}
-	return src
+	r.showContextLoad()
+	return r.sourceOf(r.opts.Context)
 }
 
 // setupMounts prepares every --mount of a RUN for container id.

@@ -8,13 +8,16 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hush-build/hush/internal/buildcontext"
 	"github.com/hush-build/hush/internal/fscopy"
 	"github.com/hush-build/hush/internal/fsroot"
+	"github.com/hush-build/hush/internal/gc"
 	"github.com/hush-build/hush/internal/plan"
 )
 
@@ -28,9 +31,9 @@ func (r *run) cacheMount(ctx context.Context, st *plan.Stage, sm *stepMounts, m 
 		return fmt.Errorf("creating cache mount dir: %w", err)
 	}
 	dir := r.cacheDir(id)
-	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := openMountLock(dir, id)
 	if err != nil {
-		return fmt.Errorf("locking cache %s: %w", id, err)
+		return err
 	}
 	sm.cleanup = append(sm.cleanup, func() { lock.Close() })
 	switch m.CacheSharing {
@@ -39,7 +42,7 @@ func (r *run) cacheMount(ctx context.Context, st *plan.Stage, sm *stepMounts, m 
 	case instructions.MountSharingPrivate:
 		if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
 			// Another step holds it: a private mount gets a fresh, throw-away dir.
-			tmp, err := os.MkdirTemp(r.b.TmpDir, "private-cache-")
+			tmp, err := os.MkdirTemp(r.s.dir(), "private-cache-")
 			if err != nil {
 				return fmt.Errorf("creating private cache %s: %w", id, err)
 			}
@@ -68,10 +71,25 @@ func (r *run) cacheMount(ctx context.Context, st *plan.Stage, sm *stepMounts, m 
 	return nil
 }
 
+// openMountLock opens the lock of cache mount dir (package gc's MountLock), which holds the
+// mount's id (hush du shows it) and, as its mtime, when a step last used it.
+func openMountLock(dir, id string) (*os.File, error) {
+	lock, err := os.OpenFile(gc.MountLock(dir), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("locking cache %s: %w", id, err)
+	}
+	if fi, err := lock.Stat(); err == nil && fi.Size() == 0 {
+		_, _ = lock.WriteAt([]byte(id), 0)
+	}
+	now := time.Now()
+	_ = os.Chtimes(lock.Name(), now, now)
+	return lock, nil
+}
+
 // createCacheDir makes a cache dir (seeded from from=/source= when given) and renames it
 // into place, so a half-made cache is never used.
 func (r *run) createCacheDir(ctx context.Context, st *plan.Stage, m *instructions.Mount, dir string) error {
-	tmp, err := os.MkdirTemp(r.b.TmpDir, "new-cache-")
+	tmp, err := os.MkdirTemp(r.s.dir(), "new-cache-")
 	if err != nil {
 		return fmt.Errorf("creating cache: %w", err)
 	}
@@ -110,7 +128,7 @@ func (r *run) stageRoot(ctx context.Context, st *plan.Stage, from string) (strin
 	if err != nil {
 		return "", nil, err
 	}
-	dir, rm, err := r.b.mountDir()
+	dir, rm, err := r.s.mountDir()
 	if err != nil {
 		return "", nil, err
 	}
@@ -126,22 +144,29 @@ func (r *run) stageRoot(ctx context.Context, st *plan.Stage, from string) (strin
 // read-write with every write discarded after the step.
 func (r *run) bindMount(ctx context.Context, st *plan.Stage, sm *stepMounts, m *instructions.Mount, target string) error {
 	src := path.Join("/", m.Source)
+	bctx, _, err := r.dirContext(ctx, st, m.From)
+	if err != nil {
+		return err
+	}
+	if m.From == "" {
+		bctx = r.opts.Context
+	}
 	var host string
 	live := ""
-	if m.From == "" && len(r.opts.Context.Patterns()) == 0 {
-		h, err := scopedPath(r.opts.Context.Dir(), src)
+	if bctx != nil && len(bctx.Patterns()) == 0 {
+		h, err := scopedPath(bctx.Dir(), src)
 		if err != nil {
 			return err
 		}
 		live = h
 	}
-	// The context itself is bound only when nothing in it is live: a unix socket (an
+	// A context itself is bound only when nothing in it is live: a unix socket (an
 	// agent, a docker.sock in a home dir) would let the step talk to a host process, so
 	// such a context is copied, as with a .dockerignore.
 	if live != "" && !hasSockets(live) {
 		host = live
-	} else if m.From == "" {
-		dir, h, err := r.contextView(src)
+	} else if bctx != nil {
+		dir, h, err := r.contextView(bctx, src)
 		if err != nil {
 			return err
 		}
@@ -183,18 +208,18 @@ func (r *run) bindMount(ctx context.Context, st *plan.Stage, sm *stepMounts, m *
 	return nil
 }
 
-// contextView copies the context path src, with .dockerignore applied, into a temp dir;
-// it returns the dir (to remove afterwards) and the path the mount shows.
-func (r *run) contextView(src string) (string, string, error) {
-	dir, _, err := r.b.mountDir()
+// contextView copies the path src of a build context, with its .dockerignore applied,
+// into a temp dir; it returns the dir (to remove afterwards) and the path the mount shows.
+func (r *run) contextView(c *buildcontext.Context, src string) (string, string, error) {
+	dir, _, err := r.s.mountDir()
 	if err != nil {
 		return "", "", err
 	}
 	dest, host := "/data/", filepath.Join(dir, "data")
-	if fi, err := statIn(r.opts.Context.Dir(), src); err == nil && !fi.IsDir() && src != "/" {
+	if fi, err := statIn(c.Dir(), src); err == nil && !fi.IsDir() && src != "/" {
 		dest, host = "/data/"+path.Base(src), filepath.Join(dir, "data", path.Base(src))
 	}
-	if err := fscopy.Copy(r.contextSource(), []string{src}, dir, dest, "/", fscopy.Options{KeepOwner: true}); err != nil {
+	if err := fscopy.Copy(r.sourceOf(c), []string{src}, dir, dest, "/", fscopy.Options{KeepOwner: true}); err != nil {
 		os.RemoveAll(dir)
 		return "", "", err
 	}

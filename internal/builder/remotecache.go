@@ -79,7 +79,7 @@ func (r *run) importLayer(ctx context.Context, src *remotecache.Source, rec *cac
 	if r.unauditedElsewhere(d.String()) {
 		return nil, false, nil
 	}
-	have, err := r.b.Images.HoldBlob(r.b.Lease, d)
+	have, err := r.b.Images.HoldBlob(r.s.lease, d)
 	if err != nil {
 		return nil, false, err
 	}
@@ -92,7 +92,7 @@ func (r *run) importLayer(ctx context.Context, src *remotecache.Source, rec *cac
 	if err != nil {
 		return nil, false, err
 	}
-	if err := r.b.Lease.Hold(lease.BlobRef(rec.Layer.Digest), lease.LayerRef(rec.Layer.DiffID)); err != nil {
+	if err := r.s.lease.Hold(lease.BlobRef(rec.Layer.Digest), lease.LayerRef(rec.Layer.DiffID)); err != nil {
 		return nil, false, err
 	}
 	l, err := r.layerFromRecord(rec.Layer)
@@ -109,7 +109,7 @@ func (r *run) fetchBlob(ctx context.Context, src *remotecache.Source, l *cache.L
 		blob.Abort()
 		return err
 	}
-	if _, _, err := blob.Commit(); err != nil {
+	if _, _, err := blob.CommitHeld(r.s.lease); err != nil {
 		return fmt.Errorf("storing layer %s: %w", l.Digest, err)
 	}
 	return r.adopt(l.Digest, l.DiffID)

@@ -178,8 +178,12 @@ func TestInlineCache(t *testing.T) {
 type ociSink struct{ dir string }
 
 func (s ociSink) Label() string { return "writing " + s.dir }
-func (s ociSink) Publish(_ context.Context, img v1.Image) error {
-	return image.WriteOCILayout(img, s.dir, []string{"example/app:latest"})
+func (s ociSink) Publish(_ context.Context, a image.Artifact) error {
+	c, err := image.Compose(a, image.ExportOptions{})
+	if err != nil {
+		return err
+	}
+	return image.WriteOCILayout(c, s.dir, []string{"example/app:latest"})
 }
 
 // TestRebuildOnChangeExport: a step keyed on a rebuild-on-change secret's fingerprint under

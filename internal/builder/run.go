@@ -21,6 +21,9 @@ import (
 )
 
 func (r *run) runAction(ctx context.Context, st *plan.Stage, res *stageResult, step *plan.Step) (*action, error) {
+	if err := entitled(step, r.opts); err != nil {
+		return nil, err // an ONBUILD trigger's RUN, which the early check did not see
+	}
 	network := step.Network
 	if network == "" || network == "default" {
 		network = r.opts.Network
@@ -31,6 +34,7 @@ func (r *run) runAction(ctx context.Context, st *plan.Stage, res *stageResult, s
 	if step.Script != nil {
 		k.Add("script", step.Script.Name).Add("script-data", step.Script.Data)
 	}
+	addLimitKeys(k, r.limits(step))
 	bound, err := r.addMountKeys(ctx, st, k, step)
 	if err != nil {
 		return nil, err
@@ -57,10 +61,14 @@ func (r *run) execRun(ctx context.Context, st *plan.Stage, ws *snapshot.Workspac
 	if err != nil {
 		return nil, fmt.Errorf("USER %s: %w", step.User, err)
 	}
+	groups, err := fscopy.Groups(ws.Merged, user, uint32(owner.GID))
+	if err != nil {
+		return nil, fmt.Errorf("USER %s: %w", step.User, err)
+	}
 	id := newID()
 	c := &executor.Container{
 		ID: id, Rootfs: ws.Merged, Args: step.Args, Env: step.Env, Cwd: step.Workdir,
-		UID: uint32(owner.UID), GID: uint32(owner.GID), Network: network,
+		UID: uint32(owner.UID), GID: uint32(owner.GID), Groups: groups, Network: network, Limits: r.limits(step),
 	}
 	// Step output is masked before the display sees it (TTY rows are truncated, which
 	// could split a secret).
@@ -77,7 +85,7 @@ func (r *run) execRun(ctx context.Context, st *plan.Stage, ws *snapshot.Workspac
 		if err := os.WriteFile(f, []byte(step.Script.Data), 0o755); err != nil {
 			return nil, fmt.Errorf("writing inline script: %w", err)
 		}
-		c.Mounts = append(c.Mounts, specs.Mount{Destination: step.Args[0], Type: "bind", Source: f,
+		c.Mounts = append(c.Mounts, specs.Mount{Destination: step.ScriptPath(), Type: "bind", Source: f,
 			Options: []string{"bind", "ro", "nosuid", "nodev"}})
 	}
 	sm, err := r.setupMounts(ctx, st, step, id)

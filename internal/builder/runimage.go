@@ -54,7 +54,7 @@ func (b *Builder) RunImage(ctx context.Context, s RunSpec) error {
 	if err != nil {
 		return fmt.Errorf("image %s: %w", s.Image, err)
 	}
-	lowers, err := b.lowers(layers)
+	lowers, err := b.lowers(b.Lease, layers)
 	if err != nil {
 		return err
 	}

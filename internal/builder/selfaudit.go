@@ -1,8 +1,6 @@
 package builder
 
 import (
-	"github.com/hush-build/hush/internal/lease"
-
 	"context"
 	"fmt"
 	"os"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/hush-build/hush/internal/audit"
 	"github.com/hush-build/hush/internal/fsroot"
+	"github.com/hush-build/hush/internal/lease"
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/secret"
 )
@@ -27,17 +26,18 @@ type AuditOptions struct {
 	Progress *progress.Display
 }
 
-// SelfAudit proves that none of the build's secret values is in any layer the build
+// selfAudit proves that none of the build's secret values is in any layer the build
 // produced, reused from the cache or started from — in every stage, not only the
 // target's — nor in the image's config, history and manifest, nor in the state dirs a
-// build writes (cache records, cache mounts, its scratch dir). A layer the Ledger records
-// as audited clean against every value is not read again.
+// build writes (cache records, cache mounts, its own scratch dir — not another Run's). A
+// layer the Ledger records as audited clean against every value is not read again.
 //
 // On a leak in "fail" mode it purges what leaked — a layer from the cache, the layer
 // store and the snapshots; a file from a cache mount (or the whole mount) — and returns an
 // error naming, for each finding, the secret id, the place, and the stage and step that
 // produced the layer, and saying what could not be removed. Nothing must be published then.
-func (b *Builder) SelfAudit(ctx context.Context, res *Result, o AuditOptions) error {
+func (s *session) selfAudit(ctx context.Context, res *Result, o AuditOptions) error {
+	b := s.b
 	vals := o.Secrets.Values()
 	if o.Mode == "off" || len(vals) == 0 {
 		return nil
@@ -53,10 +53,17 @@ func (b *Builder) SelfAudit(ctx context.Context, res *Result, o AuditOptions) er
 	}
 	step := o.Progress.Start("auditing every layer of the build and its state for " + what)
 	a := &auditRun{secrets: vals, ledger: b.Audited, skipped: map[string]bool{}}
+	prep, err := audit.Prepare(vals, audit.Options{}) // once for the image, layers and dirs
+	if err != nil {
+		step.Done(err)
+		return err
+	}
+	defer prep.Wipe()
+	a.prepared = prep
 	if b.ledgerKey != nil {
 		a.fps = o.Secrets.ValueFingerprints(b.ledgerKey)
 	}
-	findings, err := a.scan(ctx, b, res)
+	findings, err := a.scan(ctx, s, res)
 	if err != nil {
 		step.Done(err)
 		return err
@@ -64,7 +71,7 @@ func (b *Builder) SelfAudit(ctx context.Context, res *Result, o AuditOptions) er
 	fmt.Fprintf(step, "%d layer(s) read, %d already audited clean for these values\n", a.read, len(a.skipped))
 	if len(findings) == 0 {
 		a.recordClean(res)
-		b.clearUnaudited(res)
+		s.clearUnaudited(res)
 		step.Done(nil)
 		return nil
 	}
@@ -72,26 +79,27 @@ func (b *Builder) SelfAudit(ctx context.Context, res *Result, o AuditOptions) er
 	err = fmt.Errorf("audit found %d secret leak(s); nothing was published:\n  %s", len(findings), strings.Join(lines, "\n  "))
 	if o.Mode == "warn" {
 		res.Leaked = leakedLayers(findings)
-		b.clearUnaudited(res) // the user chose to keep them
+		s.clearUnaudited(res) // the user chose to keep them
 		step.Done(nil)
 		o.Progress.Warn(strings.Replace(err.Error(), "; nothing was published", "", 1))
 		return nil
 	}
-	if report := b.purge(a, findings, res); report != "" {
+	if report := s.purge(a, findings, res); report != "" {
 		err = fmt.Errorf("%w\n%s", err, report)
 	}
-	b.clearUnaudited(res) // the leaking ones are purged, the others were audited clean
+	s.clearUnaudited(res) // the leaking ones are purged, the others were audited clean
 	step.Done(err)
 	return err
 }
 
 // auditRun is one self-audit: the values, their keyed fingerprints and the layers found clean.
 type auditRun struct {
-	secrets map[string][]byte
-	fps     []string
-	ledger  *audit.Ledger
-	skipped map[string]bool // layers the ledger knew clean
-	read    int             // layers read
+	secrets  map[string][]byte
+	fps      []string
+	ledger   *audit.Ledger
+	skipped  map[string]bool // layers the ledger knew clean
+	read     int             // layers read
+	prepared *audit.Prepared
 }
 
 // skip reports a layer the ledger knows to be clean for every value searched.
@@ -104,8 +112,8 @@ func (a *auditRun) skip(digest string) bool {
 }
 
 // scan searches the image, the other stages' layers and the state dirs.
-func (a *auditRun) scan(ctx context.Context, b *Builder, res *Result) ([]audit.Finding, error) {
-	opts := audit.Options{SkipLayer: a.skip}
+func (a *auditRun) scan(ctx context.Context, s *session, res *Result) ([]audit.Finding, error) {
+	opts := audit.Options{SkipLayer: a.skip, Prepared: a.prepared}
 	var findings []audit.Finding
 	inImage := map[string]bool{}
 	read := 0
@@ -135,8 +143,15 @@ func (a *auditRun) scan(ctx context.Context, b *Builder, res *Result) ([]audit.F
 	}
 	findings = append(findings, lrep.Findings...)
 	a.read = read + lrep.Stats.Layers
-	for _, dir := range b.stateDirs() {
-		drep, err := audit.ScanDir(ctx, dir, a.secrets, audit.Options{})
+	for name, raw := range res.provenances() {
+		af, err := audit.ScanAttestation(raw, name, a.secrets, audit.Options{})
+		if err != nil {
+			return nil, err
+		}
+		findings = append(findings, af...)
+	}
+	for _, dir := range s.stateDirs() {
+		drep, err := audit.ScanDir(ctx, dir, a.secrets, audit.Options{Prepared: a.prepared})
 		if err != nil {
 			return nil, err
 		}
@@ -148,10 +163,11 @@ func (a *auditRun) scan(ctx context.Context, b *Builder, res *Result) ([]audit.F
 	return findings, nil
 }
 
-// stateDirs are the directories of the state dir a build writes besides layers.
-func (b *Builder) stateDirs() []string {
+// stateDirs are the directories of the state dir a build writes besides layers: the
+// shared cache records and cache mounts, and the session's own scratch dir.
+func (s *session) stateDirs() []string {
 	var out []string
-	for _, d := range []string{b.Cache.Dir(), b.CacheMountDir, b.TmpDir} {
+	for _, d := range []string{s.b.Cache.Dir(), s.b.CacheMountDir, s.dir()} {
 		if _, err := os.Stat(d); err == nil {
 			out = append(out, d)
 		}
@@ -203,7 +219,7 @@ func describe(findings []audit.Finding, res *Result) []string {
 
 // purge removes what leaked and reports, line by line, what it removed and what is still
 // on disk (with its path); "" when there was nothing to purge.
-func (b *Builder) purge(a *auditRun, findings []audit.Finding, res *Result) string {
+func (s *session) purge(a *auditRun, findings []audit.Finding, res *Result) string {
 	leaked := leakedLayers(findings)
 	var files []string
 	for _, f := range findings {
@@ -220,9 +236,9 @@ func (b *Builder) purge(a *auditRun, findings []audit.Finding, res *Result) stri
 		if a.ledger != nil {
 			_ = a.ledger.Forget(d.String())
 		}
-		lines = append(lines, b.purgeLayer(o))
+		lines = append(lines, s.purgeLayer(o))
 	}
-	lines = append(lines, b.purgeFiles(files)...)
+	lines = append(lines, s.purgeFiles(files)...)
 	if len(lines) == 0 {
 		return ""
 	}
@@ -266,14 +282,15 @@ func layersOf(res *Result) []v1.Layer {
 
 // purgeLayer removes one leaking layer from the cache records, the layer store and the
 // snapshots, and says what it could not remove.
-func (b *Builder) purgeLayer(l v1.Layer) string {
+func (s *session) purgeLayer(l v1.Layer) string {
+	b := s.b
 	d, _ := l.Digest()
 	var errs []error
 	refs := []string{lease.BlobRef(d.String())}
 	if diff, err := l.DiffID(); err == nil {
 		refs = append(refs, lease.LayerRef(diff.String()))
 	}
-	if err := b.Lease.Drop(refs...); err != nil { // this build is done with it
+	if err := s.lease.Drop(refs...); err != nil { // this build is done with it
 		errs = append(errs, err)
 	}
 	if _, err := b.Cache.RemoveLayer(d.String()); err != nil {
@@ -306,7 +323,8 @@ func (b *Builder) purgeLayer(l v1.Layer) string {
 // purgeFiles removes state-dir files holding a secret: a file in a cache mount (or, when it
 // cannot be removed alone, the whole cache mount), a cache record. The build's scratch dir
 // goes when the build ends.
-func (b *Builder) purgeFiles(paths []string) []string {
+func (s *session) purgeFiles(paths []string) []string {
+	b := s.b
 	var lines []string
 	done := map[string]bool{}
 	for _, p := range paths {
@@ -317,7 +335,7 @@ func (b *Builder) purgeFiles(paths []string) []string {
 		switch {
 		case within(p, b.CacheMountDir):
 			lines = append(lines, b.purgeCacheMountFile(p))
-		case within(p, b.TmpDir):
+		case within(p, s.dir()):
 			lines = append(lines, fmt.Sprintf("%s is removed with the build's scratch dir when the build ends", p))
 		case within(p, b.Cache.Dir()):
 			lines = append(lines, removeInside(b.Cache.Dir(), p))
@@ -358,13 +376,13 @@ func within(p, dir string) bool {
 
 // clearUnaudited drops the build's layers from the journal of unaudited layers: they were
 // audited (or purged, or kept with --audit=warn).
-func (b *Builder) clearUnaudited(res *Result) {
-	if b.unaudited == nil {
+func (s *session) clearUnaudited(res *Result) {
+	if s.b.unaudited == nil {
 		return
 	}
 	for _, l := range layersOf(res) {
 		if d, err := l.Digest(); err == nil {
-			b.unaudited.clear(d.String())
+			s.b.unaudited.clear(d.String(), s.id())
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/hush-build/hush/internal/audit"
 	"github.com/hush-build/hush/internal/cache"
 	"github.com/hush-build/hush/internal/executor"
+	"github.com/hush-build/hush/internal/gc"
 	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/lease"
 	"github.com/hush-build/hush/internal/registry"
@@ -97,27 +98,40 @@ func sweep(root string) (*stores, error) {
 type Config struct {
 	// Runtime is "crun", "runc", or "" for crun when installed, else runc.
 	Runtime string
+	// GC is the garbage collection run after each Run (LoadGCPolicy); nil: none.
+	GC *gc.Policy
 }
 
-// Open opens the state dir root for one build (or image run): its stores and cache, the
-// runtime, the keys and the audit ledger, a scratch dir and a lease; Close releases them.
-// The state dir's layout is the builder's alone:
+// Open opens the state dir root for builds (or image runs): its stores and cache, the
+// runtime, the keys and the audit ledger, a scratch dir and a lease of the builder's own
+// (each Run makes a session with its own); Close releases them. Several processes, and
+// several Runs of one Builder, share the state dir at once. Its layout is the builder's
+// alone:
 //
-//	store/        OCI layout: tagged images and every layer blob
-//	snapshots/    unpacked layers (overlay lowers) and workspaces
-//	cache/        step cache records          audited/   the audit ledger
-//	cachemounts/  RUN --mount=type=cache       leases/    running builds' holds
-//	tmp/          scratch dirs of running builds
-//	unaudited/    layers built with secret values and not audited yet
+//	store/        OCI layout: tagged images and every layer blob (index.json.lock)
+//	snapshots/    unpacked layers (overlay lowers), their sizes, workspaces
+//	cache/        step cache records (mtime: last use)
+//	audited/      the audit ledger (lock: its flock)
+//	cachemounts/  RUN --mount=type=cache dirs, NAME.lock each (id, last use)
+//	leases/       running builds' holds (*.lease), gc.lock, pending/ removals
+//	tmp/          scratch dirs of running Runs, builders, prunes (flocked)
+//	unaudited/    layers built with secret values and not audited yet, per build
 //	run/          a tmpfs in the build's mount namespace (bundles, secrets)
 //	keys/         the fingerprint key (0600)
+//	gc.conf       the garbage-collection policy (optional; $HUSH_GC wins)
+//	gc.lock       held by the one collection running
 func Open(root string, cfg Config) (*Builder, error) {
 	runtime := func(runDir string) (executor.Runtime, error) { return executor.New(cfg.Runtime, runDir) }
 	mounts, err := detectMounts(root)
 	if err != nil {
 		return nil, err
 	}
-	return open(root, runtime, mounts)
+	b, err := open(root, runtime, mounts)
+	if err != nil {
+		return nil, err
+	}
+	b.gc = cfg.GC
+	return b, nil
 }
 
 // open is Open with the parts that run steps and need root given: the OCI runtime (made
@@ -127,7 +141,7 @@ func open(root string, runtime func(runDir string) (executor.Runtime, error), mo
 	if err != nil {
 		return nil, err
 	}
-	b := &Builder{root: root, Images: s.images, Snapshots: s.snaps, RunDir: filepath.Join(root, "run"),
+	b := &Builder{root: root, Images: s.images, Snapshots: s.snaps, leases: s.leases, RunDir: filepath.Join(root, "run"),
 		CacheMountDir: filepath.Join(root, "cachemounts"),
 		Sums:          LoadSumCache(filepath.Join(root, "contentsums.json")), mounts: mounts}
 	if b.Cache, err = cache.Open(filepath.Join(root, "cache")); err != nil {

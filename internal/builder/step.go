@@ -1,12 +1,9 @@
 package builder
 
 import (
-	"github.com/hush-build/hush/internal/lease"
-
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -15,6 +12,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/hush-build/hush/internal/cache"
+	"github.com/hush-build/hush/internal/lease"
 	"github.com/hush-build/hush/internal/plan"
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/snapshot"
@@ -68,7 +66,7 @@ func (r *run) execStepIn(ctx context.Context, st *plan.Stage, state *plan.State,
 	if a.bound {
 		r.markBound(a.key)
 	}
-	if !r.opts.NoCache {
+	if !r.noCache(st) {
 		rec, l, ok, err := r.cached(ctx, a.key)
 		if err != nil {
 			return r.stepErr(step, err)
@@ -96,6 +94,7 @@ func (r *run) execStepIn(ctx context.Context, st *plan.Stage, state *plan.State,
 func (r *run) cached(ctx context.Context, key string) (*cache.Record, v1.Layer, bool, error) {
 	if rec, ok := r.b.Cache.Get(key); ok {
 		if l, ok := r.cachedLayer(rec); ok {
+			_ = r.b.Cache.Touch(key) // the garbage collector keeps what was used last
 			return rec, l, true, nil
 		}
 	}
@@ -136,10 +135,10 @@ func (r *run) cachedLayer(rec *cache.Record) (v1.Layer, bool) {
 	if r.unauditedElsewhere(d.String()) {
 		return nil, false // a build that had secrets made it and never audited it
 	}
-	if ok, err := r.b.Images.HoldBlob(r.b.Lease, d); err != nil || !ok {
+	if ok, err := r.b.Images.HoldBlob(r.s.lease, d); err != nil || !ok {
 		return nil, false
 	}
-	return l, r.b.Lease.Hold(lease.LayerRef(rec.Layer.DiffID)) == nil
+	return l, r.s.lease.Hold(lease.LayerRef(rec.Layer.DiffID)) == nil
 }
 
 func (r *run) layerFromRecord(cl *cache.Layer) (v1.Layer, error) {
@@ -155,7 +154,7 @@ func (r *run) layerFromRecord(cl *cache.Layer) (v1.Layer, error) {
 }
 
 // lowers returns the unpacked dirs of layers, top-most first, unpacking as needed.
-func (r *run) lowers(layers []v1.Layer) ([]string, error) { return r.b.lowers(layers) }
+func (r *run) lowers(layers []v1.Layer) ([]string, error) { return r.b.lowers(r.s.lease, layers) }
 
 // executeInWorkspace mounts a fresh upper over res's layers, runs the action and turns the
 // upper into a layer.
@@ -186,16 +185,11 @@ func (r *run) executeInWorkspace(ctx context.Context, res *stageResult, a *actio
 	return r.commit(ws)
 }
 
-// commit turns the workspace upper into a gzip layer blob in the image store.
+// commit turns the workspace upper into a gzip layer blob in the image store. An upper
+// with no changes still makes a layer (an empty tar), as BuildKit's RUN, COPY and WORKDIR
+// do.
 func (r *run) commit(ws *snapshot.Workspace) (*cache.Record, v1.Layer, error) {
 	rec := &cache.Record{Created: time.Now().UTC()}
-	entries, err := os.ReadDir(ws.Upper)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading layer changes: %w", err)
-	}
-	if len(entries) == 0 {
-		return rec, nil, nil
-	}
 	blob, err := r.b.Images.NewBlob()
 	if err != nil {
 		return nil, nil, err
@@ -205,7 +199,7 @@ func (r *run) commit(ws *snapshot.Workspace) (*cache.Record, v1.Layer, error) {
 		blob.Abort()
 		return nil, nil, err
 	}
-	diffID, err := r.b.Snapshots.Commit(ws, gz)
+	diffID, err := r.b.Snapshots.CommitHeld(ws, gz, r.s.lease)
 	if err == nil {
 		err = gz.Close()
 	}
@@ -213,14 +207,12 @@ func (r *run) commit(ws *snapshot.Workspace) (*cache.Record, v1.Layer, error) {
 		blob.Abort()
 		return nil, nil, fmt.Errorf("writing layer: %w", err)
 	}
-	digest, size, err := blob.Commit()
+	digest, size, err := blob.CommitHeld(r.s.lease)
 	if err != nil {
 		return nil, nil, fmt.Errorf("storing layer: %w", err)
 	}
 	rec.Layer = &cache.Layer{Digest: digest.String(), DiffID: diffID.String(), Size: size, MediaType: string(types.OCILayer)}
-	if err := r.b.Lease.Hold(lease.BlobRef(digest.String()), lease.LayerRef(diffID.String())); err != nil {
-		return nil, nil, err
-	}
+	// Before the cache record: a kill from here on leaves a journaled layer.
 	if err := r.adopt(digest.String(), diffID.String()); err != nil {
 		return nil, nil, err
 	}
@@ -253,7 +245,7 @@ func (r *run) adopt(digest, diffID string) error {
 	r.produced[digest] = true
 	r.originMu.Unlock()
 	if r.opts.Unaudited && r.b.unaudited != nil {
-		return r.b.unaudited.add(digest, diffID)
+		return r.b.unaudited.add(digest, diffID, r.s.id())
 	}
 	return nil
 }

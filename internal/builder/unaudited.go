@@ -17,11 +17,13 @@ import (
 )
 
 // unaudited is the journal of layers committed by builds that had secret values and were
-// not audited yet: one file per layer digest (its content the diffID), written before the
-// layer's cache record, removed when the build's audit clears the layer. A build that
-// fails is audited on the way out; one that is killed leaves its entries, and the next
-// sweep purges those layers (no later build may reuse them: it may not even have the values
-// to audit them for).
+// not audited yet: one file per layer and build ("<digest hex>.<build>", its content the
+// diffID; the build is its session's lease ID), written before the layer's cache record and
+// removed when that build's audit clears the layer. Two builds that make the same layer
+// have an entry each: one clearing its own leaves the other's. A build that fails is
+// audited on the way out; one that is killed leaves its entries, and the next sweep purges
+// those layers (no later build may reuse them: it may not even have the values to audit
+// them for).
 type unaudited struct{ dir string }
 
 func openUnaudited(root string) (*unaudited, error) {
@@ -32,19 +34,28 @@ func openUnaudited(root string) (*unaudited, error) {
 	return &unaudited{dir: dir}, nil
 }
 
-func (u *unaudited) path(digest string) (string, bool) {
+// digestHex is digest's hex, or false when digest is not a sha256 digest.
+func digestHex(digest string) (string, bool) {
 	hex, ok := strings.CutPrefix(digest, "sha256:")
 	if !ok || len(hex) != 64 || strings.ContainsAny(hex, "/.") {
 		return "", false
 	}
-	return filepath.Join(u.dir, hex), true
+	return hex, true
 }
 
-// add journals a committed layer.
-func (u *unaudited) add(digest, diffID string) error {
-	p, ok := u.path(digest)
+func (u *unaudited) path(digest, build string) (string, bool) {
+	hex, ok := digestHex(digest)
+	if !ok || build == "" || strings.ContainsAny(build, "/.") {
+		return "", false
+	}
+	return filepath.Join(u.dir, hex+"."+build), true
+}
+
+// add journals a layer build committed.
+func (u *unaudited) add(digest, diffID, build string) error {
+	p, ok := u.path(digest, build)
 	if !ok {
-		return fmt.Errorf("journaling layer %q: not a sha256 digest", digest)
+		return fmt.Errorf("journaling layer %q of build %q: not a sha256 digest and a build ID", digest, build)
 	}
 	if err := os.WriteFile(p, []byte(diffID), 0o600); err != nil {
 		return fmt.Errorf("journaling layer %s: %w", digest, err)
@@ -52,25 +63,31 @@ func (u *unaudited) add(digest, diffID string) error {
 	return nil
 }
 
-// has reports a journaled layer.
+// has reports a layer some build journaled.
 func (u *unaudited) has(digest string) bool {
-	p, ok := u.path(digest)
+	hex, ok := digestHex(digest)
 	if !ok {
 		return false
 	}
-	_, err := os.Lstat(p)
-	return err == nil
+	ents, _ := os.ReadDir(u.dir)
+	for _, e := range ents {
+		if name, _, _ := strings.Cut(e.Name(), "."); name == hex {
+			return true
+		}
+	}
+	return false
 }
 
-// clear drops a layer from the journal (it was audited).
-func (u *unaudited) clear(digest string) {
-	if p, ok := u.path(digest); ok {
+// clear drops build's entry for a layer (its audit cleared it); other builds' stay.
+func (u *unaudited) clear(digest, build string) {
+	if p, ok := u.path(digest, build); ok {
 		os.Remove(p)
 	}
 }
 
-// sweep purges the journaled layers no live build holds: their builds died before their
-// audit.
+// sweep purges the journaled layers whose builds died before their audit: their lease
+// is no longer live (an entry without a build, from an older hush, counts as dead unless a
+// live lease holds its blob).
 func (u *unaudited) sweep(s *stores, c *cache.Store) error {
 	ents, err := os.ReadDir(u.dir)
 	if err != nil {
@@ -85,19 +102,20 @@ func (u *unaudited) sweep(s *stores, c *cache.Store) error {
 	}
 	var errs []error
 	for _, e := range ents {
-		digest := "sha256:" + e.Name()
-		if held[lease.BlobRef(digest)] {
+		hex, build, _ := strings.Cut(e.Name(), ".")
+		digest := "sha256:" + hex
+		if build != "" && s.leases.Live(build) || build == "" && held[lease.BlobRef(digest)] {
 			continue
 		}
 		diffID, err := os.ReadFile(filepath.Join(u.dir, e.Name()))
 		if err != nil {
 			continue
 		}
-		if err := purgeFiles(c, s.images, s.snaps, digest, string(diffID)); err != nil {
+		if err := purgeFiles(c, s.images, s.snaps, digest, string(diffID)); err != nil && !errors.Is(err, snapshot.ErrInUse) {
 			errs = append(errs, err)
 			continue
 		}
-		u.clear(digest)
+		os.Remove(filepath.Join(u.dir, e.Name()))
 	}
 	return errors.Join(errs...)
 }

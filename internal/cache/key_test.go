@@ -1,6 +1,8 @@
 package cache
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -49,5 +51,39 @@ func TestStoreRoundTrip(t *testing.T) {
 	}
 	if _, ok := s.Get(k); ok {
 		t.Error("record still there after Remove")
+	}
+}
+
+func TestListAndTouch(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := NewKey("run", "a").Sum()
+	if err := s.Put(k, &Record{Created: time.Unix(5, 0).UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	if err := os.Chtimes(s.path(k), old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir(), ".tmp-1"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.List()
+	if err != nil || len(list) != 1 || list[0].Key != k || !list[0].Record.Created.Equal(time.Unix(5, 0)) {
+		t.Fatalf("List = %+v, %v", list, err)
+	}
+	if !list[0].LastUsed.Before(time.Now().Add(-time.Hour)) {
+		t.Errorf("last used %v, want two days ago", list[0].LastUsed)
+	}
+	if err := s.Touch(k); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ = s.List(); time.Since(list[0].LastUsed) > time.Minute {
+		t.Errorf("last used %v after Touch", list[0].LastUsed)
+	}
+	if err := s.Touch(NewKey("run", "gone").Sum()); err != nil {
+		t.Errorf("touching a missing record: %v", err)
 	}
 }

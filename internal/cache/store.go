@@ -113,3 +113,44 @@ func (s *Store) RemoveLayer(digest string) (int, error) {
 	}
 	return n, nil
 }
+
+// Entry is a stored record with its key and when a build last used it.
+type Entry struct {
+	Key    string
+	Record *Record
+	// LastUsed is when the record was written or last reused (Touch).
+	LastUsed time.Time
+}
+
+// List returns every readable record. Records removed while it reads are left out.
+func (s *Store) List() ([]Entry, error) {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading cache dir: %w", err)
+	}
+	var out []Entry
+	for _, e := range ents {
+		hex, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || strings.HasPrefix(hex, ".") {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue
+		}
+		if r, ok := s.Get("sha256:" + hex); ok {
+			out = append(out, Entry{Key: "sha256:" + hex, Record: r, LastUsed: fi.ModTime()})
+		}
+	}
+	return out, nil
+}
+
+// Touch records that a build reused the record for key now (the garbage collector keeps
+// what was used last).
+func (s *Store) Touch(key string) error {
+	now := time.Now()
+	if err := os.Chtimes(s.path(key), now, now); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("touching cache record: %w", err)
+	}
+	return nil
+}

@@ -173,8 +173,9 @@ func (a auditSource) scan(ctx context.Context, ref string, values map[string][]b
 	if err != nil {
 		return nil, err
 	}
-	img, _, err := store.Image(ref)
+	img, _, release, err := store.ImageHeld(ref) // no rmi or prune takes a layer mid-audit
 	if err == nil {
+		defer release()
 		return audit.Scan(ctx, img, values, opts)
 	}
 	if !errors.Is(err, image.ErrNotFound) {

@@ -7,20 +7,23 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/hush-build/hush/internal/bake"
 	"github.com/hush-build/hush/internal/builder"
+	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/outfile"
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/secret"
 	"github.com/hush-build/hush/internal/sink"
 )
 
-// buildBake builds every target of d concurrently, in this process: each target through
-// its own builder (its own lease and scratch dir) on the one state dir, so that they share
-// the store and the cache; one progress display shows them all, step names prefixed by
-// target. Every secret value is read once, masked in everything printed, and each
+// buildBake builds every target of d concurrently, in this process, through one builder
+// (each Run has its own lease and scratch dir) that shares the store and the cache; one
+// progress display shows them all, step names prefixed by target. Every secret value is read once, masked in everything printed, and each
 // target's build audits its own. A failing target cancels the others; the command fails
 // once they all stopped.
 func buildBake(ctx context.Context, g *globals, o *bakeOptions, d *bake.Definition, stdout, stderr io.Writer) (err error) {
@@ -47,16 +50,12 @@ func buildBake(ctx context.Context, g *globals, o *bakeOptions, d *bake.Definiti
 	defer red.Close()
 	stderr = red
 	defer func() { err = maskError(err, masks) }()
-	builders, err := openBakeBuilders(g, o, len(targets), pool)
-	defer func() {
-		for _, b := range builders {
-			b.Close()
-		}
-	}()
+	b, err := openBakeBuilder(g, o, pool)
 	if err != nil {
 		return err
 	}
-	results, err := runBakeTargets(ctx, o, builders, targets, stdout, stderr)
+	defer b.Close()
+	results, err := runBakeTargets(ctx, o, b, targets, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -77,27 +76,23 @@ func unionMasks(pool *secret.Set, targets []*bakeTarget) *secret.Masks {
 	return secret.NewMasks(vals)
 }
 
-// openBakeBuilders opens one builder per target on the state dir. None of them caches a
-// sum of a file any target's secret was read from.
-func openBakeBuilders(g *globals, o *bakeOptions, n int, pool *secret.Set) ([]*builder.Builder, error) {
-	var out []*builder.Builder
-	for range n {
-		b, err := builder.Open(g.root, builder.Config{Runtime: o.runtime})
-		if err != nil {
-			return out, err
-		}
-		if b.Sums != nil {
-			b.Sums.Exclude(pool.Files())
-		}
-		out = append(out, b)
+// openBakeBuilder opens the builder every target runs on. It caches no sum of a file any
+// target's secret was read from.
+func openBakeBuilder(g *globals, o *bakeOptions, pool *secret.Set) (*builder.Builder, error) {
+	b, err := g.openBuilder(o.runtime)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	if b.Sums != nil {
+		b.Sums.Exclude(pool.Files())
+	}
+	return b, nil
 }
 
 // runBakeTargets runs the builds concurrently under one display and reports every
 // target that failed (not those it cancelled).
-func runBakeTargets(ctx context.Context, o *bakeOptions, builders []*builder.Builder, targets []*bakeTarget, stdout, stderr io.Writer) ([]*builder.Published, error) {
-	reg, push, err := o.registry.access(builders[0], stderr)
+func runBakeTargets(ctx context.Context, o *bakeOptions, b *builder.Builder, targets []*bakeTarget, stdout, stderr io.Writer) ([]*builder.Published, error) {
+	reg, push, err := o.registry.access(b, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +106,8 @@ func runBakeTargets(ctx context.Context, o *bakeOptions, builders []*builder.Bui
 	}
 	reqs := make([]builder.Request, len(targets))
 	for i, bt := range targets {
-		ss, err := sink.Plan(bt.outs, bt.def.Tags, builders[i].Images, stdout, push)
+		ss, _, err := sink.Plan(bt.outs, bt.def.Tags, sink.Env{Store: b.Images, Stdout: stdout, Push: push,
+			Load: loadIntoDocker, Warn: disp.Warn})
 		if err != nil {
 			disp.Close()
 			return nil, fmt.Errorf("%s: %w", bt.where(), err)
@@ -138,7 +134,7 @@ func runBakeTargets(ctx context.Context, o *bakeOptions, builders []*builder.Bui
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if results[i], errs[i] = builders[i].Run(ctx, reqs[i]); errs[i] != nil {
+			if results[i], errs[i] = b.Run(ctx, reqs[i]); errs[i] != nil {
 				cancel() // the others stop, and are waited for
 			}
 		}()
@@ -198,4 +194,18 @@ func writeBakeMetadata(path string, targets []*bakeTarget, results []*builder.Pu
 		return fmt.Errorf("--metadata-file: %w", err)
 	}
 	return nil
+}
+
+// imageMetadata is buildx's build result metadata of a bake target's image.
+func imageMetadata(id, digest v1.Hash, tags []string) map[string]any {
+	md := map[string]any{"containerimage.config.digest": id.String(), "containerimage.digest": digest.String()}
+	if len(tags) > 0 {
+		var names []string
+		for _, t := range tags {
+			n, _ := image.NormalizeName(t)
+			names = append(names, n)
+		}
+		md["image.name"] = strings.Join(names, ",")
+	}
+	return md
 }

@@ -2,21 +2,20 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/image"
-	"github.com/hush-build/hush/internal/outfile"
 	"github.com/hush-build/hush/internal/progress"
 	"github.com/hush-build/hush/internal/secret"
+	"github.com/hush-build/hush/internal/secretfile"
 	"github.com/hush-build/hush/internal/sink"
 	"github.com/hush-build/hush/internal/sshagent"
 )
@@ -44,7 +43,8 @@ type buildOptions struct {
 	registry     registryFlags
 	secretFiles  []string
 	argFiles     []string
-	cache        cacheFlags
+	buildxFlags
+	cache cacheFlags
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -66,7 +66,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	f.BoolVar(&o.noCache, "no-cache", false, "Do not use cache when building the image")
 	f.StringArrayVar(&o.labels, "label", nil, "Set metadata for an image")
 	f.StringArrayVarP(&o.outputs, "output", "o", nil, `Output destination (format: "type=local,dest=path"; types: local, tar, oci, docker, image, registry; dest=- or "-o -" streams to stdout)`)
-	f.StringVar(&o.progress, "progress", "auto", `Set type of progress output ("auto", "plain", "tty", "quiet")`)
+	f.StringVar(&o.progress, "progress", "auto", `Set type of progress output ("auto", "none", "plain", "quiet", "rawjson", "tty"). Use plain to show container output`)
 	f.StringVar(&o.iidfile, "iidfile", "", "Write the image ID to a file")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "Write build result metadata to a file")
 	f.StringVar(&o.network, "network", "default", `Set the networking mode for the "RUN" instructions during build ("default" = host, "host", "none")`)
@@ -81,6 +81,8 @@ func newBuildCmd(g *globals) *cobra.Command {
 	f.StringArrayVar(&o.argFiles, "build-arg-file", nil, "Read build args from an env file (plain or age-encrypted); build args persist in the image history")
 	f.StringVar(&o.knownHosts, "ssh-known-hosts", "", `known_hosts file that ssh Git sources are checked against (default: ~/.ssh/known_hosts)`)
 	f.StringArrayVar(&o.secrets, "secret", nil, `Secret to expose to the build (format: "id=mysecret[,src=/local/secret|,env=VAR][,rebuild-on-change]")`)
+	o.buildxFlags.register(f)
+	registerBuildCompletion(cmd)
 	return cmd
 }
 
@@ -90,8 +92,10 @@ type buildFlags struct {
 	args, labels map[string]string
 	secrets      []secret.Spec
 	ssh          []sshagent.Spec
-	cache        cacheSpecs
-	fpKey        *secret.FingerprintKey
+	privateArgs  map[string]bool // build args from an encrypted --build-arg-file
+	buildxValues
+	cache cacheSpecs
+	fpKey *secret.FingerprintKey
 }
 
 // validate checks flag values before any work starts.
@@ -100,7 +104,7 @@ func (o *buildOptions) validate(stdout io.Writer) (*buildFlags, error) {
 	if err != nil {
 		return nil, err
 	}
-	if outs, err = o.pushOutput(outs); err != nil {
+	if outs, err = o.shorthandOutputs(outs); err != nil {
 		return nil, err
 	}
 	p := &buildFlags{outs: outs}
@@ -123,27 +127,13 @@ func (o *buildOptions) validate(stdout io.Writer) (*buildFlags, error) {
 	if p.ssh, err = sshagent.ParseSpecs(o.ssh); err != nil {
 		return nil, fmt.Errorf("--ssh: %w", err)
 	}
+	if p.buildxValues, err = o.buildxFlags.check(); err != nil {
+		return nil, err
+	}
 	if p.cache, err = parseCacheEntries(o.cache.from, o.cache.to); err != nil {
 		return nil, err
 	}
 	return p, nil
-}
-
-// pushOutput applies --push: the image output, pushed.
-func (o *buildOptions) pushOutput(outs []sink.Output) ([]sink.Output, error) {
-	if o.push {
-		if len(outs) == 0 {
-			outs = append(outs, sink.Output{Type: "image"})
-		}
-		if outs[0].Type != "image" {
-			return nil, fmt.Errorf("--push cannot be combined with --output type=%s", outs[0].Type)
-		}
-		outs[0].Push = true
-	}
-	if len(outs) == 1 && outs[0].Push && len(o.tags) == 0 && outs[0].Name == "" {
-		return nil, fmt.Errorf("--push: name the image with -t NAME (or --output type=registry,name=NAME)")
-	}
-	return outs, nil
 }
 
 // keyValues parses KEY=VALUE flags; with fromEnv a bare KEY takes the environment's value
@@ -184,45 +174,20 @@ func (o *buildOptions) checkModes() error {
 			return fmt.Errorf("--tag %q: %w", t, err)
 		}
 	}
+	// buildx: --progress=quiet is -q (the ID is printed), --progress=none prints nothing.
+	if o.progress == progress.ModeQuiet {
+		o.quiet = true
+	}
 	if o.quiet {
+		if o.progress != progress.ModeAuto && o.progress != progress.ModeQuiet && o.progress != "" {
+			return fmt.Errorf("progress=%s and quiet cannot be used together", o.progress)
+		}
 		o.progress = progress.ModeQuiet
 	}
 	if _, err := progress.New(io.Discard, o.progress); err != nil {
 		return fmt.Errorf("--progress: %w", err)
 	}
 	return nil
-}
-
-// parseOutputs parses --output and checks the destinations of --output,
-// --iidfile and --metadata-file on disk. When the output streams to stdout,
-// neither file may be stdout too.
-func (o *buildOptions) parseOutputs(stdout io.Writer) ([]sink.Output, error) {
-	var outs []sink.Output
-	for _, s := range o.outputs {
-		out, err := sink.Parse(s)
-		if err != nil {
-			return nil, err
-		}
-		if err := out.Check(stdout); err != nil {
-			return nil, err
-		}
-		outs = append(outs, out)
-	}
-	if len(outs) > 1 {
-		return nil, fmt.Errorf("--output: only one output is supported, got %d", len(outs))
-	}
-	for _, f := range []struct{ flag, path string }{{"--iidfile", o.iidfile}, {"--metadata-file", o.metadataFile}} {
-		if f.path == "" {
-			continue
-		}
-		if fi, err := os.Stat(f.path); err == nil && fi.IsDir() {
-			return nil, fmt.Errorf("%s %s: is a directory, want a file", f.flag, f.path)
-		}
-		if len(outs) == 1 && outs[0].ToStdout() && sink.SameAsStdout(f.path, stdout) {
-			return nil, fmt.Errorf("%s %s: stdout already carries the --output %q archive; write it to a file", f.flag, f.path, outs[0].Spec)
-		}
-	}
-	return outs, nil
 }
 
 // runBuild wires the flags to one builder.Run: secrets loaded once and masked in
@@ -240,7 +205,7 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 		return err
 	}
 	defer secrets.Wipe()
-	if err := addArgFiles(p.args, o.argFiles); err != nil {
+	if p.privateArgs, err = addArgFiles(p.args, o.argFiles); err != nil {
 		return err
 	}
 	if p.fpKey, err = loadFingerprintKey(o.cache.fingerprintKey); err != nil {
@@ -250,67 +215,121 @@ func runBuild(ctx context.Context, g *globals, o *buildOptions, stdin io.Reader,
 	defer red.Close()
 	stderr = red
 	defer func() { err = redactError(err, secrets) }()
-	b, err := builder.Open(g.root, builder.Config{Runtime: o.runtime})
+	b, err := g.openBuilder(o.runtime)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	pub, err := o.build(ctx, b, p, secrets, stdin, stdout, stderr)
+	if p.call.Name != "" {
+		return o.runCall(ctx, b, o.request(p, secrets, stdin, stderr), p.call, stdout)
+	}
+	pub, rep, err := o.build(ctx, b, p, secrets, stdin, stdout, stderr)
 	if err != nil {
 		return err
 	}
+	res := newBuildResult(pub, rep)
 	// -q prints the ID on stdout, unless stdout carries the output archive
 	// (buildx would append it to the archive; use --iidfile for it).
-	if o.quiet && !(len(p.outs) == 1 && p.outs[0].ToStdout()) {
-		fmt.Fprintln(stdout, pub.ID)
+	if o.quiet && !toStdout(p.outs) {
+		fmt.Fprintln(stdout, res.imageID())
 	}
-	return writeIDFiles(o, pub.ID, pub.Digest, secrets)
+	return o.writeIDFiles(res, secrets)
 }
 
 // build makes the request and runs it under a progress display.
-func (o *buildOptions) build(ctx context.Context, b *builder.Builder, p *buildFlags, secrets *secret.Set, stdin io.Reader, stdout, stderr io.Writer) (*builder.Published, error) {
+func (o *buildOptions) build(ctx context.Context, b *builder.Builder, p *buildFlags, secrets *secret.Set, stdin io.Reader, stdout, stderr io.Writer) (*builder.Published, *sink.Report, error) {
 	reg, push, err := o.registry.access(b, stderr)
 	if err != nil {
-		return nil, err
-	}
-	ss, err := sink.Plan(p.outs, o.tags, b.Images, stdout, push)
-	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	disp, err := progress.New(stderr, o.progress, progress.WithTerminal(os.Stderr))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	ss, rep, err := sink.Plan(p.outs, o.tags, sink.Env{Store: b.Images, Stdout: stdout, Push: push,
+		Load: loadIntoDocker, Annotations: p.annotations, Warn: disp.Warn, Platforms: len(p.platforms)})
+	if err != nil {
+		disp.Close()
+		return nil, nil, err
 	}
 	if len(o.argFiles) > 0 {
 		disp.Warn("--build-arg-file: build args persist in the image history (docker history shows them); use --secret-env-file for credentials")
 	}
-	req := builder.Request{Context: o.contextPath, Dockerfile: o.file, Stdin: stdin,
-		BuildArgs: p.args, Labels: p.labels, Target: o.target, NoCache: o.noCache, Network: o.network,
-		Secrets: secrets, SSH: p.ssh, KnownHosts: o.knownHosts, Audit: o.audit, FingerprintKey: p.fpKey,
-		Registry: reg, Sinks: sinks(ss), Progress: disp, Log: stderr}
+	req := o.request(p, secrets, stdin, stderr)
+	req.Registry, req.Sinks, req.Progress = reg, sinks(ss), disp
 	p.cache.apply(&req, sink.PushNames(p.outs, o.tags))
 	pub, err := b.Run(ctx, req)
 	if cerr := disp.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
-	return pub, err
+	return pub, rep, err
 }
 
-// addArgFiles adds each KEY=value of the --build-arg-file files to args (--build-arg wins).
-func addArgFiles(args map[string]string, files []string) error {
+// request is the build the flags describe, without its registry access, sinks and
+// progress display.
+func (o *buildOptions) request(p *buildFlags, secrets *secret.Set, stdin io.Reader, log io.Writer) builder.Request {
+	return builder.Request{Context: o.contextPath, Dockerfile: o.file, Stdin: stdin,
+		BuildArgs: p.args, Labels: p.labels, Target: o.target, NoCache: o.noCache, Network: o.network,
+		NoCacheFilter: o.noCacheFilter, Pull: o.pull, Limits: p.limits, Allow: p.allow, Contexts: p.contexts,
+		Secrets: secrets, SSH: p.ssh, KnownHosts: o.knownHosts, Audit: o.audit, Log: log,
+		Provenance: p.provenance, PrivateArgs: p.privateArgs, MetadataProvenance: o.metadataProvenance(),
+		Platforms: p.platforms, FingerprintKey: p.fpKey}
+}
+
+// metadataProvenance is buildx's BUILDX_METADATA_PROVENANCE (min unless disabled) when
+// --metadata-file is written.
+func (o *buildOptions) metadataProvenance() string {
+	if o.metadataFile == "" {
+		return ""
+	}
+	v := os.Getenv("BUILDX_METADATA_PROVENANCE")
+	if v == "max" {
+		return "max"
+	}
+	if b, err := strconv.ParseBool(v); v == "disabled" || (err == nil && !b) {
+		return ""
+	}
+	return "min"
+}
+
+// addArgFiles adds each KEY=value of the --build-arg-file files to args (--build-arg
+// wins) and returns the keys it took from an encrypted file: their values never go into
+// a provenance attestation.
+func addArgFiles(args map[string]string, files []string) (map[string]bool, error) {
+	private := map[string]bool{}
 	for _, f := range files {
+		enc, err := encryptedFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--build-arg-file: %w", err)
+		}
 		vars, err := secret.ReadEnvFile(f, os.LookupEnv)
 		if err != nil {
-			return fmt.Errorf("--build-arg-file: %w", err)
+			return nil, fmt.Errorf("--build-arg-file: %w", err)
 		}
 		for _, v := range vars {
 			if _, set := args[v.Key]; !set {
 				args[v.Key] = string(v.Value)
+				private[v.Key] = enc
 			}
 			clear(v.Value)
 		}
 	}
-	return nil
+	return private, nil
+}
+
+// encryptedFile reports whether the file at path is age-encrypted, by its header.
+func encryptedFile(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	return secretfile.IsEncrypted(head[:n]), nil
 }
 
 // redactError masks secret values in an error's text (keeping exit codes).
@@ -331,43 +350,4 @@ func maskError(err error, masks *secret.Masks) error {
 		return errors.New(string(msg))
 	}
 	return err
-}
-
-// writeIDFiles writes --iidfile and --metadata-file through outfile.Write:
-// a FIFO, a device or /dev/stdout is written through, a regular file
-// replaced atomically.
-func writeIDFiles(o *buildOptions, id, digest v1.Hash, secrets *secret.Set) error {
-	if o.iidfile != "" {
-		if err := outfile.Write(o.iidfile, 0o644, writeBytes([]byte(id.String()))); err != nil {
-			return fmt.Errorf("--iidfile: %w", err)
-		}
-	}
-	if o.metadataFile != "" {
-		data, _ := json.MarshalIndent(imageMetadata(id, digest, o.tags), "", "  ")
-		if err := outfile.Write(o.metadataFile, 0o644, writeBytes(secrets.Redact(data))); err != nil {
-			return fmt.Errorf("--metadata-file: %w", err)
-		}
-	}
-	return nil
-}
-
-// imageMetadata is buildx's build result metadata of an image.
-func imageMetadata(id, digest v1.Hash, tags []string) map[string]any {
-	md := map[string]any{"containerimage.config.digest": id.String(), "containerimage.digest": digest.String()}
-	if len(tags) > 0 {
-		var names []string
-		for _, t := range tags {
-			n, _ := image.NormalizeName(t)
-			names = append(names, n)
-		}
-		md["image.name"] = strings.Join(names, ",")
-	}
-	return md
-}
-
-func writeBytes(b []byte) func(io.Writer) error {
-	return func(w io.Writer) error {
-		_, err := w.Write(b)
-		return err
-	}
 }

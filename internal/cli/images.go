@@ -1,63 +1,138 @@
 package cli
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"slices"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hush-build/hush/internal/dockerfmt"
 	"github.com/hush-build/hush/internal/image"
 )
 
+type imagesOptions struct {
+	match   string
+	quiet   bool
+	all     bool
+	noTrunc bool
+	digests bool
+	format  string
+	filters []string
+}
+
 func newImagesCmd(g *globals) *cobra.Command {
-	var quiet bool
+	o := &imagesOptions{}
 	cmd := &cobra.Command{
-		Use:   "images",
+		Use:   "images [OPTIONS] [REPOSITORY[:TAG]]",
 		Short: "List images in the local store",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runImages(cmd.Context(), g, quiet, cmd.OutOrStdout())
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				o.match = args[0]
+			}
+			return runImages(g, o, cmd.OutOrStdout())
 		},
+		ValidArgsFunction: g.completeImages,
 	}
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")
+	f := cmd.Flags()
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "Only show image IDs")
+	f.BoolVarP(&o.all, "all", "a", false, "Show all images (default hides dangling images)")
+	f.BoolVar(&o.noTrunc, "no-trunc", false, "Don't truncate output")
+	f.BoolVar(&o.digests, "digests", false, "Show digests")
+	f.StringVar(&o.format, "format", "", formatHelp)
+	f.StringArrayVarP(&o.filters, "filter", "f", nil, "Filter output based on conditions provided (dangling, reference, before, since, label)")
 	return cmd
 }
 
-func runImages(_ context.Context, g *globals, quiet bool, out io.Writer) error {
+// formatHelp is docker's --format help.
+const formatHelp = `Format output using a custom template:
+'table':            Print output in table format with column headers (default)
+'table TEMPLATE':   Print output in table format using the given Go template
+'json':             Print in JSON format
+'TEMPLATE':         Print output using the given Go template.
+Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates`
+
+// runImages lists the store as docker images does: docker's columns, its --format
+// templates, its filters, dangling images only with -a or a dangling filter.
+func runImages(g *globals, o *imagesOptions, out io.Writer) error {
+	filters, err := parseImageFilters(o.filters)
+	if err != nil {
+		return err
+	}
+	if o.match != "" {
+		filters.references = append(filters.references, o.match)
+	}
 	store, err := g.store()
 	if err != nil {
 		return err
 	}
-	entries, err := store.List()
+	sums, err := imageSummaries(store)
 	if err != nil {
 		return err
 	}
-	if quiet {
-		for _, e := range entries {
-			fmt.Fprintln(out, shortID(e.ID.Hex))
-		}
-		return nil
+	sums, err = filters.apply(sums)
+	if err != nil {
+		return err
 	}
-	tw := tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+	if !o.all && filters.dangling == nil {
+		sums = slices.DeleteFunc(sums, imageSummary.dangling)
+	}
+	format := o.format
+	if format == "" {
+		format = dockerfmt.TableFormatKey
+	}
+	f := imageFormat(format, o.quiet, o.digests)
+	return dockerfmt.Write(out, f, &imageRow{}, imageRows(sums, !o.noTrunc, o.digests, f))
+}
+
+// imageSummaries describes every stored image the way docker's API does: familiar
+// RepoTags and RepoDigests, the size of its layers' files, newest first.
+func imageSummaries(store *image.Store) ([]imageSummary, error) {
+	entries, err := store.List()
+	if err != nil {
+		return nil, err
+	}
+	sizes := store.LayerSizes()
+	defer sizes.Save()
+	out := make([]imageSummary, 0, len(entries))
 	for _, e := range entries {
-		names := e.Names
-		if len(names) == 0 {
-			names = []string{""}
-		}
-		for _, n := range names {
-			repo, tag := "<none>", "<none>"
-			if n != "" {
-				repo, tag = splitRepoTag(image.FamiliarName(n))
+		img, err := store.ImageByDigest(e.Digest)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // removed since it was listed (an rmi or prune of another process)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", repo, tag, shortID(e.ID.Hex), ago(e.Created), humanSize(e.Size))
+			return nil, err
+		}
+		size, err := sizes.Image(img)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		tags, digests := repoNames(e.Names)
+		out = append(out, imageSummary{ID: e.ID.String(), RepoTags: tags, RepoDigests: digests,
+			Created: e.Created.Unix(), Size: size, Labels: e.Labels})
+	}
+	return out, nil
+}
+
+// repoNames splits stored names into docker's RepoTags and RepoDigests, familiar.
+func repoNames(names []string) (tags, digests []string) {
+	tags, digests = []string{}, []string{}
+	for _, n := range names {
+		f := image.FamiliarName(n)
+		if strings.Contains(f, "@") {
+			digests = append(digests, f)
+		} else {
+			tags = append(tags, f)
 		}
 	}
-	return tw.Flush()
+	return tags, digests
 }
 
 func newRmiCmd(g *globals) *cobra.Command {
@@ -86,56 +161,8 @@ func newRmiCmd(g *globals) *cobra.Command {
 			}
 			return nil
 		},
+		ValidArgsFunction: g.completeImages,
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Remove the image even if it has several names")
 	return cmd
-}
-
-func splitRepoTag(n string) (string, string) {
-	if i := strings.LastIndex(n, "@"); i > 0 {
-		return n[:i], n[i+1:]
-	}
-	if i := strings.LastIndex(n, ":"); i > strings.LastIndex(n, "/") {
-		return n[:i], n[i+1:]
-	}
-	return n, "<none>"
-}
-
-func shortID(hex string) string {
-	if len(hex) > 12 {
-		return hex[:12]
-	}
-	return hex
-}
-
-func ago(t time.Time) string {
-	if t.IsZero() {
-		return "N/A"
-	}
-	d := time.Since(t)
-	switch {
-	case d < time.Minute:
-		return "Less than a minute ago"
-	case d < time.Hour:
-		return fmt.Sprintf("%d minutes ago", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d hours ago", int(d.Hours()))
-	default:
-		return fmt.Sprintf("%d days ago", int(d.Hours()/24))
-	}
-}
-
-func humanSize(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%dB", n)
-	}
-	f := float64(n)
-	for _, u := range []string{"kB", "MB", "GB", "TB"} {
-		f /= unit
-		if f < unit {
-			return fmt.Sprintf("%.3g%s", f, u)
-		}
-	}
-	return fmt.Sprintf("%.3gPB", f/unit)
 }

@@ -50,10 +50,12 @@ func runPush(ctx context.Context, g *globals, o *pushOptions, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	img, _, err := store.Image(o.image)
+	// Held until the push ends: an rmi or prune meanwhile leaves its blobs alone.
+	img, _, release, err := store.ImageHeld(o.image)
 	if err != nil {
 		return fmt.Errorf("push %s: %w", o.image, err)
 	}
+	defer release()
 	ref, err := image.NormalizeName(o.ref)
 	if err != nil {
 		return fmt.Errorf("push: %w", err)

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/pflag"
 
 	"github.com/hush-build/hush/internal/builder"
+	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/registry"
 	"github.com/hush-build/hush/internal/sink"
 )
@@ -103,8 +103,15 @@ func (f *registryFlags) access(b *builder.Builder, logs io.Writer) (builder.Regi
 	if err != nil {
 		return builder.Registry{}, nil, err
 	}
-	push := func(ctx context.Context, img v1.Image, ref string) error {
-		return registry.Push(ctx, img, ref, kc, opts...)
+	push := func(ctx context.Context, c *image.Composed, ref string, insecure bool) error {
+		o := opts
+		if insecure {
+			o = append(append([]registry.Option(nil), opts...), registry.WithInsecure())
+		}
+		if c.Index != nil {
+			return registry.Push(ctx, c.Index, ref, kc, o...)
+		}
+		return registry.Push(ctx, c.Image, ref, kc, o...)
 	}
 	return builder.Registry{Keychain: kc, Transport: transport, Insecure: f.insecure}, push, nil
 }

@@ -44,6 +44,16 @@ func (g *globals) store() (*image.Store, error) {
 	return builder.OpenStore(g.root)
 }
 
+// openBuilder opens the state dir for builds with runtime, collecting garbage after each
+// by the policy of $HUSH_GC or the state dir's gc.conf.
+func (g *globals) openBuilder(runtime string) (*builder.Builder, error) {
+	policy, err := builder.LoadGCPolicy(g.root)
+	if err != nil {
+		return nil, err
+	}
+	return builder.Open(g.root, builder.Config{Runtime: runtime, GC: policy})
+}
+
 // enterNamespace runs the current command again inside hush's private namespaces (see
 // builder.EnterNamespace). In the parent it returns handled=true with the child's outcome;
 // in the child it returns handled=false.
@@ -78,10 +88,12 @@ func NewRoot() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&g.root, "root", defaultRoot(), "state directory (images, layers, cache); env HUSH_ROOT")
+	root.Version = readVersion().short()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(usesState(newBuildCmd(g), newBakeCmd(g), newImagesCmd(g), newRmiCmd(g), newLoadCmd(g),
 		newImportCmd(g), newHistoryCmd(g), newInspectCmd(g), newAuditCmd(g), newPushCmd(g),
-		newStepsCmd(g), newRunCmd(g), newInfoCmd(g))...)
-	root.AddCommand(newLintCmd(g), newSecretCmd(g))
+		newStepsCmd(g), newRunCmd(g), newInfoCmd(g), newPruneCmd(g), newDuCmd(g))...)
+	root.AddCommand(newLintCmd(g), newSecretCmd(g), newVersionCmd())
 	return root
 }
 

@@ -36,11 +36,15 @@ type File struct {
 	nodes map[instructions.Command]*parser.Node
 }
 
-// Warning is one parse or lint warning.
+// Warning is one parse or lint warning: a BuildKit build check.
 type Warning struct {
 	Rule    string
 	Message string
 	Line    int
+	// EndLine is the last line of the instruction it is about; Description and URL are
+	// the rule's.
+	EndLine          int
+	Description, URL string
 }
 
 func (w Warning) String() string {
@@ -92,24 +96,17 @@ func Parse(name string, r io.Reader) (*File, error) {
 		return nil, syntaxError(name, err)
 	}
 	f := &File{Name: name, EscapeToken: res.EscapeToken, Source: src}
+	lint := newLinter(src, func(w Warning) { f.Warnings = append(f.Warnings, w) })
 	for _, w := range res.Warnings {
-		line := 0
-		if w.Location != nil {
-			line = w.Location.Start.Line
+		if w.URL == linter.RuleNoEmptyContinuation.URL && w.Location != nil {
+			lint.Run(&linter.RuleNoEmptyContinuation, []parser.Range{*w.Location}, linter.RuleNoEmptyContinuation.Format())
 		}
-		f.Warnings = append(f.Warnings, Warning{Rule: w.URL, Message: w.Short, Line: line})
 	}
-	lint := linter.New(&linter.Config{Warn: func(rule, _, _, msg string, loc []parser.Range) {
-		line := 0
-		if len(loc) > 0 {
-			line = loc[0].Start.Line
-		}
-		f.Warnings = append(f.Warnings, Warning{Rule: rule, Message: msg, Line: line})
-	}})
 	stages, metaArgs, err := instructions.Parse(res.AST, lint)
 	if err != nil {
 		return nil, syntaxError(name, err)
 	}
+	runChecks(lint, stages, metaArgs, res.EscapeToken)
 	if len(stages) == 0 {
 		return nil, &SyntaxError{File: name, Err: errors.New("file with no instructions")}
 	}
@@ -118,6 +115,26 @@ func Parse(name string, r io.Reader) (*File, error) {
 		return nil, &SyntaxError{File: name, Err: err}
 	}
 	return f, nil
+}
+
+// newLinter is BuildKit's linter for the Dockerfile src, with its "# check=" directive
+// applied (a bad directive is hush lint's InvalidCheckDirective, not a parse error).
+func newLinter(src []byte, warn func(Warning)) *linter.Linter {
+	cfg := &linter.Config{}
+	if v, _, _, ok := parser.ParseDirective("check", src); ok {
+		if c, err := linter.ParseLintOptions(v); err == nil {
+			cfg = c
+		}
+	}
+	cfg.ReturnAsError = false
+	cfg.Warn = func(rule, desc, url, msg string, loc []parser.Range) {
+		w := Warning{Rule: rule, Message: msg, Description: desc, URL: url}
+		if len(loc) > 0 {
+			w.Line, w.EndLine = loc[0].Start.Line, loc[len(loc)-1].End.Line
+		}
+		warn(w)
+	}
+	return linter.New(cfg)
 }
 
 // commandNodes pairs each command of stages with its node in ast, which holds one child

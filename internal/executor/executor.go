@@ -46,6 +46,32 @@ type Container struct {
 	Hostname string
 	Stdout   io.Writer
 	Stderr   io.Writer
+	// Limits are buildx's --add-host, --ulimit and --shm-size, and RUN --security=insecure.
+	Limits
+	// hostsFile is the /etc/hosts Run wrote for ExtraHosts (in the bundle).
+	hostsFile string
+}
+
+// Limits are what a build sets for every step beyond the instruction itself.
+type Limits struct {
+	// ExtraHosts are added to the step's /etc/hosts (--add-host).
+	ExtraHosts []Host
+	// Ulimits replace the caller's rlimits of the same name (--ulimit).
+	Ulimits []Ulimit
+	// ShmSize is the size of /dev/shm in bytes; 0 means 64 MiB (--shm-size).
+	ShmSize int64
+	// Insecure runs the step without the sandbox: every capability, no seccomp filter, no
+	// masked or read-only /proc paths, a writable /sys (RUN --security=insecure).
+	Insecure bool
+}
+
+// Host is one --add-host entry: IP is an IPv4 or IPv6 address.
+type Host struct{ Name, IP string }
+
+// Ulimit is one --ulimit entry: Name is docker's (nofile, nproc, core, …).
+type Ulimit struct {
+	Name       string
+	Soft, Hard int64
 }
 
 // ExitError reports a process that ran and exited non-zero.
@@ -158,15 +184,23 @@ func (o *OCI) Run(ctx context.Context, c *Container) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	bundle := filepath.Join(o.bundleDir, c.ID)
-	if err := os.Mkdir(bundle, 0o700); err != nil {
+	err := os.Mkdir(bundle, 0o700)
+	if err != nil {
 		return fmt.Errorf("creating bundle: %w", err)
 	}
 	defer os.RemoveAll(bundle)
+	if len(c.ExtraHosts) > 0 {
+		cc := *c
+		if cc.hostsFile, err = writeHostsFile(bundle, c); err != nil {
+			return err
+		}
+		c = &cc
+	}
 	spec, err := Spec(c)
 	if err != nil {
 		return err
 	}
-	if err := o.confine(spec, c.Rootfs); err != nil {
+	if err := o.confine(spec, c.Rootfs, c.Insecure); err != nil {
 		return err
 	}
 	if o.stepLock != "" {
@@ -277,19 +311,24 @@ func buildFilter(runtime string) (*seccompFilter, error) {
 // default seccomp filter and, with crun, a hook that puts nodev back on the rootfs, which
 // crun's own bind remount of the rootfs clears (runc keeps it). With nodev everywhere a
 // step may make device nodes, as in docker run, but can never open one.
-func (o *OCI) confine(s *specs.Spec, rootfs string) error {
+// An insecure step gets no seccomp filter, but keeps nodev.
+func (o *OCI) confine(s *specs.Spec, rootfs string, insecure bool) error {
 	f, err := o.filter()
 	if err != nil {
 		return err
 	}
 	if o.name != "crun" {
-		s.Linux.Seccomp = f.profile
+		if !insecure {
+			s.Linux.Seccomp = f.profile
+		}
 		return nil
 	}
-	if s.Annotations == nil {
-		s.Annotations = map[string]string{}
+	if !insecure {
+		if s.Annotations == nil {
+			s.Annotations = map[string]string{}
+		}
+		s.Annotations[bpfAnnotation] = f.bpf
 	}
-	s.Annotations[bpfAnnotation] = f.bpf
 	// crun writes the container state to a hook's stdin and fails on EPIPE if the hook
 	// exited without reading it: the shell reads it, then becomes mount(8).
 	s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{

@@ -104,7 +104,8 @@ func start(cmd *exec.Cmd, root string) (release func(), err error) {
 	return plan.Start(cmd)
 }
 
-// PrepareNS readies the private namespace: it detaches the cgroup v2 hierarchy of a
+// PrepareNS readies the private namespace: it mounts its /proc (and binfmt_misc, read
+// only, when the kernel has it), detaches the cgroup v2 hierarchy of a
 // "hybrid" host (crun 1.8 refuses to start when it sees one) and mounts a tmpfs at runDir
 // for runtime state, bundles and, later, secrets.
 func PrepareNS(runDir string) error {
@@ -122,6 +123,11 @@ func PrepareNS(runDir string) error {
 		// This process is PID 1 of its own PID namespace: a /proc of that namespace lets
 		// the runtimes (runc reads /proc by its own PIDs) find their processes.
 		return fmt.Errorf("mounting /proc for the build's PID namespace: %w", rootless.DiagnoseMount("/proc", err))
+	}
+	// A new /proc hides the host's binfmt_misc mount; a read-only one shows the build
+	// which emulators the kernel has (for foreign --platform steps). Absent is fine.
+	if !rootless.SharedProc() {
+		_ = unix.Mount("binfmt_misc", "/proc/sys/fs/binfmt_misc", "binfmt_misc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_RDONLY, "")
 	}
 	hideUnifiedCgroup()
 	if err := os.MkdirAll(runDir, 0o700); err != nil {

@@ -33,6 +33,9 @@ func Spec(c *Container) (*specs.Spec, error) {
 		hostname = "hush"
 	}
 	caps := append([]string(nil), defaultCaps...)
+	if c.Insecure {
+		caps = allCaps()
+	}
 	s := &specs.Spec{
 		Version: "1.0.2",
 		Process: &specs.Process{
@@ -43,7 +46,7 @@ func Spec(c *Container) (*specs.Spec, error) {
 			Capabilities: &specs.LinuxCapabilities{
 				Bounding: caps, Effective: caps, Permitted: caps,
 			},
-			Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: nofile.Max, Soft: nofile.Cur}},
+			Rlimits: rlimits(nofile, c.Ulimits),
 		},
 		Root:     &specs.Root{Path: c.Rootfs},
 		Hostname: hostname,
@@ -54,7 +57,7 @@ func Spec(c *Container) (*specs.Spec, error) {
 			// bind mounts of the host's own (below), which nodev on /dev does not affect.
 			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "noexec", "strictatime", "mode=755", "size=65536k"}},
 			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
-			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", shmSize(c.ShmSize)}},
 			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
 		},
@@ -70,24 +73,40 @@ func Spec(c *Container) (*specs.Spec, error) {
 				"/proc/sys", "/proc/sysrq-trigger"},
 		},
 	}
+	if err := applyNetwork(s, c); err != nil {
+		return nil, err
+	}
+	if c.Insecure {
+		unsandbox(s)
+		s.Process.Capabilities.Inheritable, s.Process.Capabilities.Ambient = caps, caps
+	}
+	s.Mounts = append(s.Mounts, defaultDevices()...)
+	s.Mounts = append(s.Mounts, c.Mounts...)
+	return s, nil
+}
+
+// applyNetwork gives the step its network namespace (a pipeline service network), the
+// host's network (and its resolv.conf and hosts) or an empty network namespace, and the
+// /etc/hosts Run wrote for --add-host.
+func applyNetwork(s *specs.Spec, c *Container) error {
 	switch {
 	case c.NetNS != "":
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: c.NetNS})
 	case c.Network == "" || c.Network == "host" || c.Network == "default":
 		for _, f := range []string{"/etc/resolv.conf", "/etc/hosts"} {
-			if _, err := os.Stat(f); err == nil {
-				s.Mounts = append(s.Mounts, specs.Mount{Destination: f, Type: "bind", Source: f,
-					Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"}})
+			if _, err := os.Stat(f); err == nil && !(f == "/etc/hosts" && len(c.ExtraHosts) > 0) {
+				s.Mounts = append(s.Mounts, roBind(f, f))
 			}
 		}
 	case c.Network == "none":
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	default:
-		return nil, fmt.Errorf("network mode %q: want host or none", c.Network)
+		return fmt.Errorf("network mode %q: want host or none", c.Network)
 	}
-	s.Mounts = append(s.Mounts, defaultDevices()...)
-	s.Mounts = append(s.Mounts, c.Mounts...)
-	return s, nil
+	if len(c.ExtraHosts) > 0 {
+		s.Mounts = append(s.Mounts, roBind(c.hostsFile, "/etc/hosts"))
+	}
+	return nil
 }
 
 // defaultDeviceNames is Docker's default device set; the runtime adds the /dev/fd,

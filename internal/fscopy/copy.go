@@ -9,11 +9,13 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/hush-build/hush/internal/fsroot"
 	"github.com/moby/patternmatcher"
+	mode "github.com/tonistiigi/dchapes-mode"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
@@ -39,6 +41,12 @@ type Options struct {
 	ExtractArchives bool
 	// Exclude (COPY --exclude) patterns, matched relative to each source.
 	Exclude []string
+	// Parents (COPY --parents) keeps each match's path below the source root (or below
+	// the pivot a "/./" in the pattern marks) at the destination.
+	Parents bool
+	// ChmodSymbolic (--chmod=u+x,go=r…) changes every copied file's and directory's mode
+	// as chmod(1) would; nil: Chmod or the source's mode.
+	ChmodSymbolic *mode.Set
 }
 
 func (o Options) validate() error {
@@ -101,6 +109,9 @@ func Copy(src Source, patterns []string, dstRoot, dest, workdir string, opts Opt
 		return err
 	}
 	defer t.close()
+	if opts.Parents {
+		return copyParents(t, patterns, dstRoot, dest, workdir, opts, excl)
+	}
 	var matches []match
 	for _, p := range patterns {
 		ms, err := t.expand(p)
@@ -121,7 +132,7 @@ func Copy(src Source, patterns []string, dstRoot, dest, workdir string, opts Opt
 	if len(matches) > 1 {
 		destIsDir = true
 	}
-	c := &copier{root: root, opts: opts, links: map[devIno]string{}}
+	c := newCopier(root, opts)
 	for _, m := range matches {
 		if opts.ExtractArchives && m.info.Mode().IsRegular() {
 			ok, err := isArchive(m.host)
@@ -140,6 +151,16 @@ func Copy(src Source, patterns []string, dstRoot, dest, workdir string, opts Opt
 		}
 	}
 	return nil
+}
+
+func copyParents(t *tree, patterns []string, dstRoot, dest, workdir string, opts Options, excl *patternmatcher.PatternMatcher) error {
+	root, err := openRoot(dstRoot)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	destPath, _ := destination(dest, workdir)
+	return newCopier(root, opts).copyParents(t, patterns, destPath, excl)
 }
 
 func openRoot(dstRoot string) (*fsroot.Root, error) {
@@ -176,7 +197,47 @@ type copier struct {
 	// is mostly waiting on the kernel); directory metadata is set once they are done.
 	files  *errgroup.Group
 	afters []func() error
+	// fresh are the directories this copyMatch created: nothing is below them but what
+	// it puts there, so an entry's name needs no lookup before it is created.
+	fresh map[string]bool
+	// dirs are open roots of destination directories, so a file is created by its name
+	// in an open directory rather than by resolving its whole path again (through
+	// overlayfs, the slow part); at most maxOpenDirs, closed when the copy ends.
+	dirs map[string]*fsroot.Root
+	bufs *sync.Pool // copy buffers for small files
 }
+
+func newCopier(root *fsroot.Root, opts Options) *copier {
+	return &copier{root: root, opts: opts, links: map[devIno]string{},
+		bufs: &sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+}
+
+// begin starts one copy: a fresh worker group, no pending metadata, no directory known
+// to be its own.
+func (c *copier) begin() {
+	c.files = &errgroup.Group{}
+	c.files.SetLimit(copyWorkers)
+	c.afters = c.afters[:0]
+	c.fresh = map[string]bool{}
+}
+
+// finish waits for the file copies, then sets directory metadata, children before
+// parents; err is the walk's, returned first.
+func (c *copier) finish(err error) error {
+	if werr := c.files.Wait(); err == nil {
+		err = werr
+	}
+	for _, after := range c.afters {
+		if err != nil {
+			break
+		}
+		err = after()
+	}
+	return err
+}
+
+// maxOpenDirs bounds the directory descriptors one copy keeps open.
+const maxOpenDirs = 64
 
 // copyWorkers is how many files are copied at once.
 const copyWorkers = 8
@@ -186,9 +247,8 @@ func (c *copier) copyMatch(t *tree, m match, destPath string, destIsDir bool, ex
 	if err != nil {
 		return fmt.Errorf("copying %q: %w", m.name, err)
 	}
-	c.files = &errgroup.Group{}
-	c.files.SetLimit(copyWorkers)
-	c.afters = c.afters[:0]
+	c.begin()
+	defer c.closeDirs()
 	err = t.walk(m, excl, func(e entry) (func() error, error) {
 		if e.rel == "" && e.info.IsDir() {
 			return nil, nil // the destination dir itself keeps its metadata
@@ -201,15 +261,7 @@ func (c *copier) copyMatch(t *tree, m match, destPath string, destIsDir bool, ex
 		// written, children before parents.
 		return func() error { c.afters = append(c.afters, after); return nil }, nil
 	})
-	if werr := c.files.Wait(); err == nil {
-		err = werr
-	}
-	for _, after := range c.afters {
-		if err != nil {
-			break
-		}
-		err = after()
-	}
+	err = c.finish(err)
 	if err != nil {
 		return fmt.Errorf("copying %q: %w", m.name, err)
 	}
@@ -241,10 +293,14 @@ func (c *copier) matchTarget(m match, destPath string, destIsDir bool) (string, 
 	return destPath, c.ensureDir(path.Dir(destPath))
 }
 
-// ensureDir creates the missing directories of name inside the root, mode 0755, owned by
-// the chown owner or 0:0.
+// ensureDir creates the missing directories of name inside the root, mode 0755 (the
+// --chmod mode when it is octal, as in BuildKit), owned by the chown owner or 0:0.
 func (c *copier) ensureDir(name string) error {
-	_, err := c.root.MkdirAll(name, 0o755, c.opts.dirOwner())
+	perm := os.FileMode(0o755)
+	if c.opts.Chmod != nil {
+		perm = *c.opts.Chmod & 0o777
+	}
+	_, err := c.root.MkdirAll(name, perm, c.opts.dirOwner())
 	return err
 }
 
@@ -254,11 +310,16 @@ func (c *copier) copyEntry(e entry, target string) (func() error, error) {
 	if !ok {
 		return nil, fmt.Errorf("copying %s: no stat information", e.host)
 	}
-	existing, lerr := c.root.Lstat(target)
-	if lerr != nil && !errors.Is(lerr, fs.ErrNotExist) {
-		return nil, fmt.Errorf("copying to %s: %w", show(target), lerr)
+	var existing fs.FileInfo
+	exists := false
+	if !c.fresh[path.Dir(target)] {
+		var lerr error
+		existing, lerr = c.root.Lstat(target)
+		if lerr != nil && !errors.Is(lerr, fs.ErrNotExist) {
+			return nil, fmt.Errorf("copying to %s: %w", show(target), lerr)
+		}
+		exists = lerr == nil
 	}
-	exists := lerr == nil
 	mode := e.info.Mode()
 	if mode.IsDir() {
 		if exists && !existing.IsDir() {
@@ -268,6 +329,7 @@ func (c *copier) copyEntry(e entry, target string) (func() error, error) {
 			if err := c.root.Mkdir(target, 0o700); err != nil {
 				return nil, fmt.Errorf("creating directory: %w", err)
 			}
+			c.fresh[target] = true
 		}
 		return func() error { return c.setMeta(target, st, false) }, nil
 	}
@@ -294,11 +356,15 @@ func (c *copier) createEntry(e entry, target string, st *syscall.Stat_t) error {
 			}
 			return nil
 		}
+		dir, err := c.dirRoot(path.Dir(target))
+		if err != nil {
+			return err
+		}
 		if st.Nlink > 1 || c.files == nil {
 			c.links[key] = target
-			return c.copyFileMeta(e.host, target, st)
+			return c.copyFileMeta(e.host, dir, target, st)
 		}
-		c.files.Go(func() error { return c.copyFileMeta(e.host, target, st) })
+		c.files.Go(func() error { return c.copyFileMeta(e.host, dir, target, st) })
 		return nil
 	case mode&fs.ModeSymlink != 0:
 		link, err := os.Readlink(e.host)
@@ -318,21 +384,22 @@ func (c *copier) createEntry(e entry, target string, st *syscall.Stat_t) error {
 	return nil // sockets and other irregular files are not copied
 }
 
-// copyFileMeta copies the regular file src to target (absent) and sets owner, mode and
-// times through the new file's descriptor, so the destination path (through overlayfs, the
-// slow part) is looked up once, not four times.
-func (c *copier) copyFileMeta(src, target string, st *syscall.Stat_t) error {
+// copyFileMeta copies the regular file src to target (absent), created by its name in
+// dir (the open root of target's directory), and sets owner, mode and times through the
+// new file's descriptor, so the destination path (through overlayfs, the slow part) is
+// not looked up again.
+func (c *copier) copyFileMeta(src string, dir *fsroot.Root, target string, st *syscall.Stat_t) error {
 	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return fmt.Errorf("opening source file: %w", err)
 	}
 	defer in.Close()
-	out, err := c.root.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	out, err := dir.OpenFile(path.Base(target), os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
-		return fmt.Errorf("creating file: %w", err)
+		return fmt.Errorf("creating file %s: %w", show(target), err)
 	}
 	err = func() error {
-		if _, err := io.Copy(out, in); err != nil {
+		if err := copyContents(out, in, st.Size, c.bufs); err != nil {
 			return fmt.Errorf("copying file contents: %w", err)
 		}
 		own := c.owner(st)
@@ -356,6 +423,57 @@ func (c *copier) copyFileMeta(src, target string, st *syscall.Stat_t) error {
 	return err
 }
 
+// smallFile is the size up to which a file's contents are copied through a pooled
+// buffer (no allocation per file); larger ones go through io.Copy, which may use
+// copy_file_range or splice.
+const smallFile = 256 << 10
+
+// copyContents copies in to out; size is in's size when it was listed.
+func copyContents(out, in *os.File, size int64, bufs *sync.Pool) error {
+	if size > smallFile {
+		_, err := io.Copy(out, in)
+		return err
+	}
+	buf := bufs.Get().(*[]byte)
+	defer bufs.Put(buf)
+	// Plain Reader and Writer: io.CopyBuffer would otherwise use the files' own
+	// ReadFrom/WriteTo, which allocate a buffer of their own when they fall back.
+	_, err := io.CopyBuffer(struct{ io.Writer }{out}, struct{ io.Reader }{in}, *buf)
+	return err
+}
+
+// dirRoot returns an open root of the destination directory dir, keeping at most
+// maxOpenDirs open: past that, it waits for the file copies in flight and closes them.
+func (c *copier) dirRoot(dir string) (*fsroot.Root, error) {
+	if r, ok := c.dirs[dir]; ok {
+		return r, nil
+	}
+	if len(c.dirs) >= maxOpenDirs && c.files != nil {
+		if err := c.files.Wait(); err != nil {
+			return nil, err
+		}
+		c.closeDirs()
+		c.files = &errgroup.Group{}
+		c.files.SetLimit(copyWorkers)
+	}
+	r, err := c.root.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", show(dir), err)
+	}
+	if c.dirs == nil {
+		c.dirs = map[string]*fsroot.Root{}
+	}
+	c.dirs[dir] = r
+	return r, nil
+}
+
+func (c *copier) closeDirs() {
+	for _, r := range c.dirs {
+		r.Close()
+	}
+	c.dirs = nil
+}
+
 // owner is who a copied entry belongs to.
 func (c *copier) owner(st *syscall.Stat_t) Owner {
 	switch {
@@ -369,10 +487,41 @@ func (c *copier) owner(st *syscall.Stat_t) Owner {
 
 // perm is the permission (and set-id) bits a copied entry gets.
 func (c *copier) perm(st *syscall.Stat_t) uint32 {
-	if c.opts.Chmod != nil {
+	switch {
+	case c.opts.ChmodSymbolic != nil:
+		return applySymbolic(*c.opts.ChmodSymbolic, st.Mode)
+	case c.opts.Chmod != nil:
 		return uint32(*c.opts.Chmod)
 	}
 	return st.Mode & 0o7777
+}
+
+// setIDBits pairs the unix set-id and sticky bits with Go's.
+var setIDBits = [...]struct {
+	unix uint32
+	fs   fs.FileMode
+}{{unix.S_ISUID, fs.ModeSetuid}, {unix.S_ISGID, fs.ModeSetgid}, {unix.S_ISVTX, fs.ModeSticky}}
+
+// applySymbolic applies a symbolic mode to the unix mode bits m and returns the new
+// permission and set-id bits.
+func applySymbolic(set mode.Set, m uint32) uint32 {
+	fm := fs.FileMode(m & 0o777)
+	if m&unix.S_IFMT == unix.S_IFDIR {
+		fm |= fs.ModeDir
+	}
+	for _, b := range setIDBits {
+		if m&b.unix != 0 {
+			fm |= b.fs
+		}
+	}
+	fm = set.Apply(fm)
+	out := uint32(fm.Perm())
+	for _, b := range setIDBits {
+		if fm&b.fs != 0 {
+			out |= b.unix
+		}
+	}
+	return out
 }
 
 // setMeta sets owner, mode and times of target from the source stat st.

@@ -2,6 +2,7 @@ package fscopy
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -291,12 +292,16 @@ func TestCopyMetadata(t *testing.T) {
 		wantDir   uint32 // perm bits of dir/sub
 		wantExec  uint32 // perm bits of dir/run.sh
 		parentUID int
+		// parentMode is the perm of the created destination dirs: 0755, or the octal
+		// --chmod's permission bits (BuildKit's copier makes them with that mode).
+		parentMode uint32
 	}{
 		{name: "context default is root owned, modes kept", wantUID: 0, wantGID: 0, wantFile: 0o640, wantDir: 0o750, wantExec: 0o4755},
 		{name: "keep owner", opts: Options{KeepOwner: true}, wantUID: 1234, wantGID: 5678, wantFile: 0o640, wantDir: 0o750, wantExec: 0o4755},
 		{name: "chown", opts: Options{Chown: &Owner{UID: 42, GID: 43}}, wantUID: 42, wantGID: 43, wantFile: 0o640, wantDir: 0o750, wantExec: 0o4755, parentUID: 42},
 		{name: "chown wins over keep owner", opts: Options{Chown: &Owner{UID: 42, GID: 43}, KeepOwner: true}, wantUID: 42, wantGID: 43, wantFile: 0o640, wantDir: 0o750, wantExec: 0o4755, parentUID: 42},
-		{name: "chmod", opts: Options{Chmod: modePtr(0o2711)}, wantFile: 0o2711, wantDir: 0o2711, wantExec: 0o2711},
+		{name: "chmod", opts: Options{Chmod: modePtr(0o2711)}, wantFile: 0o2711, wantDir: 0o2711, wantExec: 0o2711, parentMode: 0o711},
+		{name: "symbolic chmod", opts: Options{ChmodSymbolic: symbolic(t, "u+w,g-x,o=rx")}, wantFile: 0o645, wantDir: 0o745, wantExec: 0o4745},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -334,10 +339,14 @@ func TestCopyMetadata(t *testing.T) {
 					t.Errorf("%s mtime = %v, want %v", rel, fi.ModTime(), mtime)
 				}
 			}
+			wantParent := tt.parentMode
+			if wantParent == 0 {
+				wantParent = 0o755
+			}
 			for _, rel := range []string{"p1", "p1/p2", "p1/p2/out"} {
 				st := statT(t, filepath.Join(dstRoot, rel))
-				if st.Mode&0o7777 != 0o755 || int(st.Uid) != tt.parentUID {
-					t.Errorf("created parent %s: mode %o uid %d, want 755 uid %d", rel, st.Mode&0o7777, st.Uid, tt.parentUID)
+				if st.Mode&0o7777 != wantParent || int(st.Uid) != tt.parentUID {
+					t.Errorf("created parent %s: mode %o uid %d, want %o uid %d", rel, st.Mode&0o7777, st.Uid, wantParent, tt.parentUID)
 				}
 			}
 		})
@@ -355,4 +364,48 @@ func TestCopyHardLinks(t *testing.T) {
 	if a.Ino != b.Ino || a.Nlink != 2 {
 		t.Errorf("hard link not preserved: inodes %d %d nlink %d", a.Ino, b.Ino, a.Nlink)
 	}
+}
+
+// TestCopyManyDirectories copies a tree with more directories than a copy keeps open at
+// once, into a destination that has some of them already (so both the fresh-directory
+// and the lookup paths run): every file lands with its content, existing files are
+// replaced, and no descriptor is left open.
+func TestCopyManyDirectories(t *testing.T) {
+	srcRoot, dstRoot := t.TempDir(), t.TempDir()
+	spec, want := map[string]string{}, map[string]string{"out/": ""}
+	for d := 0; d < 3*maxOpenDirs; d++ {
+		want[fmt.Sprintf("out/d%03d/", d)] = ""
+		for f := 0; f < 3; f++ {
+			name := fmt.Sprintf("d%03d/f%d", d, f)
+			spec[name] = fmt.Sprintf("content %d %d", d, f)
+			want["out/"+name] = spec[name]
+		}
+	}
+	mkTree(t, srcRoot, spec)
+	mkTree(t, dstRoot, map[string]string{"out/d000/f0": "old", "out/d100/f2": "old", "out/d101/": ""})
+	before := openFDs(t)
+	if err := Copy(Source{Root: srcRoot}, []string{"."}, dstRoot, "/out", "", Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if after := openFDs(t); after != before {
+		t.Errorf("%d descriptors open after the copy, %d before", after, before)
+	}
+	got := listTree(t, dstRoot)
+	if len(got) != len(want) {
+		t.Errorf("%d entries, want %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(es)
 }

@@ -136,7 +136,7 @@ func (d *Downloaded) Place(dstRoot, dest, workdir string, opts Options) error {
 	}
 	defer src.Close()
 	defer root.Close()
-	c := &copier{root: root, opts: opts}
+	c := newCopier(root, opts)
 	target, err := c.fileTarget(dest, workdir, d.Name)
 	if err != nil {
 		return fmt.Errorf("fetching %s: %w", d.shown, err)

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/moby/sys/user"
 
 	"github.com/hush-build/hush/internal/fsroot"
 )
@@ -117,4 +120,53 @@ func lookup(rootfs, file, name string, minFields int) ([]string, error) {
 		return nil, fmt.Errorf("resolving %s %q: reading %s: %w", kind, name, file, err)
 	}
 	return nil, fmt.Errorf("resolving %s %q: no such %s in %s: %w", kind, name, kind, file, ErrUnknownOwner)
+}
+
+// Groups returns the group list a process started as spec ("user[:group]", as USER
+// takes it) has, the way BuildKit's executor computes it: none for a numeric "uid:gid";
+// otherwise runc's rules (github.com/moby/sys/user): a user without an explicit group also
+// gets every group of rootfs/etc/group that lists the user's name as a member. The list
+// starts with gid, the primary group.
+func Groups(rootfs, spec string, gid uint32) ([]uint32, error) {
+	if u, g, ok := strings.Cut(spec, ":"); ok {
+		if _, okU := parseID(u); okU {
+			if _, okG := parseID(g); okG {
+				return []uint32{gid}, nil
+			}
+		}
+	}
+	root, err := fsroot.Open(rootfs)
+	if err != nil {
+		return nil, fmt.Errorf("resolving the groups of %q: %w", spec, err)
+	}
+	defer root.Close()
+	passwd, closeP := openUserFile(root, "/etc/passwd")
+	defer closeP()
+	group, closeG := openUserFile(root, "/etc/group")
+	defer closeG()
+	eu, err := user.GetExecUser(spec, nil, passwd, group)
+	if err != nil {
+		return nil, fmt.Errorf("resolving the groups of %q: %w", spec, err)
+	}
+	out := []uint32{gid}
+	for _, g := range eu.Sgids {
+		if g >= 0 && !slices.Contains(out, uint32(g)) {
+			out = append(out, uint32(g))
+		}
+	}
+	return out, nil
+}
+
+// openUserFile opens /etc/passwd or /etc/group inside root for reading, or returns nil
+// (read as missing) when it cannot be opened as a regular file.
+func openUserFile(root *fsroot.Root, name string) (io.Reader, func()) {
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, func() {}
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, func() {}
+	}
+	return io.LimitReader(f, maxUserFileBytes), func() { f.Close() }
 }

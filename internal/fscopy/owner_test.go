@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -100,5 +101,39 @@ func TestResolveOwnerMissingFiles(t *testing.T) {
 	must(t, os.Mkdir(filepath.Join(rootfs, "etc/passwd"), 0o755))
 	if _, err := ResolveOwner(rootfs, "app"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("error = %v, want not a regular file", err)
+	}
+}
+
+// TestGroups: the group list of a USER, as BuildKit's executor computes it (runc's rules).
+func TestGroups(t *testing.T) {
+	root := t.TempDir()
+	mkTree(t, root, map[string]string{
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n",
+		"etc/group":  "root:x:0:\napp:x:1000:\nextra:x:3000:app,nobody\nother:x:3001:nobody,app\nwheel:x:10:root\n",
+	})
+	tests := []struct {
+		spec string
+		gid  uint32
+		want []uint32
+	}{
+		{spec: "app", gid: 1000, want: []uint32{1000, 3000, 3001}},
+		{spec: "1000", gid: 1000, want: []uint32{1000, 3000, 3001}}, // a uid alone is looked up
+		{spec: "0", gid: 0, want: []uint32{0, 10}},                  // no USER: root's groups
+		{spec: "app:other", gid: 3001, want: []uint32{3001}},        // an explicit group: no others
+		{spec: "1000:1000", gid: 1000, want: []uint32{1000}},        // numeric pair: no lookup
+		{spec: "4242", gid: 4242, want: []uint32{4242}},             // not in /etc/passwd
+	}
+	for _, tt := range tests {
+		got, err := Groups(root, tt.spec, tt.gid)
+		if err != nil {
+			t.Errorf("Groups(%q) = %v", tt.spec, err)
+			continue
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("Groups(%q) = %v, want %v", tt.spec, got, tt.want)
+		}
+	}
+	if _, err := Groups(root, "ghost", 0); err == nil {
+		t.Error("Groups(ghost) succeeded for a user that is not in /etc/passwd")
 	}
 }

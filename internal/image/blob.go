@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sys/unix"
+
+	"github.com/hush-build/hush/internal/lease"
 )
 
 // BlobWriter writes one blob into the store: bytes go to a temp file inside
@@ -71,12 +73,19 @@ func (w *BlobWriter) Write(p []byte) (int, error) {
 // Commit syncs the blob and renames it to blobs/sha256/<hex>; when that blob
 // already exists the temp file is dropped instead.
 func (w *BlobWriter) Commit() (v1.Hash, int64, error) {
-	d, n, _, err := w.commit()
+	d, n, _, err := w.commit(nil)
 	return d, n, err
 }
 
-// commit is Commit; placed tells whether the blob is new in the store.
-func (w *BlobWriter) commit() (v1.Hash, int64, bool, error) {
+// CommitHeld is Commit with the blob held by l before it gets its name: no prune or
+// removal can take a blob nothing names yet from under the build that wrote it.
+func (w *BlobWriter) CommitHeld(l *lease.Lease) (v1.Hash, int64, error) {
+	d, n, _, err := w.commit(l)
+	return d, n, err
+}
+
+// commit is CommitHeld; placed tells whether the blob is new in the store.
+func (w *BlobWriter) commit(l *lease.Lease) (v1.Hash, int64, bool, error) {
 	if w.done {
 		return v1.Hash{}, 0, false, errors.New("committing blob: already committed or aborted")
 	}
@@ -88,6 +97,9 @@ func (w *BlobWriter) commit() (v1.Hash, int64, bool, error) {
 		return v1.Hash{}, 0, false, fmt.Errorf("syncing blob: %w", err)
 	}
 	d := w.sum()
+	if err := l.Hold(lease.BlobRef(d.String())); err != nil {
+		return v1.Hash{}, 0, false, err
+	}
 	placed, err := w.store.placeBlob(tmp, d, w.n)
 	if err != nil {
 		return v1.Hash{}, 0, false, err
@@ -146,8 +158,12 @@ func (s *Store) hasBlob(d v1.Hash, size int64) bool {
 }
 
 // writeBlob copies r into the store under d, verifying digest and size
-// before the blob gets a name; added tells whether the blob is new in the store.
-func (s *Store) writeBlob(d v1.Hash, size int64, r io.Reader) (added bool, err error) {
+// before the blob gets a name, and holding it with l (if not nil) first;
+// added tells whether the blob is new in the store.
+func (s *Store) writeBlob(d v1.Hash, size int64, r io.Reader, l *lease.Lease) (added bool, err error) {
+	if err := l.Hold(lease.BlobRef(d.String())); err != nil {
+		return false, err
+	}
 	if s.hasBlob(d, size) {
 		return false, nil
 	}
@@ -162,7 +178,7 @@ func (s *Store) writeBlob(d v1.Hash, size int64, r io.Reader) (added bool, err e
 	if got := w.sum(); got != d || (size >= 0 && w.n != size) {
 		return false, fmt.Errorf("copying blob %s: content has digest %s and size %d, want size %d", d, got, w.n, size)
 	}
-	_, _, added, err = w.commit()
+	_, _, added, err = w.commit(nil) // held above
 	return added, err
 }
 
@@ -218,33 +234,20 @@ func (s *Store) RemoveBlobIfUnused(d v1.Hash) error {
 	return s.removeBlobsIfUnused([]v1.Hash{d})
 }
 
-// removeBlobsIfUnused deletes each blob of ds that no image in the store refers to.
+// removeBlobsIfUnused deletes each blob of ds that no image in the store refers to; one a
+// lease holds is removed when that lease ends.
 func (s *Store) removeBlobsIfUnused(ds []v1.Hash) error {
-	unlock, err := s.lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	idx, err := s.readIndex()
-	if err != nil {
-		return err
-	}
-	used, err := s.referencedBlobs(idx)
-	if err != nil {
-		return fmt.Errorf("checking blob references: %w", err)
-	}
-	held, err := s.held()
-	if err != nil {
-		return err
-	}
-	for _, d := range ds {
-		if !used[d] {
-			if err := s.removeBlob(d, held); err != nil {
+	return s.Collect(func(c *Collector) error {
+		for _, d := range ds {
+			if c.Used(d) {
+				continue
+			}
+			if err := s.removeBlob(d, c.View); err != nil {
 				return err
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // referencedBlobs is every blob (manifest, config, layer) an image in idx uses.

@@ -1,6 +1,8 @@
 // Package image owns hush's images: the local OCI-layout store (names,
-// blobs, index.json), resolving base images for FROM (store first, then a
-// registry), the output sinks (OCI layout, OCI archive, docker archive,
+// blobs, index.json), resolving base images for FROM for a platform (store
+// first, then a registry; an image pulled for another platform than the one a
+// name is on is kept beside it, unnamed), composing images and indexes as
+// BuildKit's exporter writes them (attestation manifests too), the output sinks (OCI layout, OCI archive, docker archive,
 // flattened rootfs as a directory or a tar), and the history view used by
 // `hush history`.
 //

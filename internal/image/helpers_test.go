@@ -161,3 +161,13 @@ func dirNames(t *testing.T, dir string) []string {
 	}
 	return out
 }
+
+// mustSingle composes img as an output with default options writes it.
+func mustSingle(t testing.TB, img v1.Image) *Composed {
+	t.Helper()
+	c, err := Single(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

@@ -5,23 +5,24 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/partial"
 )
 
-// HistoryRow is one line of `hush history`.
+// HistoryRow is one line of `hush history`, docker's history item.
 type HistoryRow struct {
-	ID         string // layer diffID, or "<missing>" for entries without a layer
+	// ID is docker's: the image ID on the newest row, "<missing>" on the others.
+	ID         string
+	Layer      string // the row's layer diff ID; "" for entries without a layer
 	Created    time.Time
 	CreatedBy  string
-	Size       int64 // uncompressed layer size; 0 for empty_layer entries
+	Size       int64 // the layer's content size (LayerSizes); 0 for empty_layer entries
 	Comment    string
 	EmptyLayer bool
 }
 
-// History returns img's history newest first, like `docker history`. Each
-// history entry that is not an empty_layer is matched to the next layer in
-// order; layers without a history entry get a row with no CreatedBy.
-func History(img v1.Image) ([]HistoryRow, error) {
+// History returns img's history newest first, like `docker history`. Each history entry
+// that is not an empty_layer is matched to the next layer in order; layers without a
+// history entry get a row with no CreatedBy. size gives a layer's size.
+func History(img v1.Image, size func(v1.Layer) (int64, error)) ([]HistoryRow, error) {
 	cfg, err := img.ConfigFile()
 	if err != nil {
 		return nil, fmt.Errorf("reading history: %w", err)
@@ -36,11 +37,11 @@ func History(img v1.Image) ([]HistoryRow, error) {
 	var rows []HistoryRow
 	next := 0
 	layerRow := func(r HistoryRow) (HistoryRow, error) {
-		size, err := partial.UncompressedSize(layers[next])
+		n, err := size(layers[next])
 		if err != nil {
 			return r, fmt.Errorf("reading history: sizing layer %d: %w", next, err)
 		}
-		r.ID, r.Size = cfg.RootFS.DiffIDs[next].String(), size
+		r.Layer, r.Size = cfg.RootFS.DiffIDs[next].String(), n
 		next++
 		return r, nil
 	}
@@ -57,7 +58,7 @@ func History(img v1.Image) ([]HistoryRow, error) {
 		rows = append(rows, r)
 	}
 	for next < len(layers) {
-		r, err := layerRow(HistoryRow{})
+		r, err := layerRow(HistoryRow{ID: "<missing>"})
 		if err != nil {
 			return nil, err
 		}
@@ -65,6 +66,13 @@ func History(img v1.Image) ([]HistoryRow, error) {
 	}
 	for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
 		rows[i], rows[j] = rows[j], rows[i]
+	}
+	if len(rows) > 0 {
+		id, err := img.ConfigName()
+		if err != nil {
+			return nil, fmt.Errorf("reading history: %w", err)
+		}
+		rows[0].ID = id.String()
 	}
 	return rows, nil
 }

@@ -1,6 +1,8 @@
 package image
 
 import (
+	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -36,16 +38,16 @@ func TestHistory(t *testing.T) {
 				v1.History{Created: at(4), CreatedBy: "CMD sh", EmptyLayer: true},
 			),
 			want: []HistoryRow{
-				{ID: "<missing>", Created: at(4).Time, CreatedBy: "CMD sh", EmptyLayer: true},
-				{ID: diffs[1].String(), Created: at(3).Time, CreatedBy: "RUN b", Comment: "hush", Size: -1},
+				{ID: "IMAGE", Created: at(4).Time, CreatedBy: "CMD sh", EmptyLayer: true},
+				{ID: "<missing>", Layer: diffs[1].String(), Created: at(3).Time, CreatedBy: "RUN b", Comment: "hush", Size: -1},
 				{ID: "<missing>", Created: at(2).Time, CreatedBy: "ENV X=1", EmptyLayer: true},
-				{ID: diffs[0].String(), Created: at(1).Time, CreatedBy: "ADD a", Size: -1},
+				{ID: "<missing>", Layer: diffs[0].String(), Created: at(1).Time, CreatedBy: "ADD a", Size: -1},
 			},
 		},
 		{
 			name: "no history",
 			cfg:  withHistory(),
-			want: []HistoryRow{{ID: diffs[1].String(), Size: -1}, {ID: diffs[0].String(), Size: -1}},
+			want: []HistoryRow{{ID: "IMAGE", Layer: diffs[1].String(), Size: -1}, {ID: "<missing>", Layer: diffs[0].String(), Size: -1}},
 		},
 		{
 			name:    "more history than layers",
@@ -53,13 +55,8 @@ func TestHistory(t *testing.T) {
 			wantErr: true,
 		},
 	}
-	sizes := map[string]int64{}
-	for i, l := range []v1.Layer{l1, l2} {
-		rc, _ := l.Uncompressed()
-		_, n, _ := v1.SHA256(rc)
-		rc.Close()
-		sizes[diffs[i].String()] = n
-	}
+	// docker's layer size: the files' bytes, "aaaa" and "bb".
+	sizes := map[string]int64{diffs[0].String(): 4, diffs[1].String(): 2}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			img, err := mutate.ConfigFile(base, tt.cfg)
@@ -75,7 +72,7 @@ func TestHistory(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rows, err := History(stored)
+			rows, err := History(stored, s.LayerSizes().Of)
 			if tt.wantErr {
 				if err == nil {
 					t.Fatalf("History = %+v, want error", rows)
@@ -88,9 +85,13 @@ func TestHistory(t *testing.T) {
 			if len(rows) != len(tt.want) {
 				t.Fatalf("rows %+v, want %+v", rows, tt.want)
 			}
+			id, _ := stored.ConfigName()
 			for i, w := range tt.want {
 				if w.Size == -1 {
-					w.Size = sizes[w.ID]
+					w.Size = sizes[w.Layer]
+				}
+				if w.ID == "IMAGE" {
+					w.ID = id.String()
 				}
 				if !rows[i].Created.Equal(w.Created) {
 					t.Fatalf("row %d created %v, want %v", i, rows[i].Created, w.Created)
@@ -103,3 +104,31 @@ func TestHistory(t *testing.T) {
 		})
 	}
 }
+
+// TestLayerSizesRemembered: a layer's content size is read once and remembered in the
+// store: a later listing does not read the layer again.
+func TestLayerSizesRemembered(t *testing.T) {
+	l := layerOf(t, types.OCILayer, entry{name: "a", body: "12345"})
+	s := newStore(t)
+	ls := s.LayerSizes()
+	if n, err := ls.Of(l); err != nil || n != 5 {
+		t.Fatalf("Of = %d, %v; want 5", n, err)
+	}
+	ls.Save()
+	d, _ := l.DiffID()
+	if n, err := s.LayerSizes().Of(unreadable{d}); err != nil || n != 5 {
+		t.Fatalf("remembered size = %d, %v; want 5 without reading the layer", n, err)
+	}
+}
+
+// unreadable is a layer with a diff ID whose content cannot be read.
+type unreadable struct{ diff v1.Hash }
+
+func (u unreadable) DiffID() (v1.Hash, error) { return u.diff, nil }
+func (u unreadable) Uncompressed() (io.ReadCloser, error) {
+	return nil, errors.New("read the layer")
+}
+func (u unreadable) Digest() (v1.Hash, error)            { return u.diff, nil }
+func (u unreadable) Compressed() (io.ReadCloser, error)  { return u.Uncompressed() }
+func (u unreadable) Size() (int64, error)                { return 0, nil }
+func (u unreadable) MediaType() (types.MediaType, error) { return types.OCILayer, nil }

@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/hush-build/hush/internal/lease"
 )
 
 // Import stores a root filesystem tar (plain or gzip/zstd/bzip2
@@ -28,7 +30,13 @@ func (s *Store) Import(r io.Reader, ref string) (Entry, error) {
 		}
 		names = []string{n}
 	}
-	layer, err := s.importLayer(r)
+	// The import holds its layer blob until the image names it (a prune meanwhile).
+	hold, err := s.acquire()
+	if err != nil {
+		return Entry{}, fmt.Errorf("importing rootfs: %w", err)
+	}
+	defer hold.Release()
+	layer, err := s.importLayer(r, hold)
 	if err != nil {
 		return Entry{}, fmt.Errorf("importing rootfs: %w", err)
 	}
@@ -62,7 +70,7 @@ func (s *Store) Import(r io.Reader, ref string) (Entry, error) {
 
 // importLayer gzips the (decompressed) rootfs tar into a store blob while
 // hashing the plain bytes for the DiffID, checking it really is a tar.
-func (s *Store) importLayer(r io.Reader) (v1.Layer, error) {
+func (s *Store) importLayer(r io.Reader, hold *lease.Lease) (v1.Layer, error) {
 	plain, done, err := decompress(r)
 	if err != nil {
 		return nil, err
@@ -99,7 +107,7 @@ func (s *Store) importLayer(r io.Reader) (v1.Layer, error) {
 		return nil, fmt.Errorf("compressing rootfs: %w", err)
 	}
 	diff.Hex = fmt.Sprintf("%x", hasher.Sum(nil))
-	digest, size, err := blob.Commit()
+	digest, size, err := blob.CommitHeld(hold)
 	if err != nil {
 		return nil, err
 	}

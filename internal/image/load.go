@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/hush-build/hush/internal/lease"
 	"github.com/hush-build/hush/internal/scratch"
 )
 
@@ -36,9 +37,17 @@ func (s *Store) Load(archive string, prepare func(v1.Image) error) ([]string, er
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", archive, err)
 	}
-	tx := &loadTx{s: s}
+	// The load holds every blob it writes until its names are written: a prune meanwhile
+	// cannot take a blob no image names yet.
+	hold, err := s.acquire()
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", archive, err)
+	}
+	defer hold.Release()
+	tx := &loadTx{s: s, hold: hold}
 	loaded, err := tx.run(imgs, prepare)
 	if err != nil {
+		hold.Release() // what it added and no image uses goes now, not when a lease ends
 		if rerr := s.removeBlobsIfUnused(tx.added); rerr != nil {
 			err = fmt.Errorf("%w (and removing its blobs: %v)", err, rerr)
 		}
@@ -67,6 +76,7 @@ func (s *Store) readArchive(archive, tmp string) ([]archiveImage, error) {
 // loadTx is one Load: the images it stored and the blobs it added.
 type loadTx struct {
 	s     *Store
+	hold  *lease.Lease // the load's own, on every blob it writes
 	added []v1.Hash
 	descs []v1.Descriptor
 	mans  []*v1.Manifest
@@ -108,7 +118,7 @@ func (tx *loadTx) store(ai archiveImage) error {
 	if err != nil {
 		return fmt.Errorf("config is not a valid image config: %w", err)
 	}
-	desc, m, added, err := tx.s.writeImageBlobs(ai.img)
+	desc, m, added, err := tx.s.writeImageBlobs(ai.img, tx.hold)
 	tx.added = append(tx.added, added...)
 	if err != nil {
 		return err

@@ -47,13 +47,15 @@ func TestLoad(t *testing.T) {
 			wantNames: []string{id.String()},
 		},
 		{
-			name:      "oci-archive",
-			write:     func(p string) error { return WriteOCIArchive(img, p, []string{"app:1", "ghcr.io/o/r:2"}) },
+			name: "oci-archive",
+			write: func(p string) error {
+				return WriteOCIArchive(mustSingle(t, img), p, []string{"app:1", "ghcr.io/o/r:2"})
+			},
 			wantNames: []string{"docker.io/library/app:1", "ghcr.io/o/r:2"},
 		},
 		{
 			name:      "oci-archive-unnamed",
-			write:     func(p string) error { return WriteOCIArchive(img, p, nil) },
+			write:     func(p string) error { return WriteOCIArchive(mustSingle(t, img), p, nil) },
 			wantNames: []string{id.String()},
 		},
 	}
@@ -202,7 +204,7 @@ func TestImportThenHistory(t *testing.T) {
 				t.Fatalf("layers %+v, want one gzip OCI layer", m.Layers)
 			}
 			wantDiff, _, _ := v1.SHA256(bytes.NewReader(rootfs))
-			rows, err := History(img)
+			rows, err := History(img, s.LayerSizes().Of)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,8 +212,9 @@ func TestImportThenHistory(t *testing.T) {
 				t.Fatalf("history rows %+v, want 1", rows)
 			}
 			r := rows[0]
-			if r.CreatedBy != "Imported from -" || r.ID != wantDiff.String() || r.Size != int64(len(rootfs)) || r.EmptyLayer || r.Created.IsZero() {
-				t.Fatalf("history row %+v, want diffID %s size %d", r, wantDiff, len(rootfs))
+			wantSize, _ := contentSize(bytes.NewReader(rootfs))
+			if r.CreatedBy != "Imported from -" || r.ID != e.ID.String() || r.Layer != wantDiff.String() || r.Size != wantSize || r.EmptyLayer || r.Created.IsZero() {
+				t.Fatalf("history row %+v, want image ID %s, layer %s, size %d", r, e.ID, wantDiff, wantSize)
 			}
 			// The rootfs comes back out unchanged.
 			out := filepath.Join(t.TempDir(), "rootfs")

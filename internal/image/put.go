@@ -7,6 +7,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/hush-build/hush/internal/lease"
 )
 
 // storeImage is an image read from the store; its layers are blobLayers, so
@@ -86,7 +88,7 @@ func (s *Store) put(img v1.Image, names []string, checkDigest bool) (Entry, erro
 	if err != nil {
 		return Entry{}, fmt.Errorf("storing image: %w", err)
 	}
-	desc, m, _, err := s.writeImageBlobs(img)
+	desc, m, _, err := s.writeImageBlobs(img, nil)
 	if err != nil {
 		return Entry{}, fmt.Errorf("storing image: %w", err)
 	}
@@ -141,8 +143,11 @@ func contains(list []string, s string) bool {
 
 // writeImageBlobs writes layers, config and manifest, skipping blobs the
 // store already has, and returns the index descriptor for img and the
-// blobs it added (also when it fails part way).
-func (s *Store) writeImageBlobs(img v1.Image) (v1.Descriptor, *v1.Manifest, []v1.Hash, error) {
+// blobs it added (also when it fails part way). With a lease, each blob is
+// held before it is looked for or written: a concurrent prune cannot take
+// it before the caller names it (Put needs none: it rewrites, under the
+// lock, any blob that went missing).
+func (s *Store) writeImageBlobs(img v1.Image, hold *lease.Lease) (v1.Descriptor, *v1.Manifest, []v1.Hash, error) {
 	var added []v1.Hash
 	note := func(d v1.Hash, ok bool) {
 		if ok {
@@ -161,7 +166,7 @@ func (s *Store) writeImageBlobs(img v1.Image) (v1.Descriptor, *v1.Manifest, []v1
 		return v1.Descriptor{}, nil, nil, fmt.Errorf("reading layers: %d layers but %d in manifest", len(layers), len(m.Layers))
 	}
 	for n, l := range layers {
-		ok, err := s.writeLayer(l, m.Layers[n])
+		ok, err := s.writeLayer(l, m.Layers[n], hold)
 		note(m.Layers[n].Digest, ok)
 		if err != nil {
 			return v1.Descriptor{}, nil, added, err
@@ -171,7 +176,7 @@ func (s *Store) writeImageBlobs(img v1.Image) (v1.Descriptor, *v1.Manifest, []v1
 	if err != nil {
 		return v1.Descriptor{}, nil, added, fmt.Errorf("reading config: %w", err)
 	}
-	ok, err := s.writeBlob(m.Config.Digest, m.Config.Size, bytes.NewReader(rawCfg))
+	ok, err := s.writeBlob(m.Config.Digest, m.Config.Size, bytes.NewReader(rawCfg), hold)
 	note(m.Config.Digest, ok)
 	if err != nil {
 		return v1.Descriptor{}, nil, added, fmt.Errorf("writing config: %w", err)
@@ -180,7 +185,7 @@ func (s *Store) writeImageBlobs(img v1.Image) (v1.Descriptor, *v1.Manifest, []v1
 	if err != nil {
 		return v1.Descriptor{}, nil, added, err
 	}
-	ok, err = s.writeBlob(desc.Digest, desc.Size, bytes.NewReader(rawMan))
+	ok, err = s.writeBlob(desc.Digest, desc.Size, bytes.NewReader(rawMan), hold)
 	note(desc.Digest, ok)
 	if err != nil {
 		return v1.Descriptor{}, nil, added, fmt.Errorf("writing manifest: %w", err)
@@ -210,7 +215,10 @@ func manifestDescriptor(img v1.Image) (v1.Descriptor, []byte, error) {
 	return desc, rawMan, nil
 }
 
-func (s *Store) writeLayer(l v1.Layer, want v1.Descriptor) (bool, error) {
+func (s *Store) writeLayer(l v1.Layer, want v1.Descriptor, hold *lease.Lease) (bool, error) {
+	if err := hold.Hold(lease.BlobRef(want.Digest.String())); err != nil {
+		return false, err
+	}
 	if s.hasBlob(want.Digest, want.Size) {
 		return false, nil
 	}
@@ -219,7 +227,7 @@ func (s *Store) writeLayer(l v1.Layer, want v1.Descriptor) (bool, error) {
 		return false, fmt.Errorf("reading layer %s: %w", want.Digest, err)
 	}
 	defer rc.Close()
-	added, err := s.writeBlob(want.Digest, want.Size, rc)
+	added, err := s.writeBlob(want.Digest, want.Size, rc, hold)
 	if err != nil {
 		return false, fmt.Errorf("writing layer: %w", err)
 	}
@@ -232,7 +240,7 @@ func (s *Store) ensureBlobs(img v1.Image, desc v1.Descriptor, m *v1.Manifest) er
 	if s.hasBlob(desc.Digest, desc.Size) && s.hasBlob(m.Config.Digest, m.Config.Size) && allLayers(s, m) {
 		return nil
 	}
-	_, _, _, err := s.writeImageBlobs(img)
+	_, _, _, err := s.writeImageBlobs(img, nil)
 	return err
 }
 
@@ -285,7 +293,7 @@ func hasDigest(ds []v1.Descriptor, d v1.Hash) bool {
 }
 
 // dropRedundantUnnamed removes unnamed descriptors of images that also have
-// a named one, and duplicate unnamed descriptors.
+// a named one, and duplicate unnamed descriptors (a platform alternate's stays).
 func dropRedundantUnnamed(ds []v1.Descriptor) []v1.Descriptor {
 	named := map[v1.Hash]bool{}
 	for _, d := range ds {
@@ -296,7 +304,7 @@ func dropRedundantUnnamed(ds []v1.Descriptor) []v1.Descriptor {
 	out := ds[:0]
 	unnamed := map[v1.Hash]bool{}
 	for _, d := range ds {
-		if d.Annotations[AnnotationRefName] == "" {
+		if d.Annotations[AnnotationRefName] == "" && d.Annotations[annotationAlternate] == "" {
 			if named[d.Digest] || unnamed[d.Digest] {
 				continue
 			}

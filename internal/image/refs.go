@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/hush-build/hush/internal/lease"
 )
 
 // ErrConflict is returned (wrapped) when removing by ID an image that is
@@ -195,23 +197,22 @@ func (s *Store) dropUnreferenced(idx *v1.IndexManifest, removed []v1.Hash) {
 	if err != nil {
 		return
 	}
-	held, err := s.held()
-	if err != nil {
-		return
-	}
-	for _, d := range removed {
-		_, man, err := s.readManifest(d)
-		if err != nil {
-			continue
-		}
-		blobs := []v1.Hash{man.Config.Digest, d}
-		for _, l := range man.Layers {
-			blobs = append(blobs, l.Digest)
-		}
-		for _, b := range blobs {
-			if !keep[b] {
-				_ = s.removeBlob(b, held)
+	_ = s.exclusive(func(v *lease.View) error {
+		for _, d := range removed {
+			_, man, err := s.readManifest(d)
+			if err != nil {
+				continue
+			}
+			blobs := []v1.Hash{man.Config.Digest, d}
+			for _, l := range man.Layers {
+				blobs = append(blobs, l.Digest)
+			}
+			for _, b := range blobs {
+				if !keep[b] {
+					_ = s.removeBlob(b, v)
+				}
 			}
 		}
-	}
+		return nil
+	})
 }

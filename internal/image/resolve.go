@@ -30,39 +30,57 @@ type Resolver struct {
 	Transport http.RoundTripper
 	// Lease, when set, holds every blob of a resolved image for the build using it.
 	Lease *lease.Lease
+	// Pull fetches every name from its registry even when the store has it (buildx's
+	// --pull); image IDs are still only looked up locally.
+	Pull bool
 }
 
-// Resolve returns the image ref names, pulling it if the store lacks it.
-// Image IDs are only looked up locally.
+// Resolve returns the image ref names, pulling it if the store lacks it (or always, for
+// a name, with Pull). Image IDs are only looked up locally.
 func (r *Resolver) Resolve(ctx context.Context, ref string) (v1.Image, error) {
+	platform := hostPlatform()
+	if r.Platform != nil {
+		platform = *r.Platform
+	}
+	return r.ResolvePlatform(ctx, ref, platform)
+}
+
+// ResolvePlatform is Resolve for a platform: a stored name serves it only when its image
+// is for that platform (or one pulled for it beside it); else the platform's image is
+// pulled and kept beside the other (see ImageForPlatform).
+func (r *Resolver) ResolvePlatform(ctx context.Context, ref string, platform v1.Platform) (v1.Image, error) {
 	if r.Store == nil {
 		return nil, errors.New("resolving image: no store")
 	}
-	img, _, err := r.Store.ImageFor(ref, r.Lease)
-	if err == nil {
-		return img, nil
+	var stored error
+	if !r.Pull || looksLikeID(ref) {
+		img, _, err := r.Store.ImageForPlatform(ref, platform, r.Lease)
+		if err == nil {
+			return img, nil
+		}
+		if !errors.Is(err, ErrNotFound) || looksLikeID(ref) {
+			return nil, fmt.Errorf("resolving image %q: %w", ref, err)
+		}
+		stored = err
 	}
-	if !errors.Is(err, ErrNotFound) {
+	norm, err := NormalizeName(ref)
+	if err != nil {
 		return nil, fmt.Errorf("resolving image %q: %w", ref, err)
 	}
-	if looksLikeID(ref) {
+	if err := r.pull(ctx, norm, platform); err != nil {
+		if errors.Is(stored, ErrOtherPlatform) {
+			return nil, fmt.Errorf("resolving image %q for %s: the store has it for another platform only, and %w", ref, FormatPlatform(platform), err)
+		}
 		return nil, fmt.Errorf("resolving image %q: %w", ref, err)
 	}
-	norm, nerr := NormalizeName(ref)
-	if nerr != nil {
-		return nil, fmt.Errorf("resolving image %q: %w", ref, err)
-	}
-	if err := r.pull(ctx, norm); err != nil {
-		return nil, fmt.Errorf("resolving image %q: %w", ref, err)
-	}
-	img, _, err = r.Store.ImageFor(norm, r.Lease)
+	img, _, err := r.Store.ImageForPlatform(norm, platform, r.Lease)
 	if err != nil {
 		return nil, fmt.Errorf("resolving image %q: %w", ref, err)
 	}
 	return img, nil
 }
 
-func (r *Resolver) pull(ctx context.Context, norm string) error {
+func (r *Resolver) pull(ctx context.Context, norm string, platform v1.Platform) error {
 	var opts []name.Option
 	if r.Insecure {
 		opts = append(opts, name.Insecure)
@@ -75,10 +93,6 @@ func (r *Resolver) pull(ctx context.Context, norm string) error {
 	if kc == nil {
 		kc = authn.NewMultiKeychain() // resolves every registry to authn.Anonymous
 	}
-	platform := hostPlatform()
-	if r.Platform != nil {
-		platform = *r.Platform
-	}
 	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(platform)}
 	if r.Transport != nil {
 		ropts = append(ropts, remote.WithTransport(r.Transport))
@@ -86,6 +100,20 @@ func (r *Resolver) pull(ctx context.Context, norm string) error {
 	img, err := remote.Image(nref, ropts...)
 	if err != nil {
 		return fmt.Errorf("pulling %s: %w", norm, err)
+	}
+	return r.store(img, norm, platform)
+}
+
+// store keeps a pulled image under its name, or beside the image of another platform the
+// name is on (a platform alternate).
+func (r *Resolver) store(img v1.Image, norm string, platform v1.Platform) error {
+	if cur, _, err := r.Store.Image(norm); err == nil {
+		if got, err := PlatformOf(cur); err == nil && !PlatformMatches(platform, got) {
+			if err := r.Store.putAlternate(img, norm, platform); err != nil {
+				return fmt.Errorf("storing %s: %w", norm, err)
+			}
+			return nil
+		}
 	}
 	// A digest name may be an index digest while img is the platform image
 	// in it; it still names img, like docker's RepoDigests.

@@ -146,3 +146,32 @@ func TestResolveWithoutKeychainReadsNoDockerConfig(t *testing.T) {
 		t.Errorf("resolved %s, want %s", mustDigest(t, got), mustDigest(t, img))
 	}
 }
+
+// TestResolvePull: with Pull (buildx's --pull) a name is fetched from its registry even
+// when the store has it, so a newer image under the same tag wins; without Pull the
+// store's copy is used; an image ID is still only looked up locally.
+func TestResolvePull(t *testing.T) {
+	host, _ := testRegistry(t)
+	old, newer := simpleImage(t, "old"), simpleImage(t, "newer")
+	s := newStore(t)
+	if _, err := s.Put(old, host+"/app:1"); err != nil {
+		t.Fatal(err)
+	}
+	push(t, host+"/app:1", newer)
+	ctx := context.Background()
+	got, err := (&Resolver{Store: s}).Resolve(ctx, host+"/app:1")
+	if err != nil || mustDigest(t, got) != mustDigest(t, old) {
+		t.Fatalf("without Pull: %v, %v; want the stored image", got, err)
+	}
+	r := &Resolver{Store: s, Pull: true}
+	if got, err = r.Resolve(ctx, host+"/app:1"); err != nil || mustDigest(t, got) != mustDigest(t, newer) {
+		t.Fatalf("with Pull: %v; want the registry's newer image", err)
+	}
+	id, _ := old.ConfigName()
+	if _, err := r.Resolve(ctx, id.String()); err != nil {
+		t.Errorf("with Pull, an ID is looked up locally: %v", err)
+	}
+	if _, err := r.Resolve(ctx, host+"/local-only:1"); err == nil {
+		t.Error("with Pull, a name the registry lacks resolved")
+	}
+}

@@ -26,7 +26,8 @@ import (
 // into dir as buildx merges: a directory present in both is merged entry by
 // entry, anything else the image has replaces the entry of the same name, and
 // what only dir has stays (exporting into "." never deletes unrelated files).
-func ExportRootfs(img v1.Image, dir string) error {
+// Each attestation is written beside the files, as BuildKit's local exporter does.
+func ExportRootfs(img v1.Image, dir string, atts ...Attestation) error {
 	dir, err := outputDir(dir)
 	if err != nil {
 		return fmt.Errorf("exporting rootfs: %w", err)
@@ -41,6 +42,11 @@ func ExportRootfs(img v1.Image, dir string) error {
 	defer rc.Close()
 	if err := untar(rc, tmp); err != nil {
 		return fmt.Errorf("exporting rootfs to %s: %w", dir, err)
+	}
+	if len(atts) > 0 {
+		if err := writeDirAttestations(tmp, atts); err != nil {
+			return fmt.Errorf("exporting rootfs to %s: %w", dir, err)
+		}
 	}
 	if err := moveInto(tmp, dir); err != nil {
 		return fmt.Errorf("exporting rootfs to %s: %w", dir, err)

@@ -2,11 +2,13 @@ package image
 
 import (
 	"archive/tar"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"path"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -14,10 +16,23 @@ import (
 	"github.com/hush-build/hush/internal/outfile"
 )
 
+// RootfsPart is one platform's filesystem in a type=local or type=tar output: under Dir
+// ("" for the root; BuildKit's platform-split directory), with its attestation files.
+type RootfsPart struct {
+	Dir          string
+	Image        v1.Image
+	Attestations []Attestation
+}
+
 // WriteRootfsTar writes img's final filesystem as one tar file at path, like
 // buildx --output type=tar,dest=FILE, through outfile.Write.
-func WriteRootfsTar(img v1.Image, path string) error {
-	if err := outfile.Write(path, 0o644, func(w io.Writer) error { return rootfsTar(w, img) }); err != nil {
+func WriteRootfsTar(img v1.Image, path string, atts ...Attestation) error {
+	return WriteRootfsTars(path, []RootfsPart{{Image: img, Attestations: atts}})
+}
+
+// WriteRootfsTars is WriteRootfsTar of several parts (a multi-platform result).
+func WriteRootfsTars(path string, parts []RootfsPart) error {
+	if err := outfile.Write(path, 0o644, func(w io.Writer) error { return rootfsTars(w, parts) }); err != nil {
 		return fmt.Errorf("writing rootfs tar %s: %w", path, err)
 	}
 	return nil
@@ -25,22 +40,44 @@ func WriteRootfsTar(img v1.Image, path string) error {
 
 // StreamRootfsTar writes the tar of WriteRootfsTar to w (stdout for
 // dest=-).
-func StreamRootfsTar(w io.Writer, img v1.Image) error {
-	if err := rootfsTar(w, img); err != nil {
+func StreamRootfsTar(w io.Writer, img v1.Image, atts ...Attestation) error {
+	return StreamRootfsTars(w, []RootfsPart{{Image: img, Attestations: atts}})
+}
+
+// StreamRootfsTars is StreamRootfsTar of several parts.
+func StreamRootfsTars(w io.Writer, parts []RootfsPart) error {
+	if err := rootfsTars(w, parts); err != nil {
 		return fmt.Errorf("writing rootfs tar: %w", err)
 	}
 	return nil
 }
 
+// rootfsTars writes each part (under its directory) into one tar.
+func rootfsTars(w io.Writer, parts []RootfsPart) error {
+	tw := tar.NewWriter(w)
+	for _, p := range parts {
+		if p.Dir != "" {
+			hdr := &tar.Header{Typeflag: tar.TypeDir, Name: p.Dir + "/", Mode: 0o755, ModTime: time.Now()}
+			if err := tw.WriteHeader(hdr); err != nil {
+				return fmt.Errorf("writing %s: %w", p.Dir, err)
+			}
+		}
+		if err := rootfsTar(tw, p); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
 // rootfsTar re-encodes the flattened layers (mutate.Extract: whiteouts and
 // opaque dirs applied, whiteout markers dropped): names relative to the
-// root, no root entry, and only file types, so the tar holds the image's
-// files and nothing else.
-func rootfsTar(w io.Writer, img v1.Image) error {
-	rc := mutate.Extract(img)
+// root (under p.Dir), no root entry, and only file types, so the tar holds the
+// image's files and nothing else, and after them the attestation files about them.
+func rootfsTar(tw *tar.Writer, p RootfsPart) error {
+	rc := mutate.Extract(p.Image)
 	defer rc.Close()
 	tr := tar.NewReader(rc)
-	tw := tar.NewWriter(w)
+	files := fileDigests{}
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -63,26 +100,58 @@ func rootfsTar(w io.Writer, img v1.Image) error {
 		if name == "" {
 			continue
 		}
-		if hdr.Typeflag == tar.TypeLink {
-			target, ok := relName(hdr.Linkname)
-			if !ok || target == "" {
-				return fmt.Errorf("unsafe hardlink %q -> %q in layer", hdr.Name, hdr.Linkname)
-			}
-			hdr.Linkname = target
-		}
-		if hdr.Typeflag == tar.TypeDir {
-			name += "/"
-		}
-		hdr.Name, hdr.Format = name, tar.FormatUnknown
-		dropBasicPAX(hdr)
-		if err := tw.WriteHeader(hdr); err != nil {
-			return fmt.Errorf("writing %s: %w", name, err)
-		}
-		if _, err := io.Copy(tw, tr); err != nil {
-			return fmt.Errorf("writing %s: %w", name, err)
+		if err := writeEntry(tw, tr, hdr, name, p.Dir, files); err != nil {
+			return err
 		}
 	}
-	return tw.Close()
+	if len(p.Attestations) > 0 {
+		return appendAttestations(tw, files, p.Attestations, p.Dir)
+	}
+	return nil
+}
+
+// writeEntry writes one layer entry named name (relative) under dir.
+func writeEntry(tw *tar.Writer, tr io.Reader, hdr *tar.Header, name, dir string, files fileDigests) error {
+	link := ""
+	if hdr.Typeflag == tar.TypeLink {
+		target, ok := relName(hdr.Linkname)
+		if !ok || target == "" {
+			return fmt.Errorf("unsafe hardlink %q -> %q in layer", hdr.Name, hdr.Linkname)
+		}
+		link, hdr.Linkname = target, path.Join(dir, target)
+	}
+	hdr.Name, hdr.Format = path.Join(dir, name), tar.FormatUnknown
+	if hdr.Typeflag == tar.TypeDir {
+		hdr.Name += "/"
+	}
+	dropBasicPAX(hdr)
+	if err := tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("writing %s: %w", hdr.Name, err)
+	}
+	if err := copyEntry(tw, tr, hdr.Typeflag, name, link, files); err != nil {
+		return fmt.Errorf("writing %s: %w", hdr.Name, err)
+	}
+	return nil
+}
+
+// copyEntry copies an entry's contents, recording a regular file's digest (and a hard
+// link's, its target's) in files.
+func copyEntry(tw *tar.Writer, tr io.Reader, typ byte, name, link string, files fileDigests) error {
+	switch typ {
+	case tar.TypeReg:
+		h := sha256.New()
+		if _, err := io.Copy(tw, io.TeeReader(tr, h)); err != nil {
+			return err
+		}
+		files.add(name, h)
+		return nil
+	case tar.TypeLink:
+		if d, ok := files[link]; ok {
+			files[name] = d
+		}
+	}
+	_, err := io.Copy(tw, tr)
+	return err
 }
 
 // dropBasicPAX removes the PAX records tar.Reader also decodes into header

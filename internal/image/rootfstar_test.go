@@ -144,8 +144,8 @@ func TestSinksRemoveStaleTemps(t *testing.T) {
 		name  string
 		write func(string) error
 	}{
-		{"oci-layout", func(p string) error { return WriteOCILayout(img, p, nil) }},
-		{"oci-archive", func(p string) error { return WriteOCIArchive(img, p, nil) }},
+		{"oci-layout", func(p string) error { return WriteOCILayout(mustSingle(t, img), p, nil) }},
+		{"oci-archive", func(p string) error { return WriteOCIArchive(mustSingle(t, img), p, nil) }},
 		{"docker-archive", func(p string) error { return WriteDockerArchive(img, p, nil) }},
 		{"rootfs", func(p string) error { return ExportRootfs(img, p) }},
 		{"rootfs-tar", func(p string) error { return WriteRootfsTar(img, p) }},

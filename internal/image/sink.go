@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"time"
@@ -22,20 +23,12 @@ import (
 	"github.com/hush-build/hush/internal/outfile"
 )
 
-// sinkDescriptors are the index.json entries for img under names, the way
-// BuildKit writes them: ref.name is the tag (what umoci and skopeo's
-// oci:DIR:TAG expect), io.containerd.image.name the full name. No names
-// gives one unannotated descriptor.
-func sinkDescriptors(img v1.Image, names []string) ([]v1.Descriptor, error) {
-	raw, err := img.RawManifest()
-	if err != nil {
-		return nil, fmt.Errorf("reading manifest: %w", err)
-	}
-	d, size, err := v1.SHA256(bytes.NewReader(raw))
-	if err != nil {
-		return nil, fmt.Errorf("hashing manifest: %w", err)
-	}
-	base := v1.Descriptor{MediaType: types.OCIManifestSchema1, Size: size, Digest: d}
+// sinkDescriptors are the index.json entries for c under names, the way BuildKit writes
+// them: c's descriptor (with its descriptor annotations), ref.name the tag (what umoci and
+// skopeo's oci:DIR:TAG expect), io.containerd.image.name the full name. No names gives one
+// descriptor without name annotations.
+func sinkDescriptors(c *Composed, names []string) ([]v1.Descriptor, error) {
+	base := c.Descriptor
 	if len(names) == 0 {
 		return []v1.Descriptor{base}, nil
 	}
@@ -52,22 +45,22 @@ func sinkDescriptors(img v1.Image, names []string) ([]v1.Descriptor, error) {
 		seen[norm] = true
 		_, obj := splitName(norm)
 		desc := base
-		desc.Annotations = map[string]string{AnnotationRefName: obj, AnnotationImageName: norm}
+		desc.Annotations = maps.Clone(base.Annotations)
+		if desc.Annotations == nil {
+			desc.Annotations = map[string]string{}
+		}
+		desc.Annotations[AnnotationRefName], desc.Annotations[AnnotationImageName] = obj, norm
 		out = append(out, desc)
 	}
 	return out, nil
 }
 
-// WriteOCILayout writes img as an OCI image layout directory at dir, one
+// WriteOCILayout writes c as an OCI image layout directory at dir, one
 // index.json descriptor per name. The layout is built under a temp name
 // beside dir and renamed into place; an existing layout at dir is replaced,
 // any other non-empty dir is refused. A dir given as a symlink is followed.
-func WriteOCILayout(img v1.Image, dir string, names []string) error {
-	oimg, err := toOCI(img)
-	if err != nil {
-		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
-	}
-	descs, err := sinkDescriptors(oimg, names)
+func WriteOCILayout(c *Composed, dir string, names []string) error {
+	descs, err := sinkDescriptors(c, names)
 	if err != nil {
 		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
 	}
@@ -84,7 +77,7 @@ func WriteOCILayout(img v1.Image, dir string, names []string) error {
 	}
 	defer release()
 	defer os.RemoveAll(tmp)
-	if err := fillLayout(tmp, oimg, descs); err != nil {
+	if err := fillLayout(tmp, c, descs); err != nil {
 		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
 	}
 	if err := replaceDir(tmp, dir); err != nil {
@@ -107,12 +100,17 @@ func outputDir(dir string) (string, error) {
 }
 
 // fillLayout writes the layout files into the empty dir tmp.
-func fillLayout(tmp string, img v1.Image, descs []v1.Descriptor) error {
+func fillLayout(tmp string, c *Composed, descs []v1.Descriptor) error {
 	p, err := layout.Write(tmp, empty.Index)
 	if err != nil {
 		return err
 	}
-	if err := p.WriteImage(img); err != nil {
+	if c.Index != nil {
+		err = p.WriteIndex(c.Index)
+	} else {
+		err = p.WriteImage(c.Image)
+	}
+	if err != nil {
 		return err
 	}
 	idx := &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: descs}
@@ -179,11 +177,11 @@ func replaceDir(tmp, dir string) error {
 	return nil
 }
 
-// WriteOCIArchive writes img as a tar of an OCI image layout (what
+// WriteOCIArchive writes c as a tar of an OCI image layout (what
 // `docker buildx build --output type=oci,dest=x.tar` produces) to the file
 // path, through outfile.Write.
-func WriteOCIArchive(img v1.Image, path string, names []string) error {
-	err := outfile.Write(path, 0o644, func(w io.Writer) error { return ociArchive(w, img, names) })
+func WriteOCIArchive(c *Composed, path string, names []string) error {
+	err := outfile.Write(path, 0o644, func(w io.Writer) error { return ociArchive(w, c, names) })
 	if err != nil {
 		return fmt.Errorf("writing OCI archive %s: %w", path, err)
 	}
@@ -192,80 +190,138 @@ func WriteOCIArchive(img v1.Image, path string, names []string) error {
 
 // StreamOCIArchive writes the archive of WriteOCIArchive to w (stdout for
 // dest=-).
-func StreamOCIArchive(w io.Writer, img v1.Image, names []string) error {
-	if err := ociArchive(w, img, names); err != nil {
+func StreamOCIArchive(w io.Writer, c *Composed, names []string) error {
+	if err := ociArchive(w, c, names); err != nil {
 		return fmt.Errorf("writing OCI archive: %w", err)
 	}
 	return nil
 }
 
-func ociArchive(w io.Writer, img v1.Image, names []string) error {
-	oimg, err := toOCI(img)
+func ociArchive(w io.Writer, c *Composed, names []string) error {
+	descs, err := sinkDescriptors(c, names)
 	if err != nil {
 		return err
 	}
-	descs, err := sinkDescriptors(oimg, names)
-	if err != nil {
-		return err
-	}
-	return writeOCITar(w, oimg, descs)
+	return writeOCITar(w, c, descs)
 }
 
-func writeOCITar(w io.Writer, img v1.Image, descs []v1.Descriptor) error {
+func writeOCITar(w io.Writer, c *Composed, descs []v1.Descriptor) error {
 	tw := tar.NewWriter(w)
 	epoch := time.Unix(0, 0)
-	file := func(name string, b []byte) error {
-		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(b)), ModTime: epoch, Format: tar.FormatPAX}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		_, err := tw.Write(b)
-		return err
-	}
 	for _, d := range []string{"blobs/", "blobs/sha256/"} {
 		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: 0o755, ModTime: epoch, Format: tar.FormatPAX}); err != nil {
 			return err
 		}
 	}
-	if err := file(ociLayoutFile, []byte(ociLayoutContent)); err != nil {
+	if err := tarBlob(tw, ociLayoutFile, []byte(ociLayoutContent), epoch); err != nil {
 		return err
 	}
 	idx, err := json.Marshal(&v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: descs})
 	if err != nil {
 		return err
 	}
-	if err := file(indexFile, idx); err != nil {
+	if err := tarBlob(tw, indexFile, idx, epoch); err != nil {
 		return err
 	}
+	written := map[v1.Hash]bool{}
+	if c.Index != nil {
+		err = writeIndexEntries(tw, c.Index, written, epoch)
+	} else {
+		err = writeImageEntries(tw, c.Image, written, epoch)
+	}
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+func tarBlob(tw *tar.Writer, name string, b []byte, mtime time.Time) error {
+	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(b)), ModTime: mtime, Format: tar.FormatPAX}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	_, err := tw.Write(b)
+	return err
+}
+
+// writeBlobEntry writes a small blob (manifest, config, index) once.
+func writeBlobEntry(tw *tar.Writer, raw []byte, written map[v1.Hash]bool, mtime time.Time) error {
+	d, _, err := v1.SHA256(bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	if written[d] {
+		return nil
+	}
+	written[d] = true
+	return tarBlob(tw, "blobs/sha256/"+d.Hex, raw, mtime)
+}
+
+// writeIndexEntries writes an index's blob and every manifest it names, recursively.
+func writeIndexEntries(tw *tar.Writer, idx v1.ImageIndex, written map[v1.Hash]bool, mtime time.Time) error {
+	raw, err := idx.RawManifest()
+	if err != nil {
+		return fmt.Errorf("reading index: %w", err)
+	}
+	if err := writeBlobEntry(tw, raw, written, mtime); err != nil {
+		return err
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return fmt.Errorf("reading index: %w", err)
+	}
+	for _, d := range m.Manifests {
+		if d.MediaType.IsIndex() {
+			child, err := idx.ImageIndex(d.Digest)
+			if err == nil {
+				err = writeIndexEntries(tw, child, written, mtime)
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			return fmt.Errorf("reading manifest %s: %w", d.Digest, err)
+		}
+		if err := writeImageEntries(tw, img, written, mtime); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeImageEntries writes an image's manifest, config and layers.
+func writeImageEntries(tw *tar.Writer, img v1.Image, written map[v1.Hash]bool, mtime time.Time) error {
 	rawMan, err := img.RawManifest()
 	if err != nil {
 		return fmt.Errorf("reading manifest: %w", err)
 	}
-	if err := file("blobs/sha256/"+descs[0].Digest.Hex, rawMan); err != nil {
+	if err := writeBlobEntry(tw, rawMan, written, mtime); err != nil {
+		return err
+	}
+	rawCfg, err := img.RawConfigFile()
+	if err != nil {
+		return fmt.Errorf("reading config: %w", err)
+	}
+	if err := writeBlobEntry(tw, rawCfg, written, mtime); err != nil {
 		return err
 	}
 	m, err := img.Manifest()
 	if err != nil {
 		return fmt.Errorf("reading manifest: %w", err)
 	}
-	rawCfg, err := img.RawConfigFile()
-	if err != nil {
-		return fmt.Errorf("reading config: %w", err)
-	}
-	if err := file("blobs/sha256/"+m.Config.Digest.Hex, rawCfg); err != nil {
-		return err
-	}
-	written := map[v1.Hash]bool{}
 	for _, ld := range m.Layers {
 		if written[ld.Digest] {
 			continue
 		}
 		written[ld.Digest] = true
-		if err := writeLayerEntry(tw, img, ld, epoch); err != nil {
+		if err := writeLayerEntry(tw, img, ld, mtime); err != nil {
 			return err
 		}
 	}
-	return tw.Close()
+	return nil
 }
 
 // writeLayerEntry copies one layer blob into the tar, checking its digest.

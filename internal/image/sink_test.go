@@ -54,7 +54,7 @@ func TestWriteOCILayout(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			img := tt.img(t)
 			dir := filepath.Join(t.TempDir(), "out")
-			if err := WriteOCILayout(img, dir, tt.names); err != nil {
+			if err := WriteOCILayout(mustSingle(t, img), dir, tt.names); err != nil {
 				t.Fatalf("WriteOCILayout: %v", err)
 			}
 			ii, err := layout.ImageIndexFromPath(dir)
@@ -116,18 +116,18 @@ func TestToolsAcceptSinks(t *testing.T) {
 	img := simpleImage(t, "tools")
 	dir := t.TempDir()
 	layoutDir := filepath.Join(dir, "layout")
-	if err := WriteOCILayout(img, layoutDir, []string{"app:1"}); err != nil {
+	if err := WriteOCILayout(mustSingle(t, img), layoutDir, []string{"app:1"}); err != nil {
 		t.Fatal(err)
 	}
 	ociTar := filepath.Join(dir, "oci.tar")
-	if err := WriteOCIArchive(img, ociTar, []string{"app:1"}); err != nil {
+	if err := WriteOCIArchive(mustSingle(t, img), ociTar, []string{"app:1"}); err != nil {
 		t.Fatal(err)
 	}
 	dockerTar := filepath.Join(dir, "docker.tar")
 	if err := WriteDockerArchive(img, dockerTar, []string{"app:1"}); err != nil {
 		t.Fatal(err)
 	}
-	want := mustDigest(t, img).String()
+	want := mustSingle(t, img).Descriptor.Digest.String()
 	for _, ref := range []string{"oci:" + layoutDir, "oci:" + layoutDir + ":1", "oci-archive:" + ociTar, "oci-archive:" + ociTar + ":1"} {
 		if out := run(t, "skopeo", "inspect", "--format", "{{.Digest}}", ref); strings.TrimSpace(out) != want {
 			t.Errorf("skopeo inspect %s digest = %q, want %s", ref, out, want)
@@ -204,11 +204,11 @@ func TestSinksAreAtomic(t *testing.T) {
 		name  string
 		write func(v1.Image, string) error
 	}{
-		{"oci-layout", func(img v1.Image, p string) error { return WriteOCILayout(img, p, []string{"a:1"}) }},
-		{"oci-archive", func(img v1.Image, p string) error { return WriteOCIArchive(img, p, []string{"a:1"}) }},
+		{"oci-layout", func(img v1.Image, p string) error { return WriteOCILayout(mustSingle(t, img), p, []string{"a:1"}) }},
+		{"oci-archive", func(img v1.Image, p string) error { return WriteOCIArchive(mustSingle(t, img), p, []string{"a:1"}) }},
 		{"docker-archive", func(img v1.Image, p string) error { return WriteDockerArchive(img, p, []string{"a:1"}) }},
-		{"rootfs", ExportRootfs},
-		{"rootfs-tar", WriteRootfsTar},
+		{"rootfs", func(img v1.Image, p string) error { return ExportRootfs(img, p) }},
+		{"rootfs-tar", func(img v1.Image, p string) error { return WriteRootfsTar(img, p) }},
 	}
 	for _, sk := range sinks {
 		t.Run(sk.name, func(t *testing.T) {
@@ -242,18 +242,18 @@ func TestOCILayoutRefusesForeignDir(t *testing.T) {
 	if err := os.WriteFile(keep, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteOCILayout(simpleImage(t, "x"), dir, nil); err == nil {
+	if err := WriteOCILayout(mustSingle(t, simpleImage(t, "x")), dir, nil); err == nil {
 		t.Fatal("WriteOCILayout replaced a non-layout directory")
 	}
 	if _, err := os.Stat(keep); err != nil {
 		t.Fatalf("unrelated file gone: %v", err)
 	}
 	// An existing layout is replaced.
-	if err := WriteOCILayout(simpleImage(t, "1"), filepath.Join(dir, "l"), []string{"a:1"}); err != nil {
+	if err := WriteOCILayout(mustSingle(t, simpleImage(t, "1")), filepath.Join(dir, "l"), []string{"a:1"}); err != nil {
 		t.Fatal(err)
 	}
 	img2 := simpleImage(t, "2")
-	if err := WriteOCILayout(img2, filepath.Join(dir, "l"), []string{"a:2"}); err != nil {
+	if err := WriteOCILayout(mustSingle(t, img2), filepath.Join(dir, "l"), []string{"a:2"}); err != nil {
 		t.Fatal(err)
 	}
 	ii, err := layout.ImageIndexFromPath(filepath.Join(dir, "l"))
@@ -261,7 +261,7 @@ func TestOCILayoutRefusesForeignDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	im, _ := ii.IndexManifest()
-	if len(im.Manifests) != 1 || im.Manifests[0].Digest != mustDigest(t, img2) || im.Manifests[0].Annotations[AnnotationImageName] != "docker.io/library/a:2" {
+	if len(im.Manifests) != 1 || im.Manifests[0].Digest != mustSingle(t, img2).Descriptor.Digest || im.Manifests[0].Annotations[AnnotationImageName] != "docker.io/library/a:2" {
 		t.Fatalf("replaced layout index = %+v", im.Manifests)
 	}
 	if errors.Is(err, os.ErrNotExist) {

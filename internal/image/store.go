@@ -63,6 +63,7 @@ type Entry struct {
 	Digest  v1.Hash   // manifest digest
 	Created time.Time // from the config
 	Size    int64     // bytes of manifest, config and (compressed) layers
+	Labels  map[string]string
 }
 
 // OpenStore opens the store at dir, creating an empty OCI layout if needed.
@@ -268,6 +269,15 @@ func (s *Store) Image(ref string) (v1.Image, Entry, error) {
 	return img, e, nil
 }
 
+// ImageByDigest returns the stored image whose manifest digest is d (named or not).
+func (s *Store) ImageByDigest(d v1.Hash) (v1.Image, error) {
+	img, err := s.image(d)
+	if err != nil {
+		return nil, fmt.Errorf("loading image %s: %w", d, err)
+	}
+	return img, nil
+}
+
 // List returns every stored image, newest first.
 func (s *Store) List() ([]Entry, error) {
 	idx, err := s.readIndex()
@@ -282,6 +292,9 @@ func (s *Store) List() ([]Entry, error) {
 		}
 		seen[d.Digest] = true
 		e, err := s.entry(idx, d.Digest)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // removed (rmi) since the index was read
+		}
 		if err != nil {
 			return nil, fmt.Errorf("listing images: %w", err)
 		}
@@ -331,7 +344,7 @@ func (s *Store) entry(idx *v1.IndexManifest, digest v1.Hash) (Entry, error) {
 	if err != nil {
 		return Entry{}, fmt.Errorf("parsing config %s: %w", m.Config.Digest, err)
 	}
-	e.Created = cfg.Created.Time
+	e.Created, e.Labels = cfg.Created.Time, cfg.Config.Labels
 	return e, nil
 }
 

@@ -49,12 +49,21 @@ var rules = map[string][]string{
 	// the machine are the builder's.
 	"remotecache": {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "secret", "audit", "progress", "bake", "pipeline", "codeship", "lease"},
 	"sink":        {"builder", "cli", "plan", "executor", "snapshot", "fscopy", "cache", "secret", "audit"},
+	// buildflags parses flag values into builder's request types; it runs nothing.
+	"buildflags":   {"cli", "executor", "snapshot", "cache", "secret", "audit", "sink"},
+	"provenance":   {"builder", "cli", "plan", "executor", "image", "snapshot", "secret", "audit", "*io"},
+	"dockerengine": {"builder", "cli", "plan", "executor", "image", "snapshot", "secret", "audit", "sink"},
+	"dockerfmt":    {"builder", "cli", "plan", "executor", "image", "snapshot", "secret", "audit", "*io"},
 	// cli wires the packages below it; the build itself is builder's.
 	"cli": {"cache", "executor", "snapshot", "fscopy", "fsroot", "untar", "scratch", "lease", "plan", "gitsource", "buildcontext", "dockerfile"},
 	// hushtest serves tests of every package, so it imports none of hush's own.
 	"hushtest": {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "cache", "secret", "audit", "registry"},
 	// rootless sets up the user namespace; every package above it may ask it where it runs.
 	"rootless": {"builder", "cli", "plan", "executor", "image", "snapshot", "fscopy", "untar", "secret", "audit", "netns", "pipeline", "registry", "fsroot"},
+	// conformance reads built images for the corpus test; it builds nothing.
+	"conformance": {"builder", "cli", "plan", "executor", "snapshot", "fscopy", "cache", "secret", "registry", "sink", "audit"},
+	// gc decides what build cache goes; the builder hands it the stores.
+	"gc": {"builder", "cli", "plan", "executor", "fscopy", "untar", "secret", "audit", "sink", "registry", "pipeline", "dockerfile", "buildcontext"},
 	// layering holds only this test.
 	"layering": {"builder", "cli"},
 }

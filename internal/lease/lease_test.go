@@ -1,22 +1,16 @@
 package lease
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestLeases(t *testing.T) {
-	ls, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	live, err := ls.Acquire()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer live.Release()
+	ls, live := openLease(t)
 	if err := live.Hold(BlobRef("sha256:aa"), LayerRef("sha256:bb"), BlobRef("sha256:aa")); err != nil {
 		t.Fatal(err)
 	}
@@ -35,31 +29,30 @@ func TestLeases(t *testing.T) {
 	if _, err := os.Stat(dead); !os.IsNotExist(err) {
 		t.Errorf("the dead lease file was not removed: %v", err)
 	}
-	for _, r := range []string{BlobRef("sha256:aa"), BlobRef("sha256:dd"), LayerRef("sha256:bb"), LayerRef("sha256:ee")} {
-		if err := ls.Defer(r); err != nil {
-			t.Fatal(err)
+	err = ls.Exclusive(func(v *View) error {
+		for _, r := range []string{BlobRef("sha256:aa"), BlobRef("sha256:dd"), LayerRef("sha256:bb"), LayerRef("sha256:ee")} {
+			if err := v.Defer(r); err != nil {
+				return err
+			}
 		}
-	}
-	blobs, err := ls.Pending("blob ")
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(blobs, []string{BlobRef("sha256:dd")}) {
+	if blobs := pending(t, ls, "blob "); !slices.Equal(blobs, []string{BlobRef("sha256:dd")}) {
 		t.Errorf("pending blobs = %v; want only the unheld one", blobs)
 	}
 	live.Release()
-	layers, err := ls.Pending("layer ")
-	if err != nil {
-		t.Fatal(err)
-	}
+	layers := pending(t, ls, "layer ")
 	slices.Sort(layers)
 	if !slices.Equal(layers, []string{LayerRef("sha256:bb"), LayerRef("sha256:ee")}) {
 		t.Errorf("pending layers after the lease ended = %v", layers)
 	}
-	if blobs, _ := ls.Pending("blob "); !slices.Equal(blobs, []string{BlobRef("sha256:aa")}) {
+	if blobs := pending(t, ls, "blob "); !slices.Equal(blobs, []string{BlobRef("sha256:aa")}) {
 		t.Errorf("pending blobs after the lease ended = %v", blobs)
 	}
-	if left, _ := ls.Pending(""); len(left) != 0 {
+	if left := pending(t, ls, ""); len(left) != 0 {
 		t.Errorf("pending after collecting everything: %v", left)
 	}
 	var none *Lease
@@ -70,15 +63,7 @@ func TestLeases(t *testing.T) {
 }
 
 func TestDropKeepsTheRest(t *testing.T) {
-	ls, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := ls.Acquire()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release()
+	ls, l := openLease(t)
 	if err := l.Hold(BlobRef("sha256:a"), BlobRef("sha256:b")); err != nil {
 		t.Fatal(err)
 	}
@@ -98,4 +83,90 @@ func TestDropKeepsTheRest(t *testing.T) {
 	if held, _ := ls.Held(); !held[BlobRef("sha256:a")] {
 		t.Errorf("a held again is not held: %v", held)
 	}
+}
+
+func pending(t *testing.T, ls *Leases, prefix string) []string {
+	t.Helper()
+	var out []string
+	err := ls.Exclusive(func(v *View) error {
+		var err error
+		out, err = v.Pending(prefix)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestHoldWaitsForExclusive: a Hold that starts while a remover is inside Exclusive lands
+// only after it, so the remover's view of what is held cannot go stale under it; and the
+// holder, checking afterwards, sees what the remover did.
+func TestHoldWaitsForExclusive(t *testing.T) {
+	ls, l := openLease(t)
+	held := make(chan error, 1)
+	var sawHeld bool
+	err := ls.Exclusive(func(v *View) error {
+		go func() { held <- l.Hold(BlobRef("sha256:x")) }()
+		select {
+		case err := <-held:
+			return fmt.Errorf("Hold returned inside Exclusive (err %v)", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+		sawHeld = v.Held(BlobRef("sha256:x"))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sawHeld {
+		t.Error("the remover saw a hold that had not landed")
+	}
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := ls.Held(); !h[BlobRef("sha256:x")] {
+		t.Errorf("held after Exclusive = %v", h)
+	}
+}
+
+// TestLive tells a running lease from an ended one and from names that are not leases.
+func TestLive(t *testing.T) {
+	ls, l := openLease(t)
+	id := l.ID()
+	if !ls.Live(id) {
+		t.Errorf("a running lease %q is not live", id)
+	}
+	l.Release()
+	for _, id := range []string{id, "", "../x", "nope"} {
+		if ls.Live(id) {
+			t.Errorf("Live(%q) after release", id)
+		}
+	}
+	// A lease whose owner died: the file is left, unlocked.
+	if err := os.WriteFile(ls.leasePath("dead"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if ls.Live("dead") {
+		t.Error("a dead owner's lease is live")
+	}
+	var none *Lease
+	if none.ID() != "" {
+		t.Error("a nil lease has an ID")
+	}
+}
+
+// openLease opens leases in a temp dir and acquires one, released when the test ends.
+func openLease(t *testing.T) (*Leases, *Lease) {
+	t.Helper()
+	ls, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ls.Acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Release)
+	return ls, l
 }

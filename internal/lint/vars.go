@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"regexp"
@@ -126,20 +127,24 @@ func (c *checker) checkBuildArgs(declared map[string]instructions.Command) {
 	}
 }
 
-// secretIndex finds supplied secret values, in any of their forms, inside strings.
+// secretIndex finds supplied secret values, in any of their forms, inside strings. A
+// value's forms are worked out the first time a string is long enough to hold one (no
+// form is shorter than the value without its surrounding white space), so a long secret
+// (a CA bundle) costs nothing when only short strings are checked.
 type secretIndex struct {
-	ids   []string
-	forms map[string][]secret.Form
+	ids    []string
+	values map[string][]byte
+	forms  map[string][]secret.Encoding
 }
 
 func newSecretIndex(values map[string][]byte) *secretIndex {
-	s := &secretIndex{forms: map[string][]secret.Form{}}
+	s := &secretIndex{values: map[string][]byte{}, forms: map[string][]secret.Encoding{}}
 	for _, id := range slices.Sorted(maps.Keys(values)) {
 		if len(values[id]) == 0 {
 			continue
 		}
 		s.ids = append(s.ids, id)
-		s.forms[id] = secret.Forms(values[id])
+		s.values[id] = values[id]
 	}
 	return s
 }
@@ -149,8 +154,14 @@ func newSecretIndex(values map[string][]byte) *secretIndex {
 func (s *secretIndex) find(value string) (string, bool) {
 	b := []byte(value)
 	for _, id := range s.ids {
-		for _, f := range s.forms[id] {
-			if f.In(b) {
+		if len(b) < len(bytes.TrimSpace(s.values[id])) {
+			continue
+		}
+		if _, ok := s.forms[id]; !ok {
+			s.forms[id] = secret.Encodings(s.values[id])
+		}
+		for i := range s.forms[id] {
+			if s.forms[id][i].In(b) {
 				return id, true
 			}
 		}
@@ -160,11 +171,11 @@ func (s *secretIndex) find(value string) (string, bool) {
 
 func (s *secretIndex) wipe() {
 	for _, fs := range s.forms {
-		for _, f := range fs {
-			clear(f.Bytes)
+		for i := range fs {
+			fs[i].Wipe()
 		}
 	}
-	s.forms = nil
+	s.forms, s.values = nil, nil
 }
 
 // String keeps values out of any accidental %v.

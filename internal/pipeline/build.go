@@ -44,33 +44,16 @@ func (r *run) prepare(ctx context.Context, names []string, disp *progress.Displa
 	return nil
 }
 
-// prepareAll builds or pulls the services side by side; every build has a Builder of its
-// own on the one state dir (a builder's self-audit reads its own scratch dir, which
-// concurrent builds must not share).
+// prepareAll builds or pulls the services side by side, all through the run's one
+// Builder (each build has a session of its own: scratch dir, lease, self-audit).
 func (r *run) prepareAll(ctx context.Context, names []string, disp *progress.Display) error {
-	builders := make([]*builder.Builder, len(names))
-	for i := range names {
-		b, err := builder.Open(r.env.Root, builder.Config{Runtime: r.env.Runtime})
-		if err != nil {
-			for _, o := range builders[:i] {
-				o.Close()
-			}
-			return err
-		}
-		builders[i] = b
-	}
-	defer func() {
-		for _, b := range builders {
-			b.Close()
-		}
-	}()
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
 	for i, n := range names {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = r.prepareOne(ctx, builders[i], n, disp)
+			errs[i] = r.prepareOne(ctx, r.runner, n, disp)
 		}()
 	}
 	wg.Wait()
@@ -123,7 +106,7 @@ func (r *run) build(ctx context.Context, b *builder.Builder, svc *codeship.Servi
 	if err != nil {
 		return fmt.Errorf("service %s: image %q: %w", svc.Name, svc.Image, err)
 	}
-	sinks, err := sink.Plan(nil, []string{name}, b.Images, nil, nil)
+	sinks, _, err := sink.Plan(nil, []string{name}, sink.Env{Store: b.Images})
 	if err != nil {
 		return err
 	}

@@ -78,7 +78,11 @@ func start(ctx context.Context, env Env, o Options, needed func(*codeship.Pipeli
 	for _, w := range p.Warnings {
 		fmt.Fprintf(r.errw, "warning: %s\n", w)
 	}
-	if r.runner, err = builder.Open(env.Root, builder.Config{Runtime: env.Runtime}); err != nil {
+	policy, err := builder.LoadGCPolicy(env.Root)
+	if err == nil {
+		r.runner, err = builder.Open(env.Root, builder.Config{Runtime: env.Runtime, GC: policy})
+	}
+	if err != nil {
 		r.close()
 		return nil, nil, err
 	}

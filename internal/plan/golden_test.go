@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/hush-build/hush/internal/dockerfile"
 	"github.com/hush-build/hush/internal/plan"
@@ -97,7 +98,7 @@ func TestNegative(t *testing.T) {
 // means none.
 func readOptions(t *testing.T, path string) plan.Options {
 	t.Helper()
-	opts := plan.Options{BuildArgs: map[string]string{}, OS: "linux", Arch: "amd64"}
+	opts := plan.Options{BuildArgs: map[string]string{}, Platform: ocispecs.Platform{OS: "linux", Architecture: "amd64"}, BuildPlatform: ocispecs.Platform{OS: "linux", Architecture: "amd64"}}
 	data, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
 		return opts

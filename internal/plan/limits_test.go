@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/hush-build/hush/internal/dockerfile"
 	"github.com/hush-build/hush/internal/plan"
@@ -19,7 +20,7 @@ func applyAll(src string, base v1.Config) (*plan.Step, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := plan.New(f, plan.Options{OS: "linux", Arch: "amd64"})
+	p, err := plan.New(f, plan.Options{Platform: ocispecs.Platform{OS: "linux", Architecture: "amd64"}, BuildPlatform: ocispecs.Platform{OS: "linux", Architecture: "amd64"}})
 	if err != nil {
 		return nil, err
 	}

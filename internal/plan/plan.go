@@ -2,13 +2,13 @@ package plan
 
 import (
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/hush-build/hush/internal/dockerfile"
 )
@@ -19,8 +19,12 @@ type Options struct {
 	BuildArgs map[string]string
 	// Target is the --target stage name; empty means the last stage.
 	Target string
-	// OS and Arch are the target platform (default linux and the host's architecture).
-	OS, Arch string
+	// Platform is the target platform (--platform; zero: the host's), BuildPlatform the
+	// one the build runs on (zero: the host's), both normalized.
+	Platform, BuildPlatform ocispecs.Platform
+	// Replaced names the stages (lowercase) a named build context stands for: their
+	// instructions are not planned and their dependencies not needed (--build-context).
+	Replaced map[string]bool
 }
 
 // Plan is the stage graph of one build. It is not modified after New (but for the
@@ -30,7 +34,9 @@ type Plan struct {
 	Stages    []*Stage
 	Target    *Stage
 	BuildArgs map[string]string
-	OS, Arch  string
+	// Platform is the target platform, BuildPlatform the build's (TARGETPLATFORM and
+	// BUILDPLATFORM); a stage's own is Stage.Platform.
+	Platform, BuildPlatform ocispecs.Platform
 	// meta holds the global ARG values, visible to FROM and inherited by ARG in a stage.
 	meta *Env
 	lex  *shell.Lex
@@ -49,6 +55,10 @@ type Stage struct {
 	Deps   []*Stage
 	Needed bool
 	Line   int
+	// Platform is the stage's: FROM --platform, expanded, or the target platform.
+	Platform ocispecs.Platform
+	// Replaced says a named build context stands for the stage (Options.Replaced).
+	Replaced bool
 }
 
 // String names the stage as progress output does.
@@ -74,22 +84,24 @@ func isProxyArg(k string) bool {
 
 // New builds the stage graph and marks the stages the target needs.
 func New(f *dockerfile.File, opts Options) (*Plan, error) {
-	if opts.OS == "" {
-		opts.OS = "linux"
+	if opts.BuildPlatform.OS == "" {
+		opts.BuildPlatform = HostPlatform()
 	}
-	if opts.Arch == "" {
-		opts.Arch = runtime.GOARCH
+	if opts.Platform.OS == "" {
+		opts.Platform = opts.BuildPlatform
 	}
-	p := &Plan{File: f, BuildArgs: opts.BuildArgs, OS: opts.OS, Arch: opts.Arch,
+	p := &Plan{File: f, BuildArgs: opts.BuildArgs, Platform: opts.Platform, BuildPlatform: opts.BuildPlatform,
 		meta: &Env{}, lex: shell.NewLex(f.EscapeToken), used: map[string]bool{}}
 	if p.BuildArgs == nil {
 		p.BuildArgs = map[string]string{}
 	}
-	platform := opts.OS + "/" + opts.Arch
-	for k, v := range map[string]string{"BUILDPLATFORM": platform, "BUILDOS": opts.OS,
-		"BUILDARCH": opts.Arch, "BUILDVARIANT": "", "TARGETPLATFORM": platform,
-		"TARGETOS": opts.OS, "TARGETARCH": opts.Arch, "TARGETVARIANT": ""} {
-		p.meta.Set(k, v)
+	for _, kv := range platformArgs(opts.BuildPlatform, opts.Platform, opts.Target) {
+		v := kv[1]
+		if ov, ok := p.BuildArgs[kv[0]]; ok {
+			v = ov
+			p.used[kv[0]] = true
+		}
+		p.meta.Set(kv[0], v)
 	}
 	for _, a := range f.MetaArgs {
 		for _, kv := range a.Args {
@@ -114,9 +126,14 @@ func New(f *dockerfile.File, opts Options) (*Plan, error) {
 	}
 	for i := range f.Stages {
 		src := &f.Stages[i]
-		st := &Stage{Index: i, Name: strings.ToLower(src.Name), Commands: src.Commands}
+		st := &Stage{Index: i, Name: strings.ToLower(src.Name), Commands: src.Commands, Platform: p.Platform}
 		if len(src.Location) > 0 {
 			st.Line = src.Location[0].Start.Line
+		}
+		if st.Name != "" && opts.Replaced[st.Name] {
+			st.Replaced, st.Commands = true, nil
+			p.Stages = append(p.Stages, st)
+			continue
 		}
 		base, err := ExpandWord(p.lex, src.BaseName, p.meta)
 		if err != nil {
@@ -124,6 +141,9 @@ func New(f *dockerfile.File, opts Options) (*Plan, error) {
 		}
 		if base == "" {
 			return nil, &dockerfile.SyntaxError{File: f.Name, Line: st.Line, Err: fmt.Errorf("base name (%s) should not be blank", src.BaseName)}
+		}
+		if st.Platform, err = p.stagePlatform(src); err != nil {
+			return nil, &dockerfile.SyntaxError{File: f.Name, Line: st.Line, Err: err}
 		}
 		if b := p.stageByName(strings.ToLower(base), i); b != nil {
 			st.BaseStage = b

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/hush-build/hush/internal/dockerfile"
 	"github.com/hush-build/hush/internal/plan"
@@ -34,7 +35,7 @@ func parseFile(t *testing.T, path string) *dockerfile.File {
 
 func newPlan(t *testing.T, f *dockerfile.File, args map[string]string) *plan.Plan {
 	t.Helper()
-	p, err := plan.New(f, plan.Options{BuildArgs: args, OS: "linux", Arch: "amd64"})
+	p, err := plan.New(f, plan.Options{BuildArgs: args, Platform: ocispecs.Platform{OS: "linux", Architecture: "amd64"}, BuildPlatform: ocispecs.Platform{OS: "linux", Architecture: "amd64"}})
 	if err != nil {
 		t.Fatal(err)
 	}

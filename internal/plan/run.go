@@ -1,13 +1,15 @@
 package plan
 
 import (
+	"errors"
 	"fmt"
-	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	mode "github.com/tonistiigi/dchapes-mode"
 )
 
 // applyArg declares build args in the stage, BuildKit's way: a --build-arg value wins,
@@ -75,7 +77,7 @@ func (s *State) applyRun(c *instructions.RunCommand, st *Step) error {
 			if strings.HasPrefix(data, "#!") {
 				f.Data = data
 				st.Script = &f
-				args = []string{path.Join("/dev/pipes", f.Name)}
+				args = []string{st.ScriptPath()}
 			} else {
 				args = []string{data}
 			}
@@ -88,7 +90,8 @@ func (s *State) applyRun(c *instructions.RunCommand, st *Step) error {
 			args = []string{b.String()}
 		}
 	}
-	if c.PrependShell && st.Script == nil {
+	if c.PrependShell {
+		// A shebang heredoc too: BuildKit runs its file through the shell.
 		args = s.withShell(instructions.ShellDependantCmdLine{CmdLine: args, PrependShell: true})
 	}
 	st.Args = args
@@ -105,6 +108,7 @@ func (s *State) applyRun(c *instructions.RunCommand, st *Step) error {
 	}
 	st.Mounts = mounts
 	st.Network = string(instructions.GetNetwork(c))
+	st.Security = instructions.GetSecurity(c)
 	st.CreatedBy = "RUN " + runCommandString(args, s.args, s.run) + " # buildkit"
 	return nil
 }
@@ -147,11 +151,11 @@ func (s *State) applyCopy(st *Step, cs *CopySpec) error {
 		return err
 	}
 	st.Kind, st.Copy = Copy, cs
-	if cs.Chmod != "" {
-		var m uint64
-		if _, err := fmt.Sscanf(cs.Chmod, "%o", &m); err != nil || m > 0o7777 || strings.Trim(cs.Chmod, "01234567") != "" {
-			return fmt.Errorf("invalid chmod parameter: '%v'. it should be octal string and between 0 and 07777", cs.Chmod)
-		}
+	if err := checkChmod(cs.Chmod); err != nil {
+		return err
+	}
+	if cs.Link && chownByName(cs.Chown) {
+		return fmt.Errorf("--chown=%s: user and group names can't be resolved when used with --link, use numeric uid[:gid] instead", cs.Chown)
 	}
 	if cs.From != "" {
 		cs.FromStage, _ = s.plan.ResolveFrom(s.stage, cs.From)
@@ -191,36 +195,60 @@ func (s *State) applyExpose(c *instructions.ExposeCommand, st *Step) error {
 		}
 		ports = append(ports, ps...)
 	}
+	var all []string
+	for _, p := range ports {
+		ps, err := parsePort(p)
+		if err != nil {
+			return err
+		}
+		all = append(all, ps...)
+	}
 	if s.Config.ExposedPorts == nil {
 		s.Config.ExposedPorts = map[string]struct{}{}
 	}
-	var shown []string
-	for _, p := range ports {
-		if p == "" {
-			continue
-		}
-		if !strings.Contains(p, "/") {
-			p += "/tcp"
-		}
-		num, proto, _ := strings.Cut(p, "/")
-		if num == "" || strings.Trim(num, "0123456789-") != "" {
-			return fmt.Errorf("invalid containerPort: %s", num)
-		}
-		proto = strings.ToLower(proto)
-		if proto != "tcp" && proto != "udp" && proto != "sctp" {
-			return fmt.Errorf("invalid proto: %s", proto)
-		}
-		s.Config.ExposedPorts[num+"/"+proto] = struct{}{}
-		shown = append(shown, num+"/"+proto)
+	for _, p := range all {
+		s.Config.ExposedPorts[p] = struct{}{}
 	}
-	st.CreatedBy = fmt.Sprintf("EXPOSE map[%s]", strings.Join(exposeMap(shown), " "))
+	st.CreatedBy = fmt.Sprintf("EXPOSE %v", all)
 	return nil
 }
 
-func exposeMap(ports []string) []string {
-	out := make([]string, 0, len(ports))
-	for _, p := range ports {
-		out = append(out, p+":{}")
+// checkChmod accepts what BuildKit's --chmod does: an octal mode up to 07777, or a
+// symbolic one (u+x,go=r), with BuildKit's message for a bad number.
+func checkChmod(chmod string) error {
+	if chmod == "" {
+		return nil
 	}
-	return out
+	nonOctal := fmt.Errorf("invalid chmod parameter: '%v'. it should be octal string and between 0 and 07777", chmod)
+	m, err := strconv.ParseUint(chmod, 8, 32)
+	if err == nil {
+		if m > 0o7777 {
+			return nonOctal
+		}
+		return nil
+	}
+	if _, err := mode.Parse(chmod); err != nil {
+		var ne *strconv.NumError
+		if errors.As(err, &ne) {
+			return nonOctal
+		}
+		return fmt.Errorf("invalid chmod parameter %q: %w", chmod, err)
+	}
+	return nil
+}
+
+// chownByName reports whether a --chown value names a user or group rather than giving
+// numbers (as BuildKit reads it, "root" is a name too): a --link copy lands in an empty
+// layer, where no /etc/passwd can resolve one.
+func chownByName(chown string) bool {
+	if chown == "" {
+		return false
+	}
+	u, g, _ := strings.Cut(chown, ":")
+	for _, part := range []string{u, g} {
+		if _, err := strconv.ParseUint(part, 10, 32); part != "" && err != nil {
+			return true
+		}
+	}
+	return false
 }

@@ -21,6 +21,8 @@ const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // State is a stage's image config and build-arg scope as its instructions apply.
 type State struct {
 	Config v1.Config
+	// Author is the image's author (MAINTAINER), "" to keep the base's.
+	Author string
 	plan   *Plan
 	stage  *Stage
 	// run is the environment of the stage's processes and of expansion: the config Env
@@ -56,6 +58,16 @@ func (p *Plan) NewState(st *Stage, base v1.Config) (*State, error) {
 	return s, nil
 }
 
+// Child starts stage st, whose base is the stage s applied, from s as BuildKit does: its
+// config (without ONBUILD triggers) and its processes' environment and build args, so a
+// parent stage's ARG values stay visible to RUN and in its history line. s is not modified.
+func (s *State) Child(st *Stage) *State {
+	c := &State{Config: *s.Config.DeepCopy(), Author: s.Author, plan: s.plan, stage: st,
+		run: s.run.Clone(), args: slices.Clone(s.args), lex: s.lex}
+	c.Config.OnBuild = nil
+	return c
+}
+
 // OnBuild parses the ONBUILD triggers of a base image into commands to run first.
 func OnBuild(triggers []string) ([]instructions.Command, error) {
 	var out []instructions.Command
@@ -87,6 +99,11 @@ func (s *State) Apply(cmd instructions.Command) (*Step, error) {
 		User: s.Config.User, Workdir: s.workdir()}
 	if err := s.apply(cmd, st); err != nil {
 		return nil, s.fail(cmd, err)
+	}
+	switch cmd.(type) {
+	case *instructions.RunCommand, *instructions.CopyCommand, *instructions.AddCommand, *instructions.WorkdirCommand:
+		// These leave the stage's variables as they were.
+		st.Name = s.stepName(cmd, st.Mounts)
 	}
 	return st, nil
 }
@@ -137,6 +154,7 @@ func (s *State) apply(cmd instructions.Command, st *Step) error {
 func (s *State) applyConfig(cmd instructions.Command, st *Step) error {
 	switch c := cmd.(type) {
 	case *instructions.MaintainerCommand:
+		s.Author = c.Maintainer
 		st.CreatedBy = "MAINTAINER " + c.Maintainer
 	case *instructions.CmdCommand:
 		args := s.withShell(c.ShellDependantCmdLine)
@@ -159,8 +177,8 @@ func (s *State) applyConfig(cmd instructions.Command, st *Step) error {
 			Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
 		st.CreatedBy = fmt.Sprintf("HEALTHCHECK %+v", *h)
 	case *instructions.OnbuildCommand:
+		// No history entry, as in BuildKit.
 		s.Config.OnBuild = append(s.Config.OnBuild, c.Expression)
-		st.CreatedBy = "ONBUILD " + c.Expression
 	default:
 		return fmt.Errorf("unsupported instruction %s", strings.ToUpper(cmd.Name()))
 	}
@@ -208,14 +226,19 @@ func (s *State) applyWorkdir(c *instructions.WorkdirCommand, st *Step) error {
 	if err != nil {
 		return err
 	}
+	// As BuildKit: an absolute path is kept as written (in the config and the history),
+	// a relative one is joined to the current one, and any path but "/" itself makes a
+	// layer.
+	if wd == "" {
+		wd = s.workdir()
+	}
 	if !path.IsAbs(wd) {
 		wd = path.Join(s.workdir(), wd)
 	}
-	wd = path.Clean(wd)
 	s.Config.WorkingDir = wd
 	st.Workdir, st.CreatedBy = wd, "WORKDIR "+wd
 	if wd != "/" {
-		st.Kind, st.Dir = Mkdir, wd
+		st.Kind, st.Dir = Mkdir, path.Clean(wd)
 	}
 	return nil
 }

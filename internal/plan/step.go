@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"path"
+
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 )
 
@@ -23,7 +25,8 @@ type Step struct {
 	Kind Kind
 	// Name is the instruction as progress shows it ("RUN echo hi").
 	Name string
-	// CreatedBy is the history line, BuildKit's spelling.
+	// CreatedBy is the history line, BuildKit's spelling; "" for an instruction that
+	// leaves no history entry (ONBUILD).
 	CreatedBy string
 	Line      int
 
@@ -35,7 +38,10 @@ type Step struct {
 	Workdir string
 	Mounts  []*instructions.Mount
 	Network string
-	// Script is an inline shebang heredoc to run as a file (Args then name its path).
+	// Security is RUN --security: "insecure" or "sandbox" ("" when not given).
+	Security string
+	// Script is an inline shebang heredoc to run as a file at ScriptPath (which Args
+	// hand to the shell, as BuildKit does).
 	Script *instructions.ShellInlineFile
 
 	// Copy is set for Copy steps.
@@ -60,4 +66,15 @@ type CopySpec struct {
 	KeepGitDir bool
 	Checksum   string
 	Unpack     *bool
+}
+
+// ScriptDir is where a RUN's shebang heredoc is mounted, as in BuildKit.
+const ScriptDir = "/dev/pipes"
+
+// ScriptPath is the path Script is mounted at in the step's container.
+func (s *Step) ScriptPath() string {
+	if s.Script == nil {
+		return ""
+	}
+	return path.Join(ScriptDir, s.Script.Name)
 }

@@ -123,10 +123,12 @@ func New(w io.Writer, mode string, opts ...Option) (*Display, error) {
 		if fd >= 0 {
 			mode = ModeTTY
 		}
-	case ModePlain, ModeTTY, ModeQuiet:
+	case ModePlain, ModeTTY, ModeQuiet, ModeRawJSON:
+	case ModeNone:
+		mode = ModeQuiet
 	default:
-		return nil, fmt.Errorf("%w %q: want one of %s, %s, %s, %s",
-			ErrUnknownMode, mode, ModeAuto, ModePlain, ModeTTY, ModeQuiet)
+		return nil, fmt.Errorf("%w %q: want one of %s, %s, %s, %s, %s, %s",
+			ErrUnknownMode, mode, ModeAuto, ModeNone, ModePlain, ModeQuiet, ModeRawJSON, ModeTTY)
 	}
 	color := os.Getenv("NO_COLOR") == ""
 	if o.color != nil {
@@ -168,7 +170,7 @@ func terminalFd(w io.Writer, named interface{ Fd() uintptr }) int {
 	return fd
 }
 
-// Mode reports the resolved mode: "plain", "tty" or "quiet".
+// Mode reports the resolved mode: "plain", "tty", "quiet" or "rawjson".
 func (d *Display) Mode() string { return d.mode }
 
 // Start begins a step (a vertex) and returns its handle. name is shown as
@@ -181,9 +183,14 @@ func (d *Display) Start(name string) *Step {
 	defer d.mu.Unlock()
 	s := &Step{d: d, index: len(d.steps) + 1, name: name, start: d.now()}
 	d.steps = append(d.steps, s)
-	if d.mode == ModePlain && !d.closed {
+	if !d.closed {
 		var b bytes.Buffer
-		d.plain.open(&b, s)
+		switch d.mode {
+		case ModePlain:
+			d.plain.open(&b, s)
+		case ModeRawJSON:
+			encodeRaw(&b, rawStatus{Vertexes: []rawVertex{s.vertex()}})
+		}
 		d.write(&b)
 	}
 	return s
@@ -208,6 +215,10 @@ func (d *Display) Warn(msg string) {
 		d.write(&b)
 	case ModeTTY:
 		d.tty.warnings = append(d.tty.warnings, msg)
+	case ModeRawJSON:
+		var b bytes.Buffer
+		encodeRaw(&b, rawStatus{Warnings: []rawWarning{{Level: 1, Short: []byte(msg)}}})
+		d.write(&b)
 	}
 }
 
@@ -230,7 +241,9 @@ func (d *Display) Close() error {
 	case ModeTTY:
 		d.frame(&b, true)
 	}
-	d.errorLogs(&b)
+	if d.mode != ModeRawJSON {
+		d.errorLogs(&b) // rawjson already carried every log line
+	}
 	d.write(&b)
 	d.closed = true
 	err := d.err

@@ -109,8 +109,12 @@ func (s *Step) flush(b *bytes.Buffer) {
 		s.lines = s.lines[:keepLines-1]
 	}
 	s.lines = append(s.lines, l)
-	if s.d.mode == ModePlain && !s.d.closed {
+	switch {
+	case s.d.closed:
+	case s.d.mode == ModePlain:
 		s.d.plain.line(b, s, l)
+	case s.d.mode == ModeRawJSON:
+		rawLine(b, s, l)
 	}
 }
 
@@ -145,8 +149,12 @@ func (s *Step) finish(st state, msg string) {
 		s.flush(&b)
 	}
 	s.state, s.errMsg, s.end = st, msg, d.now()
-	if d.mode == ModePlain && !d.closed {
+	switch {
+	case d.closed:
+	case d.mode == ModePlain:
 		d.plain.finish1(&b, s)
+	case d.mode == ModeRawJSON:
+		encodeRaw(&b, rawStatus{Vertexes: []rawVertex{s.vertex()}})
 	}
 	d.write(&b)
 }

@@ -116,16 +116,16 @@ func (o *options) nameOptions() []name.Option {
 	return nil
 }
 
-// Push uploads img to ref (a registry reference: host/repo:tag) with the
-// credentials kc resolves for ref's registry (nil: anonymous). A refusal
-// wraps ErrUnauthorized and names the registry and where the credentials came
-// from, never the credentials.
-func Push(ctx context.Context, img v1.Image, ref string, kc authn.Keychain, opts ...Option) error {
+// Push uploads t — an image or an index, with every blob it names — to ref (a registry
+// reference: host/repo:tag or host/repo@digest) with the credentials kc resolves for ref's
+// registry (nil: anonymous). A refusal wraps ErrUnauthorized and names the registry and
+// where the credentials came from, never the credentials.
+func Push(ctx context.Context, t remote.Taggable, ref string, kc authn.Keychain, opts ...Option) error {
 	c, err := connect(ctx, "pushing to", ref, kc, opts)
 	if err != nil {
 		return err
 	}
-	if err := remote.Write(c.ref, img, c.remoteOptions(ctx)...); err != nil {
+	if err := remote.Push(c.ref, t, c.remoteOptions(ctx)...); err != nil {
 		return c.fail(err)
 	}
 	return nil

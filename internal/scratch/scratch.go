@@ -67,10 +67,15 @@ func (d *Dir) Path() string { return d.path }
 // Held reports whether the directory is still this process's (not yet removed).
 func (d *Dir) Held() bool { return d != nil && d.lock != nil }
 
-// Remove deletes the directory and releases its lock. Safe to call twice.
+// Remove deletes the directory and releases its lock. Safe to call twice. The lock file
+// goes last: a process killed while removing a big tree leaves a dir whose free lock tells
+// the next Sweep to finish the job.
 func (d *Dir) Remove() error {
 	if d == nil || d.lock == nil {
 		return nil
+	}
+	if err := removeAllBut(d.path, lockName); err != nil {
+		return fmt.Errorf("removing %s: %w", d.path, err)
 	}
 	if err := removeTree(d.path); err != nil {
 		return fmt.Errorf("removing %s: %w", d.path, err)
@@ -117,6 +122,9 @@ func sweepDir(dir string, before func(string) error) error {
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		fi, serr := os.Lstat(dir)
+		if errors.Is(serr, os.ErrNotExist) {
+			return nil // its owner removed it meanwhile
+		}
 		if serr != nil {
 			return fmt.Errorf("sweeping %s: %w", dir, serr)
 		}
@@ -141,6 +149,30 @@ func sweepDir(dir string, before func(string) error) error {
 	}
 	if err := removeTree(dir); err != nil {
 		return fmt.Errorf("sweeping %s: %w", dir, err)
+	}
+	return nil
+}
+
+// removeAllBut removes everything in dir but the entry keep, without following symlinks.
+func removeAllBut(dir, keep string) error {
+	root, err := fsroot.Open(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.Name() != keep {
+			if err := root.RemoveAll(e.Name()); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

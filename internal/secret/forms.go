@@ -3,9 +3,8 @@ package secret
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"net/url"
+	"io"
 	"slices"
 	"strconv"
 )
@@ -48,91 +47,176 @@ func ShortIDs(values map[string][]byte) []string {
 	return ids
 }
 
-// Forms returns every form of value that hush searches for (audit) and masks (Redactor):
-// the raw bytes, hex (lower and upper), URL query and path escaping, JSON string escaping
-// (without and with Go's HTML escaping), and base64 in the standard and URL-safe
-// alphabets, padded and unpadded, plus for each alphabet the stable core of the value
-// embedded at byte offset 0, 1 or 2 (mod 3) of a larger base64-encoded blob:
+// HeadLen is how many leading bytes of each form Encodings keeps in memory. A form of up
+// to HeadLen bytes is held whole; a longer one is produced on demand by its reader, so a
+// value of any size (MaxSize is 16 MiB) costs HeadLen bytes per form plus the value.
+const HeadLen = 256
+
+// Encoding is one form of a value (see Encodings): its name, its first HeadLen bytes
+// (Head, the whole form when Whole) and a way to stream all of it. It refers to the value
+// it was made from: it must not be used after the value is wiped.
+type Encoding struct {
+	Name  string
+	Head  []byte
+	Whole bool
+	// Word is set on the raw forms of a Short value (see Form).
+	Word bool
+	src  source
+	n    int // the form's length, once known (0: not yet)
+}
+
+// length is the form's length, computed once.
+func (e *Encoding) length() int {
+	if e.n == 0 {
+		e.n = e.src.length()
+	}
+	return e.n
+}
+
+// Open streams the whole form from its first byte.
+func (e *Encoding) Open() *FormReader { return e.src.open() }
+
+// Wipe zeroes the held head; the value is the caller's to wipe.
+func (e *Encoding) Wipe() { clear(e.Head) }
+
+// In reports whether text holds the whole form (for a Word form only as a whole word,
+// the ends of text counting as boundaries).
+func (e *Encoding) In(text []byte) bool {
+	if e.Whole {
+		return Form{Name: e.Name, Bytes: e.Head, Word: e.Word}.In(text)
+	}
+	for i := 0; i < len(text); i++ {
+		j := bytes.Index(text[i:], e.Head)
+		if j < 0 {
+			return false
+		}
+		i += j
+		if MatchLen(e.Open(), text[i:]) < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// MatchLen compares the form r streams with data from their starts. It returns -1 when
+// the whole form matched (data may go on), else how many leading bytes of data matched
+// before a difference or data's end. It closes r.
+func MatchLen(r *FormReader, data []byte) int {
+	defer r.Close()
+	var buf [512]byte
+	n := 0
+	for {
+		k, err := r.Read(buf[:])
+		if k == 0 && err != nil {
+			clear(buf[:])
+			return -1
+		}
+		m := commonPrefix(buf[:k], data[n:])
+		n += m
+		if m < k {
+			clear(buf[:])
+			return n
+		}
+	}
+}
+
+// commonPrefix is the length of the longest common prefix of a and b.
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
+
+// Encodings returns every form of value that hush searches for (audit) and masks
+// (Redactor), in this order:
 //
 //	raw, hex, hex-upper, url, url-path, json, json-html,
 //	base64, base64-raw, base64-core0, base64-core1, base64-core2,
 //	base64url, base64url-raw, base64url-core0, base64url-core1, base64url-core2
+//
+// the raw bytes, hex (lower and upper), URL query and path escaping, JSON string escaping
+// (without and with Go's HTML escaping), and base64 in the standard and URL-safe
+// alphabets, padded and unpadded, plus for each alphabet the stable core of the value
+// embedded at byte offset 0, 1 or 2 (mod 3) of a larger base64-encoded blob.
 //
 // When value has leading or trailing white space (a secret file ending in a newline), the
 // forms of the trimmed value are included too, under the same names: programs often print
 // a token without the newline of the file it came from. Forms are deduplicated by bytes,
 // the first name winning; encoded forms shorter than MinSearchable are left out (the raw
 // forms never are: a Short value's raw forms are marked Word instead). An empty value
-// has no forms. Every returned byte slice is as secret as the value.
-func Forms(value []byte) []Form {
-	var out []Form
+// has no forms. Every head is as secret as the value.
+func Encodings(value []byte) []Encoding {
+	var out []Encoding
 	short := Short(value)
-	add := func(name string, b []byte, derived bool) {
-		// No map for deduplication: its string keys would be copies that cannot be zeroed.
-		if len(b) == 0 || (derived && len(b) < MinSearchable) ||
-			slices.ContainsFunc(out, func(f Form) bool { return bytes.Equal(f.Bytes, b) }) {
-			clear(b)
+	facts := &valueFacts{}
+	add := func(name string, src source, derived bool) {
+		e := Encoding{Name: name, Word: short && !derived, src: src}
+		r := src.open()
+		head := make([]byte, HeadLen+1)
+		n, _ := io.ReadFull(r, head)
+		r.Close()
+		e.Head, e.Whole = head[:min(n, HeadLen)], n <= HeadLen
+		if n == 0 || (derived && e.Whole && n < MinSearchable) ||
+			facts.repeats(out, &e) {
+			clear(head)
 			return
 		}
-		out = append(out, Form{Name: name, Bytes: b, Word: short && !derived})
+		out = append(out, e)
 	}
 	variants := [][]byte{value}
 	if t := bytes.TrimSpace(value); len(t) > 0 && len(t) != len(value) {
 		variants = append(variants, t)
 	}
 	for _, v := range variants {
-		add("raw", bytes.Clone(v), false)
+		add("raw", source{kind: kindRaw, value: v}, false)
 	}
+	query, path := urlEscapes(true), urlEscapes(false)
 	for _, v := range variants {
-		h := make([]byte, hex.EncodedLen(len(v)))
-		hex.Encode(h, v)
-		upper := bytes.ToUpper(h)
-		add("hex", h, true)
-		add("hex-upper", upper, true)
-		add("url", []byte(url.QueryEscape(string(v))), true)
-		add("url-path", []byte(url.PathEscape(string(v))), true)
-		add("json", jsonString(v, false), true)
-		add("json-html", jsonString(v, true), true)
-		for _, enc := range []struct {
-			name     string
-			pad, raw *base64.Encoding
-		}{
-			{"base64", base64.StdEncoding, base64.RawStdEncoding},
-			{"base64url", base64.URLEncoding, base64.RawURLEncoding},
-		} {
-			add(enc.name, encodeBytes(enc.pad, v), true)
-			add(enc.name+"-raw", encodeBytes(enc.raw, v), true)
+		add("hex", source{kind: kindHex, value: v}, true)
+		add("hex-upper", source{kind: kindHexUpper, value: v}, true)
+		add("url", source{kind: kindURL, value: v, esc: query}, true)
+		add("url-path", source{kind: kindURLPath, value: v, esc: path}, true)
+		add("json", source{kind: kindJSON, value: v}, true)
+		add("json-html", source{kind: kindJSONHTML, value: v}, true)
+		for _, a := range []struct {
+			name string
+			enc  *base64.Encoding
+		}{{"base64", base64.RawStdEncoding}, {"base64url", base64.RawURLEncoding}} {
+			b64 := source{kind: kindBase64, value: v, enc: a.enc}
+			add(a.name, withMode(b64, b64Padded, 0), true)
+			add(a.name+"-raw", withMode(b64, b64Raw, 0), true)
 			for shift := 0; shift < 3; shift++ {
-				add(enc.name+"-core"+strconv.Itoa(shift), core(enc.raw, v, shift), true)
+				add(a.name+"-core"+strconv.Itoa(shift), withMode(b64, b64Core, shift), true)
 			}
 		}
 	}
 	return out
 }
 
-func encodeBytes(enc *base64.Encoding, v []byte) []byte {
-	b := make([]byte, enc.EncodedLen(len(v)))
-	enc.Encode(b, v)
-	return b
+func withMode(src source, mode b64Mode, shift int) source {
+	src.mode, src.shift = mode, shift
+	return src
 }
 
-// core returns the base64 characters that depend only on v when v starts shift bytes
-// into the encoded stream: character i covers stream bits [6i, 6i+6), and v covers bits
-// [8*shift, 8*(shift+len(v))).
-func core(enc *base64.Encoding, v []byte, shift int) []byte {
-	buf := make([]byte, shift+len(v))
-	copy(buf[shift:], v)
-	s := make([]byte, enc.EncodedLen(len(buf)))
-	enc.Encode(s, buf)
-	clear(buf)
-	first := (8*shift + 5) / 6
-	last := 8 * (shift + len(v)) / 6 // exclusive
-	if last <= first {
-		clear(s)
-		return nil
+// Forms returns the forms of Encodings whole, for values known to be small (the bytes
+// of every form of a 16 MiB value would take some 600 MiB; hush's audit and masking use
+// Encodings). Every returned byte slice is as secret as the value.
+func Forms(value []byte) []Form {
+	var out []Form
+	for _, e := range Encodings(value) {
+		b := e.Head
+		if !e.Whole {
+			r := e.Open()
+			b, _ = io.ReadAll(r)
+			r.Close()
+			e.Wipe()
+		}
+		out = append(out, Form{Name: e.Name, Bytes: b, Word: e.Word})
 	}
-	out := append([]byte(nil), s[first:last]...)
-	clear(s)
 	return out
 }
 

@@ -29,7 +29,12 @@ var ErrClosed = errors.New("redactor closed")
 // occurrence is ever written. Text that is not part of an occurrence is written byte for
 // byte.
 //
-// Values of any length are masked. The raw bytes of a Short value are masked only where
+// Values of any length are masked. A form longer than HeadLen bytes (a CA bundle, a
+// kubeconfig) is recognised by its first HeadLen bytes and then masked for as long as
+// the output goes on matching it, so a whole copy is masked from its first byte to its
+// last, and so is a copy cut short after its first HeadLen bytes; a piece of such a form
+// that does not hold its first HeadLen bytes is not masked. The Redactor holds back at
+// most HeadLen-1 bytes for such a form, whatever the value's size. The raw bytes of a Short value are masked only where
 // they stand as a whole word (the bytes before and after them, across Write calls, are
 // not ASCII letters, digits or '_'; the start of the stream counts as a boundary, and so
 // does its end at a Flush or Close), so a 2-byte secret "ab" leaves "about a cab" alone
@@ -53,16 +58,21 @@ type Redactor struct {
 	// occurrence starting at or before it continues that run. -1: no run reaches pending.
 	masked int
 	out    []byte
+	// conts are long forms being masked past their heads whose copy reached the end
+	// of pending: the next byte to compare is pending[masked].
+	conts  []*cont
 	err    error
 	closed bool
 }
 
 var _ io.WriteCloser = (*Redactor)(nil)
 
-// pattern is one form to mask; word: only as a whole word (Form.Word).
+// pattern is one form to mask; word: only as a whole word (Form.Word). For a form
+// longer than HeadLen, b is its head and long streams the whole form.
 type pattern struct {
 	b    []byte
 	word bool
+	long *Encoding
 }
 
 // NewRedactor returns a Redactor writing to w that masks values and their Forms. It keeps
@@ -75,25 +85,38 @@ func newRedactor(w io.Writer, patterns []pattern, shared bool) *Redactor {
 	return &Redactor{w: w, patterns: patterns, shared: shared, prev: noByte, masked: -1}
 }
 
-// Masks is a set of values compiled once (every Form of every value) for the many
+// Masks is a set of values compiled once (every encoding of every value) for the many
 // Redactors of one build, one per step.
 type Masks struct {
 	patterns []pattern
+	values   [][]byte // copies that long forms are streamed from
 }
 
 // NewMasks compiles values; it keeps its own copies, so the caller may wipe values.
 func NewMasks(values [][]byte) *Masks {
 	m := &Masks{}
 	for _, v := range values {
-		for _, f := range Forms(v) {
-			// No map: its string keys would be copies of secrets that cannot be zeroed.
-			i := slices.IndexFunc(m.patterns, func(p pattern) bool { return bytes.Equal(p.b, f.Bytes) })
-			if i < 0 {
-				m.patterns = append(m.patterns, pattern{b: f.Bytes, word: f.Word})
+		v = bytes.Clone(v)
+		kept := false
+		for _, e := range Encodings(v) {
+			if !e.Whole {
+				m.patterns = append(m.patterns, pattern{b: e.Head, long: &e})
+				kept = true
 				continue
 			}
-			m.patterns[i].word = m.patterns[i].word && f.Word // masking anywhere wins
-			clear(f.Bytes)
+			// No map: its string keys would be copies of secrets that cannot be zeroed.
+			i := slices.IndexFunc(m.patterns, func(p pattern) bool { return p.long == nil && bytes.Equal(p.b, e.Head) })
+			if i < 0 {
+				m.patterns = append(m.patterns, pattern{b: e.Head, word: e.Word})
+				continue
+			}
+			m.patterns[i].word = m.patterns[i].word && e.Word // masking anywhere wins
+			e.Wipe()
+		}
+		if kept {
+			m.values = append(m.values, v)
+		} else {
+			clear(v)
 		}
 	}
 	return m
@@ -115,7 +138,10 @@ func (m *Masks) Wipe() {
 	for _, p := range m.patterns {
 		clear(p.b)
 	}
-	m.patterns = nil
+	for _, v := range m.values {
+		clear(v)
+	}
+	m.patterns, m.values = nil, nil
 }
 
 // Redact returns text with every occurrence of values and their Forms masked, for whole
@@ -180,11 +206,15 @@ func (r *Redactor) Close() error {
 		err = r.process(true)
 	}
 	r.closed = true
+	r.endConts()
 	clear(r.pending[:cap(r.pending)])
 	clear(r.out[:cap(r.out)])
 	if !r.shared {
 		for _, p := range r.patterns {
 			clear(p.b)
+			if p.long != nil {
+				clear(p.long.src.value)
+			}
 		}
 	}
 	r.pending, r.out, r.patterns, r.prev = nil, nil, nil, noByte
@@ -200,6 +230,7 @@ func (r *Redactor) process(final bool) error {
 	}
 	limit := len(r.pending) - keep
 	runs := occurrences(r.pending, r.patterns, limit, r.prev)
+	runs = r.extendLong(runs, limit, final)
 	out := r.out[:0]
 	pos := max(r.masked, 0) // bytes before pos were already written (inside a Mask)
 	runEnd := r.masked      // end of the last written run; -1 when none reaches pending
@@ -286,6 +317,9 @@ type span struct{ start, end int }
 func occurrences(buf []byte, patterns []pattern, limit, prev int) []span {
 	var all []span
 	for _, p := range patterns {
+		if p.long != nil {
+			continue // see extendLong
+		}
 		var cur span
 		have := false
 		for i := 0; i < limit; {
@@ -311,6 +345,11 @@ func occurrences(buf []byte, patterns []pattern, limit, prev int) []span {
 			all = append(all, cur)
 		}
 	}
+	return mergeSpans(all)
+}
+
+// mergeSpans sorts spans by start and merges those that overlap or touch.
+func mergeSpans(all []span) []span {
 	if len(all) < 2 {
 		return all
 	}

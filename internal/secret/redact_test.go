@@ -378,3 +378,79 @@ func TestMasksShared(t *testing.T) {
 		t.Fatalf("nil Masks: %q", b.String())
 	}
 }
+
+// TestRedactorLongValue: a value whose forms are longer than HeadLen is masked from the
+// first byte of a copy to its last however the output is split, in its encodings too; a
+// copy cut short is masked once it holds the form's first HeadLen bytes, and not before;
+// and the Redactor holds back less than HeadLen bytes while a copy streams through.
+func TestRedactorLongValue(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	const alphabet = " abcdefghijklmnopqrstuvwxyz/+\n\"%"
+	v := make([]byte, 5000)
+	for i := range v {
+		v[i] = alphabet[r.IntN(len(alphabet))]
+	}
+	v[0], v[len(v)-1] = 'x', 'y'
+	values := [][]byte{v}
+	hexV := fmt.Sprintf("%x", v)
+	cases := []struct{ name, input, want string }{
+		{"raw", "a " + string(v) + " b", "a **** b"},
+		{"twice", string(v) + string(v), "****"},
+		{"hex", "[" + hexV + "]", "[****]"},
+		{"base64", "=" + base64.StdEncoding.EncodeToString(v) + ".", "=****."},
+		{"cut short after the head", "a " + string(v[:HeadLen+50]) + "!", "a ****!"},
+		{"too short to tell", "a " + string(v[:HeadLen-1]) + "!", "a " + string(v[:HeadLen-1]) + "!"},
+	}
+	for _, tc := range cases {
+		for _, sizes := range [][]int{{1 << 20}, {1}, {7}, {4096}, {100, 3}} {
+			if got := redactChunks(t, []byte(tc.input), values, sizes); string(got) != tc.want {
+				t.Errorf("%s, chunks %v: got %.80q…, want %.80q", tc.name, sizes, got, tc.want)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	w := NewRedactor(&buf, values)
+	defer w.Close()
+	for i := 0; i < 4000; i += 500 {
+		w.Write(v[i : i+500])
+		if len(w.pending) >= HeadLen {
+			t.Fatalf("after %d bytes of the copy, %d bytes held back", i+500, len(w.pending))
+		}
+	}
+	if buf.String() != Mask {
+		t.Fatalf("after 4000 bytes of the copy: %.80q", buf.String())
+	}
+}
+
+// BenchmarkRedactorBigSecret masks the output of a step that prints 1 MiB of ordinary
+// lines and then a whole secret of 1 or 16 MiB (as `cat` of a CA bundle would):
+// compiling the masks and writing it all in 4 KiB writes. The copy must not survive.
+func BenchmarkRedactorBigSecret(b *testing.B) {
+	for _, size := range []int{1 << 20, 16 << 20} {
+		b.Run(fmt.Sprintf("%dMiB", size>>20), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(3, 3))
+			v := make([]byte, size)
+			for i := range v {
+				v[i] = byte(33 + r.IntN(94))
+			}
+			line := []byte("#12 3.456 Compiling module github.com/example/project/internal/pkg (1/200) ok\n")
+			out := append(bytes.Repeat(line, (1<<20)/len(line)), v...)
+			out = append(out, "\ndone\n"...)
+			var got bytes.Buffer
+			b.SetBytes(int64(len(out)))
+			for b.Loop() {
+				got.Reset()
+				m := NewMasks([][]byte{v})
+				w := m.Writer(&got)
+				for i := 0; i < len(out); i += 4096 {
+					w.Write(out[i:min(i+4096, len(out))])
+				}
+				w.Close()
+				m.Wipe()
+			}
+			if bytes.Contains(got.Bytes(), v[:64]) || !bytes.HasSuffix(got.Bytes(), []byte(Mask+"\ndone\n")) {
+				b.Fatalf("the copy was not masked: ends %q", got.Bytes()[max(0, got.Len()-40):])
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/hush-build/hush/internal/image"
 	"github.com/hush-build/hush/internal/outfile"
 )
 
@@ -19,11 +20,27 @@ import (
 type Output struct {
 	Spec string // the flag value, for errors
 	Type string // oci, docker, local, tar, image
-	Dest string // "-" is stdout
+	Dest string // "-" is stdout; "" for type=docker is the docker engine (--load)
 	Tar  bool   // oci: write a tar archive instead of a layout dir
 	Name string
 	Push bool
+	// Registry says the output was type=registry (type=image with push=true).
+	Registry bool
+	// Image exporter options (BuildKit's): push-by-digest, name-canonical,
+	// registry.insecure, store (false: push only, nothing in hush's store).
+	PushByDigest, NameCanonical, Insecure bool
+	Store                                 bool
+	// Context is the docker context a type=docker output without dest loads into.
+	Context string
+	// PlatformSplit is a local or tar output's platform-split (nil: split a
+	// multi-platform result into a directory per platform).
+	PlatformSplit *bool
+	// Image is how the image is written: compression, media types, annotations.
+	Image image.ExportOptions
 }
+
+// Load reports a type=docker output that loads into the docker engine (--load).
+func (o Output) Load() bool { return o.Type == "docker" && o.Dest == "" }
 
 // ToStdout reports whether the output streams to stdout (dest=-).
 func (o Output) ToStdout() bool { return o.Dest == "-" }
@@ -44,9 +61,9 @@ func Parse(s string) (Output, error) {
 	case strings.TrimSpace(s) == "":
 		return Output{}, fmt.Errorf("--output %q: empty value: want type=TYPE[,dest=PATH], a directory, or - for a tar on stdout", s)
 	case s == "-":
-		return Output{Spec: s, Type: "tar", Dest: "-"}, nil
+		return Output{Spec: s, Type: "tar", Dest: "-", Store: true}, nil
 	case !strings.Contains(s, "="):
-		return Output{Spec: s, Type: "local", Dest: s}, nil
+		return Output{Spec: s, Type: "local", Dest: s, Store: true}, nil
 	}
 	o, destSet, tarSet, err := parseOutputFields(s)
 	if err != nil {
@@ -56,10 +73,7 @@ func Parse(s string) (Output, error) {
 	case "image":
 		return o, nil
 	case "registry":
-		if o.Name == "" {
-			return o, fmt.Errorf("--output %q: type=registry needs name=REF", s)
-		}
-		o.Type, o.Push = "image", true
+		o.Type, o.Push, o.Registry = "image", true, true
 		return o, nil
 	case "local", "tar", "oci", "docker":
 	case "":
@@ -75,7 +89,7 @@ func Parse(s string) (Output, error) {
 
 // parseOutputFields splits the CSV key=value pairs of s.
 func parseOutputFields(s string) (o Output, destSet, tarSet bool, err error) {
-	o.Spec = s
+	o.Spec, o.Store = s, true
 	fields, err := csv.NewReader(strings.NewReader(s)).Read()
 	if err != nil {
 		return o, false, false, fmt.Errorf("--output %q: %w", s, err)
@@ -85,27 +99,75 @@ func parseOutputFields(s string) (o Output, destSet, tarSet bool, err error) {
 		if !ok {
 			return o, false, false, fmt.Errorf("--output %q: invalid value %q: want key=value", s, f)
 		}
-		switch strings.ToLower(strings.TrimSpace(k)) {
+		k = strings.ToLower(strings.TrimSpace(k))
+		switch k {
 		case "type":
 			o.Type = v
 		case "dest":
 			o.Dest, destSet = v, true
-		case "name":
-			o.Name = v
-		case "push":
-			if o.Push, err = strconv.ParseBool(v); err != nil {
-				return o, false, false, fmt.Errorf("--output %q: push=%s: want true or false", s, v)
-			}
 		case "tar":
-			if o.Tar, err = strconv.ParseBool(v); err != nil {
-				return o, false, false, fmt.Errorf("--output %q: tar=%s: want true or false", s, v)
-			}
 			tarSet = true
-		default:
-			return o, false, false, fmt.Errorf("--output %q: unsupported key %q (supported: type, dest, name, tar, push)", s, k)
+		}
+		if err := o.setField(k, v); err != nil {
+			return o, false, false, fmt.Errorf("--output %q: %w", s, err)
 		}
 	}
 	return o, destSet, tarSet, nil
+}
+
+// setField sets one exporter attribute (BuildKit's image, oci, docker, local and tar
+// exporter keys).
+func (o *Output) setField(k, v string) error {
+	flags := map[string]*bool{"push": &o.Push, "tar": &o.Tar, "push-by-digest": &o.PushByDigest,
+		"name-canonical": &o.NameCanonical, "registry.insecure": &o.Insecure, "store": &o.Store,
+		"force-compression": &o.Image.Compression.Force}
+	if b, ok := flags[k]; ok {
+		if k == "force-compression" && v == "" {
+			v = "true"
+		}
+		var err error
+		if *b, err = strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("%s=%s: want true or false", k, v)
+		}
+		return nil
+	}
+	switch k {
+	case "type", "dest":
+	case "name":
+		o.Name = v
+	case "context":
+		o.Context = v
+	case "compression":
+		o.Image.Compression.Type = v
+	case "compression-level":
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("compression-level=%s: want an integer", v)
+		}
+		o.Image.Compression.Level = &n
+	case "oci-mediatypes":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("oci-mediatypes=%s: want true or false", v)
+		}
+		o.Image.DockerTypes = !b
+	case "unpack", "oci-artifact":
+		if _, err := strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("%s=%s: want true or false", k, v)
+		}
+	case "platform-split":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%s=%s: want true or false", k, v)
+		}
+		o.PlatformSplit = &b
+	default:
+		if image.IsAnnotationAttr(k) {
+			return o.Image.Annotations.AddAttr(k, v)
+		}
+		return fmt.Errorf("unsupported key %q (supported: type, dest, name, tar, push, push-by-digest, name-canonical, registry.insecure, store, unpack, compression, compression-level, force-compression, oci-mediatypes, oci-artifact, platform-split, context, annotation.*)", k)
+	}
+	return nil
 }
 
 // resolveDest applies each type's dest rules to a file-or-dir output.
@@ -135,10 +197,6 @@ func resolveDest(o Output, destSet, tarSet bool) (Output, error) {
 		if !destSet {
 			o.Dest = "-"
 		}
-	case "docker":
-		if !destSet {
-			return o, fmt.Errorf("--output %q: type=docker needs dest=FILE or dest=- (hush has no docker daemon to load into; without --output the image goes to hush's store)", o.Spec)
-		}
 	}
 	return o, nil
 }
@@ -148,7 +206,10 @@ func resolveDest(o Output, destSet, tarSet bool) (Output, error) {
 // a directory output must not be an existing file and a file output must not
 // be an existing directory.
 func (o Output) Check(stdout io.Writer) error {
-	if o.Type == "image" {
+	if err := o.Image.Check(); err != nil {
+		return fmt.Errorf("--output %q: %w", o.Spec, err)
+	}
+	if o.Type == "image" || o.Load() {
 		return nil
 	}
 	if o.ToStdout() {

@@ -5,16 +5,21 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/hush-build/hush/internal/hushtest"
+	"github.com/hush-build/hush/internal/image"
 )
+
+func intp(n int) *int { return &n }
 
 func TestParseOutput(t *testing.T) {
 	tests := []struct {
 		in      string
-		want    Output // Spec is filled from in
+		want    Output // Spec is filled from in, Store is true unless nostore
+		nostore bool
 		wantErr string
 	}{
 		{in: "out", want: Output{Type: "local", Dest: "out"}},
@@ -32,7 +37,19 @@ func TestParseOutput(t *testing.T) {
 		{in: "type=docker,dest=-,name=a:1", want: Output{Type: "docker", Dest: "-", Name: "a:1"}},
 		{in: "type=docker,dest=d.tar", want: Output{Type: "docker", Dest: "d.tar"}},
 		{in: "type=image,name=a", want: Output{Type: "image", Name: "a"}},
-		{in: "type=registry,name=a", want: Output{Type: "image", Name: "a", Push: true}},
+		{in: "type=registry,name=a", want: Output{Type: "image", Name: "a", Push: true, Registry: true}},
+		{in: "type=registry", want: Output{Type: "image", Push: true, Registry: true}},
+		{in: "type=docker", want: Output{Type: "docker"}},
+		{in: "type=docker,context=remote", want: Output{Type: "docker", Context: "remote"}},
+		{in: "type=image,push=true,push-by-digest=true,name-canonical=true,registry.insecure=true,store=false,unpack=false",
+			want: Output{Type: "image", Push: true, PushByDigest: true, NameCanonical: true, Insecure: true}, nostore: true},
+		{in: "type=oci,dest=x.tar,compression=zstd,compression-level=9,force-compression=true,oci-mediatypes=true",
+			want: Output{Type: "oci", Dest: "x.tar", Tar: true, Image: image.ExportOptions{Compression: image.Compression{Type: "zstd", Level: intp(9), Force: true}}}},
+		{in: "type=image,oci-mediatypes=false,compression=uncompressed", want: Output{Type: "image",
+			Image: image.ExportOptions{DockerTypes: true, Compression: image.Compression{Type: "uncompressed"}}}},
+		{in: "type=image,annotation.org.opencontainers.image.title=t,annotation-index.a=b,annotation-manifest[linux/amd64].c=d",
+			want: Output{Type: "image", Image: image.ExportOptions{Annotations: image.Annotations{Index: map[string]string{"a": "b"},
+				Manifest: map[string]map[string]string{"": {"org.opencontainers.image.title": "t"}, "linux/amd64": {"c": "d"}}}}}},
 
 		{in: "", wantErr: `--output "": empty value`},
 		{in: "  ", wantErr: `--output "  ": empty value`},
@@ -40,13 +57,14 @@ func TestParseOutput(t *testing.T) {
 		{in: "type=local,dest=", wantErr: "dest is empty"},
 		{in: "type=tar,dest=", wantErr: "dest is empty"},
 		{in: "type=oci,dest=", wantErr: "dest is empty"},
-		{in: "type=docker", wantErr: "type=docker needs dest=FILE"},
+		{in: "type=image,compression-level=high", wantErr: "compression-level=high: want an integer"},
+		{in: "type=image,push-by-digest=maybe", wantErr: "push-by-digest=maybe: want true or false"},
+		{in: "type=image,annotation-bogus.a=b", wantErr: `unknown annotation type "bogus"`},
 		{in: "type=oci,tar=false", wantErr: "needs dest=DIR"},
 		{in: "type=oci,tar=false,dest=-", wantErr: "needs dest=DIR"},
 		{in: "dest=out", wantErr: "type is required"},
 		{in: "type=bogus,dest=x", wantErr: `unsupported type "bogus"`},
 		{in: "type=local,dest=a,color=red", wantErr: `unsupported key "color"`},
-		{in: "type=registry", wantErr: "needs name=REF"},
 		{in: "type=oci,tar=maybe,dest=x", wantErr: "tar=maybe: want true or false"},
 	}
 	for _, tt := range tests {
@@ -65,7 +83,8 @@ func TestParseOutput(t *testing.T) {
 				t.Fatal(err)
 			}
 			tt.want.Spec = tt.in
-			if got != tt.want {
+			tt.want.Store = !tt.nostore
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v\nwant %+v", got, tt.want)
 			}
 		})

@@ -58,6 +58,7 @@ func (d Driver) Mount(w *Workspace, lowers []string) (func() error, error) {
 	} else if mounted {
 		return nil, fmt.Errorf("mounting workspace: %s is already mounted", w.Merged)
 	}
+	w.lowers = lowers
 	if len(lowers) == 0 {
 		lowers = []string{w.empty}
 	}

@@ -26,6 +26,7 @@ const (
 	layersDir     = "l" // l/<sha256 hex>: unpacked layer dirs, immutable once renamed in
 	tempDir       = "t" // t/<rand>/{lock,d}: unpacks in progress
 	workspacesDir = "w" // w/<rand>/{lock,u,w,m,e}: workspaces of live builds
+	sizesDir      = "s" // s/<sha256 hex>: the recorded disk usage of l/<hex>
 )
 
 // ErrInvalidDiffID is returned for a diffID that is not a well-formed sha256.
@@ -67,7 +68,7 @@ func Open(root string) (*Store, error) {
 	if abs, err = filepath.EvalSymlinks(abs); err != nil {
 		return nil, fmt.Errorf("opening snapshot store %s: %w", root, err)
 	}
-	for _, d := range []string{layersDir, tempDir, workspacesDir} {
+	for _, d := range []string{layersDir, tempDir, workspacesDir, sizesDir} {
 		if err := os.MkdirAll(filepath.Join(abs, d), 0o700); err != nil {
 			return nil, fmt.Errorf("opening snapshot store: %w", err)
 		}
@@ -179,6 +180,12 @@ func (s *Store) unpackLayer(diffID v1.Hash, final string, open func() (io.ReadCl
 // of that diffID (or deletes it if the store already has that layer).
 // w.Merged must not be mounted.
 func (s *Store) Commit(w *Workspace, out io.Writer) (v1.Hash, error) {
+	return s.CommitHeld(w, out, nil)
+}
+
+// CommitHeld is Commit with the layer held by l before its dir gets its name in the
+// store, so that no prune takes it from the build that made it.
+func (s *Store) CommitHeld(w *Workspace, out io.Writer, l *lease.Lease) (v1.Hash, error) {
 	if w == nil || w.Upper == "" {
 		return v1.Hash{}, errors.New("committing workspace: no upper dir")
 	}
@@ -190,12 +197,15 @@ func (s *Store) Commit(w *Workspace, out io.Writer) (v1.Hash, error) {
 		return v1.Hash{}, fmt.Errorf("committing workspace: %s: %w", w.Merged, ErrStillMounted)
 	}
 	h := sha256.New()
-	if err := WriteLayer(w.Upper, io.MultiWriter(out, h)); err != nil {
+	if err := writeUpper(w.Upper, w.lowers, io.MultiWriter(out, h)); err != nil {
 		return v1.Hash{}, fmt.Errorf("committing workspace: %w", err)
 	}
 	diffID := v1.Hash{Algorithm: "sha256", Hex: hexSum(h)}
 	final, err := s.layerPath(diffID)
 	if err != nil {
+		return v1.Hash{}, fmt.Errorf("committing workspace: %w", err)
+	}
+	if err := l.Hold(lease.LayerRef(diffID.String())); err != nil {
 		return v1.Hash{}, fmt.Errorf("committing workspace: %w", err)
 	}
 	if err := renameNoReplace(w.Upper, final); err != nil {
@@ -235,30 +245,66 @@ var ErrInUse = errors.New("in use by a running build; removed when it ends")
 // UseLeases makes Remove defer the removal of layers a live lease holds.
 func (s *Store) UseLeases(ls *lease.Leases) { s.leases = ls }
 
+// exclusive runs fn inside the leases' Exclusive (v nil without leases).
+func (s *Store) exclusive(fn func(v *lease.View) error) error {
+	if s.leases == nil {
+		return fn(nil)
+	}
+	return s.leases.Exclusive(fn)
+}
+
 // Remove deletes the unpacked dir of diffID, if present (purging a layer that leaked a
 // secret). A layer a running build holds (it may be an overlay lower of a live mount) is
 // left until that build ends, and Remove says so with ErrInUse.
 func (s *Store) Remove(diffID v1.Hash) error {
-	dir, ok := s.Dir(diffID)
-	if !ok {
+	if _, ok := s.Dir(diffID); !ok {
 		return nil
 	}
-	if s.leases != nil {
-		held, err := s.leases.Held()
-		if err != nil {
-			return err
-		}
-		if ref := lease.LayerRef(diffID.String()); held[ref] {
-			if err := s.leases.Defer(ref); err != nil {
+	trash, err := scratch.New(filepath.Join(s.root, tempDir))
+	if err != nil {
+		return fmt.Errorf("removing layer %s: %w", diffID, err)
+	}
+	defer trash.Remove() // the slow part, after the lease lock is released
+	return s.exclusive(func(v *lease.View) error {
+		if ref := lease.LayerRef(diffID.String()); v != nil && v.Held(ref) {
+			if err := v.Defer(ref); err != nil {
 				return err
 			}
 			return fmt.Errorf("layer %s: %w", diffID, ErrInUse)
 		}
+		_, err := s.discard(diffID, trash)
+		return err
+	})
+}
+
+// RemoveIn moves the unpacked dir of diffID into trash (a scratch dir the caller removes
+// once out of Exclusive) unless a lease in v holds it, and reports whether it did. v is
+// the caller's Exclusive view (nil: nothing is held).
+func (s *Store) RemoveIn(v *lease.View, diffID v1.Hash, trash *scratch.Dir) (bool, error) {
+	if v != nil && v.Held(lease.LayerRef(diffID.String())) {
+		return false, nil
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("removing layer %s: %w", diffID, err)
+	return s.discard(diffID, trash)
+}
+
+// discard moves the unpacked dir of diffID (and its recorded size) into trash; a rename
+// keeps the caller's lock short, and a trash dir left by a killed process is swept.
+func (s *Store) discard(diffID v1.Hash, trash *scratch.Dir) (bool, error) {
+	p, err := s.layerPath(diffID)
+	if err != nil {
+		return false, err
 	}
-	return nil
+	os.Remove(s.sizePath(diffID.Hex))
+	err = os.Rename(p, filepath.Join(trash.Path(), diffID.Hex))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil { // another filesystem: remove in place
+		if err := os.RemoveAll(p); err != nil {
+			return false, fmt.Errorf("removing layer %s: %w", diffID, err)
+		}
+	}
+	return true, nil
 }
 
 // CollectPending removes the layers whose removal a lease deferred, once no lease holds them.
@@ -266,17 +312,25 @@ func (s *Store) CollectPending() error {
 	if s.leases == nil {
 		return nil
 	}
-	refs, err := s.leases.Pending("layer ")
+	trash, err := scratch.New(filepath.Join(s.root, tempDir))
 	if err != nil {
-		return err
+		return fmt.Errorf("removing layers: %w", err)
 	}
-	var errs []error
-	for _, r := range refs {
-		d, err := v1.NewHash(strings.TrimPrefix(r, "layer "))
+	defer trash.Remove()
+	return s.exclusive(func(v *lease.View) error {
+		refs, err := v.Pending("layer ")
 		if err != nil {
-			continue
+			return err
 		}
-		errs = append(errs, s.Remove(d))
-	}
-	return errors.Join(errs...)
+		var errs []error
+		for _, r := range refs {
+			d, err := v1.NewHash(strings.TrimPrefix(r, "layer "))
+			if err != nil {
+				continue
+			}
+			_, err = s.discard(d, trash)
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	})
 }

@@ -19,8 +19,9 @@ var ErrStillMounted = errors.New("still mounted")
 type Workspace struct {
 	Upper, Work, Merged string
 
-	dir   *scratch.Dir
-	empty string // empty lower used when a step has no parent layers
+	dir    *scratch.Dir
+	empty  string   // empty lower used when a step has no parent layers
+	lowers []string // of the last Mount, top-most first
 }
 
 // NewWorkspace creates a workspace with fresh, empty dirs under the store root.

@@ -43,6 +43,31 @@ func WriteLayer(dir string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("writing layer of %s: %w", dir, err)
 	}
+	return writeEntries(dir, entries, out)
+}
+
+// writeUpper is WriteLayer for an overlay upper over lowers (top-most first): directories
+// that differ from the lowers only in time are left out of the tar and removed from the
+// upper (dropUnchangedDirs), so that the upper stays what the tar holds.
+func writeUpper(dir string, lowers []string, out io.Writer) error {
+	entries, err := collectEntries(dir)
+	if err != nil {
+		return fmt.Errorf("writing layer of %s: %w", dir, err)
+	}
+	entries, dropped := dropUnchangedDirs(expandOpaque(entries, lowers), lowers)
+	if err := writeEntries(dir, entries, out); err != nil {
+		return err
+	}
+	for i := len(dropped) - 1; i >= 0; i-- { // children first
+		// One still holding what no tar carries (a socket) stays; only its time differs.
+		if err := os.Remove(dropped[i]); err != nil && !errors.Is(err, unix.ENOTEMPTY) {
+			return fmt.Errorf("removing unchanged directory from %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+func writeEntries(dir string, entries []layerEntry, out io.Writer) error {
 	tw := tar.NewWriter(out)
 	links := map[[2]uint64]string{} // (dev, ino) -> first name written
 	for _, e := range entries {

@@ -1,0 +1,120 @@
+package snapshot
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hush-build/hush/internal/hushtest"
+)
+
+// TestWriteUpperDropsUnchangedDirs: a directory an upper holds only because something
+// below it came and went (same mode and owner as in the lowers, nothing below it) is left
+// out of the layer and removed from the upper, as BuildKit's differ leaves it out; new
+// directories, changed ones, parents of changes and opaque ones stay.
+func TestWriteUpperDropsUnchangedDirs(t *testing.T) {
+	lower, upper := t.TempDir(), t.TempDir()
+	for _, d := range []string{"tmp", "etc", "chg", "deep/a/b"} {
+		mustMkdir(t, filepath.Join(lower, d), 0o755)
+	}
+	for _, d := range []string{"tmp", "etc", "chg", "new", "deep/a/b"} {
+		mustMkdir(t, filepath.Join(upper, d), 0o755)
+	}
+	if err := os.Chmod(filepath.Join(upper, "chg"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(upper, "etc", "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := writeUpper(upper, []string{lower}, &buf); err != nil {
+		t.Fatal(err)
+	}
+	got := tarNames(t, buf.Bytes())
+	want := []string{"chg/", "etc/", "etc/f", "new/"}
+	if !slices.Equal(got, want) {
+		t.Errorf("layer entries = %q, want %q", got, want)
+	}
+	for _, gone := range []string{"tmp", "deep"} {
+		if _, err := os.Lstat(filepath.Join(upper, gone)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is still in the upper (%v); the upper must hold what the tar holds", gone, err)
+		}
+	}
+	// Without lowers (a first layer) every directory is new.
+	var all bytes.Buffer
+	if err := writeUpper(lower, nil, &all); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(tarNames(t, all.Bytes())); n != 6 {
+		t.Errorf("a layer without lowers has %d entries, want 6", n)
+	}
+}
+
+func mustMkdir(t *testing.T, p string, mode os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(p, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func tarNames(t *testing.T, b []byte) []string {
+	t.Helper()
+	var out []string
+	tr := tar.NewReader(bytes.NewReader(b))
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, h.Name)
+	}
+}
+
+// TestWriteUpperExpandsOpaqueDirs: an opaque upper directory is written as BuildKit's
+// differ writes it: a whiteout for each name the lowers show there and the upper lacks,
+// no opaque marker; one the lowers lack is not opaque at all.
+func TestWriteUpperExpandsOpaqueDirs(t *testing.T) {
+	hushtest.RequireRootFor(t, "makes a whiteout device")
+	lower1, lower2, upper := t.TempDir(), t.TempDir(), t.TempDir()
+	mustMkdir(t, filepath.Join(lower2, "data", "sub"), 0o755)
+	mustMkdir(t, filepath.Join(lower2, "data", "gone"), 0o755)
+	mustMkdir(t, filepath.Join(lower1, "data"), 0o755)
+	if err := os.WriteFile(filepath.Join(lower1, "data", "keep"), []byte("k"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// lower1 deleted data/gone: a whiteout hides lower2's.
+	if err := unix.Mknod(filepath.Join(lower1, "data", "gone"), unix.S_IFCHR, 0); err != nil {
+		t.Fatalf("making a whiteout: %v", err)
+	}
+	for _, d := range []string{"data", "fresh"} {
+		mustMkdir(t, filepath.Join(upper, d), 0o755)
+		if err := unix.Setxattr(filepath.Join(upper, d), userOpaqueXattr, []byte("y"), 0); err != nil {
+			t.Fatalf("setting %s: %v", userOpaqueXattr, err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(upper, "data", "keep"), []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(upper, "fresh", "f"), []byte("f"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := writeUpper(upper, []string{lower1, lower2}, &buf); err != nil {
+		t.Fatal(err)
+	}
+	got := tarNames(t, buf.Bytes())
+	want := []string{"data/", "data/.wh.sub", "data/keep", "fresh/", "fresh/f"}
+	if !slices.Equal(got, want) {
+		t.Errorf("layer entries = %q, want %q", got, want)
+	}
+}
