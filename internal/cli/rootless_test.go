@@ -8,7 +8,7 @@ import (
 // TestStateCommands: the commands that read or change the state dir are the ones an
 // ordinary user's hush runs in its user namespace; lint and secret stay where they are.
 func TestStateCommands(t *testing.T) {
-	want := []string{"audit", "bake", "build", "history", "images", "import", "info", "inspect", "load", "push", "rmi", "run", "steps"}
+	want := []string{"audit", "bake", "build", "du", "history", "images", "import", "info", "inspect", "load", "prune", "push", "rmi", "run", "steps"}
 	var got []string
 	for _, c := range NewRoot().Commands() {
 		if c.Annotations[stateAnnotation] != "" {

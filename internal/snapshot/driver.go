@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hush-build/hush/internal/fsroot"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/hush-build/hush/internal/rootless"
@@ -93,7 +95,7 @@ func probe(d Driver, dir string) (err error) {
 			return err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(lower, "f"), nil, 0o644); err != nil {
+	if err := writeEmpty(lower, "f"); err != nil {
 		return err
 	}
 	unmount, err := d.Mount(ws, []string{lower})
@@ -101,10 +103,29 @@ func probe(d Driver, dir string) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, unmount()) }()
-	if err := os.Remove(filepath.Join(ws.Merged, "f")); err != nil {
+	merged, err := fsroot.Open(ws.Merged)
+	if err != nil {
+		return err
+	}
+	defer merged.Close()
+	if err := merged.Remove("f"); err != nil {
 		return fmt.Errorf("removing a lower file through the overlay: %w", err)
 	}
 	return nil
+}
+
+// writeEmpty creates the empty file name inside dir.
+func writeEmpty(dir, name string) error {
+	r, err := fsroot.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	f, err := r.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // fuseMount mounts cfg with fuse-overlayfs, which forks into the background once the

@@ -111,7 +111,7 @@ func TestFuseDriverStepAndCommit(t *testing.T) {
 		}
 		names = append(names, h.Name)
 	}
-	if got, want := strings.Join(names, ","), ".wh.gone.txt,e/,e/.wh..wh..opq,e/new,new/"; got != want {
+	if got, want := strings.Join(names, ","), ".wh.gone.txt,e/,e/.wh.old,e/new,new/"; got != want {
 		t.Errorf("layer entries = %s, want %s", got, want)
 	}
 	top, _ := s.Dir(diffID)
