@@ -105,9 +105,14 @@ func writeConformanceGot(t *testing.T, dir string, files map[string][]byte) {
 // buildConformanceCase builds a case with hush into an OCI archive and returns its path.
 func buildConformanceCase(t *testing.T, e *hushtest.Env, dir string) string {
 	t.Helper()
-	ctx := filepath.Join(t.TempDir(), "context")
+	// Under the environment's work dir, which a rootless run's user owns.
+	work, err := os.MkdirTemp(e.Dir, filepath.Base(dir)+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := filepath.Join(work, "context")
 	copyConformanceContext(t, filepath.Join(dir, "context"), ctx)
-	img := filepath.Join(t.TempDir(), "image.tar")
+	img := filepath.Join(work, "image.tar")
 	args := []string{"build", "--progress=plain", "-f", filepath.Join(dir, "Dockerfile")}
 	args = append(args, conformanceFlags(t, dir)...)
 	args = append(args, "-o", "type=oci,dest="+img, ctx)

@@ -234,6 +234,9 @@ func TestLoadIntoDocker(t *testing.T) {
 	requireHush(t)
 	hushtest.RequireDocker(t)
 	env := hushtest.NewEnv(t, hushBin)
+	if env.User != nil {
+		env.User.JoinGroupOf(t, "/var/run/docker.sock") // a rootless docker user is in its group
+	}
 	env.WriteFile("ctx/Dockerfile", exportersDockerfile+"CMD [\"cat\", \"/exported.txt\"]\n")
 	name := "hush-load-test:" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
 	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", name, name+"-2").Run() })

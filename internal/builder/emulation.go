@@ -25,15 +25,24 @@ func runsNatively(host, arch string) bool {
 
 // canRun reports whether RUN steps of platform p can run here: natively, or through an
 // emulator registered with binfmt_misc (Debian's qemu-user-static, tonistiigi/binfmt).
+// Where binfmt_misc is not mounted (rootless hush's namespace) it cannot tell, and says
+// yes: the kernel still runs the host's emulators there.
 func canRun(p ocispecs.Platform) bool {
-	if runsNatively(plan.HostPlatform().Architecture, p.Architecture) {
+	return canRunIn(binfmtDir, plan.HostPlatform().Architecture, p.Architecture)
+}
+
+func canRunIn(dir, host, arch string) bool {
+	if runsNatively(host, arch) {
 		return true
 	}
-	name := p.Architecture
+	if _, err := os.Stat(filepath.Join(dir, "status")); err != nil {
+		return true
+	}
+	name := arch
 	if q, ok := qemuNames[name]; ok {
 		name = q
 	}
-	f, err := os.Open(filepath.Join(binfmtDir, "qemu-"+name))
+	f, err := os.Open(filepath.Join(dir, "qemu-"+name))
 	if err != nil {
 		return false
 	}

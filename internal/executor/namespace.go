@@ -125,8 +125,10 @@ func PrepareNS(runDir string) error {
 		return fmt.Errorf("mounting /proc for the build's PID namespace: %w", rootless.DiagnoseMount("/proc", err))
 	}
 	// A new /proc hides the host's binfmt_misc mount; a read-only one shows the build
-	// which emulators the kernel has (for foreign --platform steps). Absent is fine.
-	if !rootless.SharedProc() {
+	// which emulators the kernel has (for foreign --platform steps). Absent is fine. In a
+	// user namespace (Linux 6.7+) the mount would be a fresh, empty instance that hides
+	// the host's emulators from steps, so rootless hush leaves it unmounted.
+	if !rootless.SharedProc() && !rootless.InUserNS() {
 		_ = unix.Mount("binfmt_misc", "/proc/sys/fs/binfmt_misc", "binfmt_misc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_RDONLY, "")
 	}
 	hideUnifiedCgroup()

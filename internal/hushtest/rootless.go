@@ -25,6 +25,8 @@ const TestUserName = "hush-rootless"
 type User struct {
 	Name     string
 	UID, GID int
+	// Groups are supplementary groups the user's commands get (none by default).
+	Groups []int
 }
 
 // Rootless reports whether NewEnv runs hush as the test user (RootlessEnv=1).
@@ -88,11 +90,19 @@ func hasSubIDs(text, name, uid string) bool {
 }
 
 // Command returns an unstarted command that runs bin with args as u: setpriv with u's
-// IDs and no supplementary groups, and an environment of the caller's without root's
-// identity, dirs and state dir, plus env ("KEY=value").
+// IDs and supplementary groups (u.Groups only), and an environment of the caller's
+// without root's identity, dirs and state dir, plus env ("KEY=value").
 func (u User) Command(env []string, bin string, args ...string) *exec.Cmd {
+	groups := "--clear-groups"
+	if len(u.Groups) > 0 {
+		ids := make([]string, len(u.Groups))
+		for i, g := range u.Groups {
+			ids[i] = strconv.Itoa(g)
+		}
+		groups = "--groups=" + strings.Join(ids, ",")
+	}
 	cmd := exec.Command("setpriv", append([]string{"--reuid=" + strconv.Itoa(u.UID), "--regid=" + strconv.Itoa(u.GID),
-		"--clear-groups", "--", bin}, args...)...)
+		groups, "--", bin}, args...)...)
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
@@ -173,4 +183,15 @@ func (u User) ReachSiblings(t testing.TB, dir string) {
 			u.Reach(t, filepath.Join(parent, e.Name()))
 		}
 	}
+}
+
+// JoinGroupOf adds the group owning path (a docker socket's, say) to the supplementary
+// groups of u's commands, as an ordinary user who may use it is a member of it.
+func (u *User) JoinGroupOf(t testing.TB, path string) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Groups = append(u.Groups, int(fi.Sys().(*syscall.Stat_t).Gid))
 }
