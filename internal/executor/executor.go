@@ -227,8 +227,15 @@ func (o *OCI) Run(ctx context.Context, c *Container) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", o.name, err)
 	}
+	return o.wait(ctx, cmd, c.ID)
+}
+
+// wait waits for the started runtime cmd running container id; on cancellation it kills
+// the step and deletes the container.
+func (o *OCI) wait(ctx context.Context, cmd *exec.Cmd, id string) error {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	var err error
 	select {
 	case err = <-done:
 	case <-ctx.Done():
@@ -238,7 +245,7 @@ func (o *OCI) Run(ctx context.Context, c *Container) error {
 			// of that namespace, not of ours.
 			_ = cmd.Process.Kill()
 		} else {
-			o.kill(c.ID)
+			o.kill(id)
 		}
 		select {
 		case <-done:
@@ -246,7 +253,7 @@ func (o *OCI) Run(ctx context.Context, c *Container) error {
 			_ = cmd.Process.Kill()
 			<-done
 		}
-		o.delete(c.ID)
+		o.delete(id)
 		return ctx.Err()
 	}
 	if err != nil {
