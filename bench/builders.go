@@ -200,6 +200,11 @@ func (h *hush) Build(ctx context.Context, j job, cold bool) error {
 	if h.runtime != "" {
 		args = append(args, "--runtime", h.runtime)
 	}
+	if h.user != nil {
+		if err := h.user.ownSecrets(j.Secrets); err != nil {
+			return err
+		}
+	}
 	args = append(append(args, j.secretArgs()...), j.Context)
 	rss, err := h.run(ctx, root, args...)
 	h.peakRSS = rss

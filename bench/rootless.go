@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -60,6 +61,24 @@ func (u *rootlessUser) own(dir string) error {
 		if fi.Mode().Perm()&0o001 == 0 {
 			if err := os.Chmod(d, fi.Mode().Perm()|0o011); err != nil {
 				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ownSecrets hands the src= files of --secret specs to the user, as a user's own secret
+// files are (root, running the other builders, still reads them).
+func (u *rootlessUser) ownSecrets(specs []string) error {
+	for _, spec := range specs {
+		for _, kv := range strings.Split(spec, ",") {
+			if src, ok := strings.CutPrefix(kv, "src="); ok {
+				if err := u.own(filepath.Dir(src)); err != nil {
+					return err
+				}
+				if err := os.Lchown(src, u.uid, u.gid); err != nil {
+					return fmt.Errorf("handing %s to %s: %w", src, u.name, err)
+				}
 			}
 		}
 	}
