@@ -17,11 +17,11 @@ import (
 // StressSecondsEnv sets how long TestSharedStoreUnderLoad keeps its processes going.
 const StressSecondsEnv = "HUSH_STRESS_SECONDS"
 
-// stressDuration is $HUSH_STRESS_SECONDS, 30 s by default (CI-sized).
+// stressDuration is $HUSH_STRESS_SECONDS, a minute by default.
 func stressDuration(t *testing.T) time.Duration {
 	s := os.Getenv(StressSecondsEnv)
 	if s == "" {
-		return 30 * time.Second
+		return time.Minute
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n <= 0 {
