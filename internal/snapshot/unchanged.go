@@ -104,36 +104,56 @@ func lowerPath(name string, lowers []string) (string, bool) {
 // expandOpaque rewrites the opaque directories of an upper the way BuildKit's overlay
 // differ writes them: a directory that the lowers do not have is not marked opaque at
 // all, and one they have gets a whiteout for every name the lowers show in it that the
-// upper does not have, instead of the opaque marker. (Both forms mean the same tree.)
-// entries stay sorted.
+// upper does not have, instead of the opaque marker. Below an opaque directory nothing of
+// the lowers shows, so every upper directory there (made again by the step, and not
+// itself marked: `rm -rf /a && mkdir -p /a/b`) gets the same whiteouts; without them the
+// layer applied over the lowers would bring back what the step deleted. (Both forms
+// mean the same tree.) entries stay sorted.
 func expandOpaque(entries []layerEntry, lowers []string) []layerEntry {
 	var out []layerEntry
 	inUpper := map[string]bool{}
+	opaque := map[string]bool{}
 	for _, e := range entries {
 		inUpper[e.name] = true
+		if e.kind == kindOpaque {
+			opaque[path.Dir(e.name)] = true
+		}
 	}
-	changed := false
-	for _, e := range entries {
-		if e.kind != kindOpaque {
-			out = append(out, e)
-			continue
-		}
-		dir := path.Dir(e.name)
-		if dir == "." { // the upper's root: nothing to compare it with
-			out = append(out, e)
-			continue
-		}
-		changed = true
+	if len(opaque) == 0 {
+		return entries
+	}
+	whiteouts := func(dir string, p string) {
 		for _, n := range lowerNames(dir, lowers) {
 			if !inUpper[path.Join(dir, n)] {
-				out = append(out, layerEntry{name: path.Join(dir, whiteoutPrefix+n), path: e.path, kind: kindWhiteout})
+				out = append(out, layerEntry{name: path.Join(dir, whiteoutPrefix+n), path: p, kind: kindWhiteout})
 			}
 		}
 	}
-	if changed {
-		sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	for _, e := range entries {
+		switch {
+		case e.kind == kindOpaque && path.Dir(e.name) == ".": // the upper's root: nothing to compare it with
+			out = append(out, e)
+		case e.kind == kindOpaque:
+			whiteouts(path.Dir(e.name), e.path)
+		default:
+			out = append(out, e)
+			if e.kind == kindPlain && e.st.Mode&unix.S_IFMT == unix.S_IFDIR && !opaque[e.name] && belowOpaque(e.name, opaque) {
+				whiteouts(e.name, e.path)
+			}
+		}
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
+}
+
+// belowOpaque reports whether a strict ancestor of name (other than the root) is opaque.
+func belowOpaque(name string, opaque map[string]bool) bool {
+	for d := path.Dir(name); d != "."; d = path.Dir(d) {
+		if opaque[d] {
+			return true
+		}
+	}
+	return false
 }
 
 // lowerNames lists the names the lowers (top-most first) show in the directory dir, as

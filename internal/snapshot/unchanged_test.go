@@ -118,3 +118,34 @@ func TestWriteUpperExpandsOpaqueDirs(t *testing.T) {
 		t.Errorf("layer entries = %q, want %q", got, want)
 	}
 }
+
+// TestWriteUpperRecreatedDirsBelowOpaque: `rm -rf /a && mkdir -p /a/b/c` over a lower with
+// a/b/old and a/b/c/x leaves a opaque and a/b, a/b/c plain in the upper (the kernel marks
+// only the directory it replaced); the layer must still hide old and x, or applying it
+// over the lowers brings back what the step deleted.
+func TestWriteUpperRecreatedDirsBelowOpaque(t *testing.T) {
+	hushtest.RequireRootFor(t, "sets a trusted.* or user.* overlay xattr")
+	lower, upper := t.TempDir(), t.TempDir()
+	mustMkdir(t, filepath.Join(lower, "a", "b", "c"), 0o755)
+	for _, f := range []string{"a/b/old", "a/b/c/x", "a/top"} {
+		if err := os.WriteFile(filepath.Join(lower, f), []byte("secret"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustMkdir(t, filepath.Join(upper, "a", "b", "c"), 0o755)
+	if err := unix.Setxattr(filepath.Join(upper, "a"), userOpaqueXattr, []byte("y"), 0); err != nil {
+		t.Fatalf("setting %s: %v", userOpaqueXattr, err)
+	}
+	if err := os.WriteFile(filepath.Join(upper, "a", "b", "new"), []byte("n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := writeUpper(upper, []string{lower}, &buf); err != nil {
+		t.Fatal(err)
+	}
+	got := tarNames(t, buf.Bytes())
+	want := []string{"a/", "a/.wh.top", "a/b/", "a/b/.wh.old", "a/b/c/", "a/b/c/.wh.x", "a/b/new"}
+	if !slices.Equal(got, want) {
+		t.Errorf("layer entries = %q, want %q", got, want)
+	}
+}
