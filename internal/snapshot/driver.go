@@ -242,7 +242,8 @@ func setKernelOpaque(p string, keep bool) error {
 // inLowers reports whether any lower has an entry (a whiteout included) at rel.
 func inLowers(lowers []string, rel string) bool {
 	for _, l := range lowers {
-		if _, err := os.Lstat(filepath.Join(l, rel)); err == nil {
+		var st unix.Stat_t
+		if lstatBelow(l, filepath.ToSlash(rel), &st) == nil {
 			return true
 		}
 	}

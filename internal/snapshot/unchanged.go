@@ -93,6 +93,11 @@ func lowerPath(name string, lowers []string) (string, bool) {
 			if i == len(parts)-1 {
 				return p, true
 			}
+			if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+				// A file or a symlink here hides every lower below it; and a layer's
+				// symlink must never be followed onto the host's paths.
+				return "", false
+			}
 			if opaque, err := isOpaque(p); err != nil || opaque {
 				return "", false // a new directory hides what is below
 			}
@@ -226,4 +231,22 @@ func lowerDirState(lower, dir string) dirState {
 func isWhiteout(p string) bool {
 	var st unix.Stat_t
 	return unix.Lstat(p, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
+}
+
+// lstatBelow is Lstat of the slash-separated rel inside dir, descending only through real
+// directories: a symlink (a layer's, which must never be followed onto the host's paths)
+// or a file on the way is ENOTDIR.
+func lstatBelow(dir, rel string, st *unix.Stat_t) error {
+	p := dir
+	parts := strings.Split(rel, "/")
+	for i, part := range parts {
+		p = filepath.Join(p, part)
+		if err := unix.Lstat(p, st); err != nil {
+			return err
+		}
+		if i < len(parts)-1 && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return unix.ENOTDIR
+		}
+	}
+	return nil
 }

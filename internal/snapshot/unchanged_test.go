@@ -149,3 +149,26 @@ func TestWriteUpperRecreatedDirsBelowOpaque(t *testing.T) {
 		t.Errorf("layer entries = %q, want %q", got, want)
 	}
 }
+
+// TestLowerLookupsStayInTheLower: a layer's symlink a → HOST never makes hush look up
+// HOST/b (an automount there would reach the network, and a match would show in the
+// image): lowerPath, lowerDirState and inLowers stop at it.
+func TestLowerLookupsStayInTheLower(t *testing.T) {
+	lower, host := t.TempDir(), t.TempDir()
+	mustMkdir(t, filepath.Join(host, "b"), 0o755)
+	if err := os.Symlink(host, filepath.Join(lower, "a")); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := lowerPath("a/b", []string{lower}); ok {
+		t.Errorf("lowerPath(a/b) = %s through the lower's symlink", p)
+	}
+	if s := lowerDirState(lower, "a/b"); s == dirHere {
+		t.Error("lowerDirState(a/b) went through the lower's symlink")
+	}
+	if inLowers([]string{lower}, "a/b") {
+		t.Error("inLowers(a/b) went through the lower's symlink")
+	}
+	if !inLowers([]string{lower}, "a") {
+		t.Error("inLowers(a) does not see the symlink itself")
+	}
+}
