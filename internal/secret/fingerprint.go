@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/hush-build/hush/internal/secretfile"
 )
@@ -36,7 +37,13 @@ func LoadFingerprintKey(path string) (*FingerprintKey, error) {
 		return nil, fmt.Errorf("writing fingerprint key: %w", err)
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, key, 0o600); err != nil {
+	_ = os.Remove(tmp) // a dead writer's; never followed (O_EXCL below)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("writing fingerprint key: %w", err)
+	}
+	_, err = f.Write(key)
+	if err = errors.Join(err, f.Close()); err != nil {
 		return nil, fmt.Errorf("writing fingerprint key: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -88,9 +95,34 @@ func ReadFingerprintKey(path string, lookupEnv func(string) (string, bool)) (*Fi
 // LoadTmpfsKey reads the key named name under dir/hush-keys, creating 32 random bytes on
 // first use. dir must be a tmpfs (secretfile.IsTmpfs): the key dies with a reboot, and a
 // copy of the state dir has no way to check guesses against what it keys.
+//
+// dir may be shared (/dev/shm is everyone's): hush-keys in it must be a real directory
+// of this user's with mode 0700, or another user could plant a key of their choosing or
+// a symlink that root would write through.
 func LoadTmpfsKey(dir, name string) (*FingerprintKey, error) {
 	if !secretfile.IsTmpfs(dir) {
 		return nil, fmt.Errorf("%s is not a tmpfs: the key %s is kept only on one", dir, name)
 	}
-	return LoadFingerprintKey(filepath.Join(dir, "hush-keys", name))
+	keys := filepath.Join(dir, "hush-keys")
+	if err := os.Mkdir(keys, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("creating %s: %w", keys, err)
+	}
+	if err := privateDir(keys); err != nil {
+		return nil, err
+	}
+	return LoadFingerprintKey(filepath.Join(keys, name))
+}
+
+// privateDir checks that dir is a directory (not a symlink) of this user's that no one
+// else can enter.
+func privateDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("%s must be a directory of user %d with mode 0700 (it holds keys); remove it", dir, os.Geteuid())
+	}
+	return nil
 }
