@@ -41,8 +41,13 @@ const (
 // tar in either direction (a forged one could redirect a lookup into another layer).
 func IsOverlayXattr(name string) bool {
 	return strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") ||
-		strings.HasPrefix(name, FuseOverlayXattrPrefix)
+		strings.HasPrefix(name, FuseOverlayXattrPrefix) || strings.HasPrefix(name, "security.fuseoverlayfs.") ||
+		name == fuseOverrideStat
 }
+
+// fuseOverrideStat on a lower's root makes fuse-overlayfs show the owners and modes the
+// xattrs say instead of the files' own: a layer must not choose that.
+const fuseOverrideStat = "user.containers.override_stat"
 
 // ErrUnsafeEntry is returned (wrapped) for an entry that cannot be written safely.
 var ErrUnsafeEntry = errors.New("unsafe tar entry")
