@@ -273,3 +273,27 @@ func TestRootlessSetupErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestStepSysIsReadOnly: a step on the host's network sees no writable mount under /sys,
+// with crun and runc. Rootless hush binds the host's /sys there, and a plain read-only
+// rbind left the cgroup tree below it (the user's own delegated cgroups: cgroup.kill,
+// cgroup.freeze) and the FUSE connections writable. Run as root and, in CI's rootless
+// pass, as the ordinary user.
+func TestStepSysIsReadOnly(t *testing.T) {
+	requireHush(t)
+	e := hushtest.NewEnv(t, hushBin)
+	e.WriteFile("ctx/Dockerfile", `FROM busybox
+RUN awk '$5 ~ "^/sys" && $6 !~ /(^|,)ro(,|$)/ {print "wr" "itable:", $5}' /proc/self/mountinfo; \
+    echo "sys mounts: $(grep -c ' /sys' /proc/self/mountinfo)"
+`)
+	for _, rt := range []string{"crun", "runc"} {
+		hushtest.RequireBinary(t, rt)
+		out, log, code := e.Run("build", "--no-cache", "--progress=plain", "--runtime", rt, filepath.Join(e.Dir, "ctx"))
+		if code != 0 || !strings.Contains(log, "sys mounts: ") {
+			t.Fatalf("%s: exit %d\n%s%s", rt, code, out, log)
+		}
+		if strings.Contains(log, "writable:") {
+			t.Errorf("%s: a step can write below /sys:\n%s", rt, log)
+		}
+	}
+}

@@ -134,12 +134,14 @@ func ownNetNS(s *specs.Spec) bool {
 	return false
 }
 
-// bindSys replaces the sysfs mount at /sys with a read-only recursive bind of the host's.
+// bindSys replaces the sysfs mount at /sys with a recursive bind of the host's, read-only
+// all the way down ("rro": a plain "ro" leaves the mounts below it, the cgroup tree and
+// the user's own delegated cgroups among them, writable).
 func bindSys(s *specs.Spec) {
 	for i, m := range s.Mounts {
 		if m.Destination == "/sys" && m.Type == "sysfs" {
 			s.Mounts[i] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys",
-				Options: []string{"rbind", "ro", "nosuid", "noexec", "nodev"}}
+				Options: []string{"rbind", "ro", "rro", "nosuid", "noexec", "nodev"}}
 		}
 	}
 }
