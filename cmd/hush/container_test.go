@@ -195,6 +195,41 @@ func checkContainerRefusals(t *testing.T, c *rootlessContainer) {
 		}
 	}
 	checkFuseMatchesKernel(t, c)
+	checkKillLeavesNothing(t, c)
+}
+
+// checkKillLeavesNothing kills hush (-9) in the middle of a step that has a secret mounted,
+// under the container's masked /proc with fuse-overlayfs layers: nothing hush started may
+// live on (a fuse-overlayfs daemon would keep the namespace, and the tmpfs holding the
+// step's secrets, reachable by the user's next job), and the secret is nowhere on disk.
+func checkKillLeavesNothing(t *testing.T, c *rootlessContainer) {
+	canary := "CANARY-container-kill-" + hex.EncodeToString(randBytes(t, 12))
+	writeFile(t, filepath.Join(c.work, "killtok"), canary)
+	writeFile(t, filepath.Join(c.work, "kill", "Dockerfile"), "FROM busybox\n"+
+		"RUN --mount=type=secret,id=tok cat /run/secrets/tok >/dev/null && echo step-started && sleep 60\n")
+	opts := append([]string{"--device", "/dev/fuse"}, unconfined...)
+	script := `export HUSH_ROOT=/home/builder/state
+		hush import busybox.tar busybox:latest >/dev/null && hush info | grep -E 'Overlay|Processes' || exit 1
+		hush build --progress=plain --secret id=tok,src=killtok kill >/tmp/log 2>&1 &
+		pid=$!; i=0
+		until grep -q step-started /tmp/log; do sleep 0.1; i=$((i+1)); [ $i -lt 300 ] || { cat /tmp/log; exit 1; }; done
+		kill -9 $pid; sleep 2
+		for p in /proc/[0-9]*; do echo "left: $(cat $p/comm 2>/dev/null)"; done`
+	out, err := c.run(t, opts, nil, script)
+	for _, want := range []string{"Overlay driver:  fuse-overlayfs", "Processes:       shared /proc"} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Fatalf("kill -9: output lacks %q (%v):\n%s", want, err, out)
+		}
+	}
+	for _, left := range []string{"hush", "crun", "fuse-overlayfs", "sleep"} {
+		if strings.Contains(out, "left: "+left+"\n") {
+			t.Errorf("kill -9 of hush left %s running:\n%s", left, out)
+		}
+	}
+	if err := os.Remove(filepath.Join(c.work, "killtok")); err != nil {
+		t.Fatal(err)
+	}
+	hushtest.NoCanary(t, []byte(canary), c.work)
 }
 
 // fuseDockerfile replaces /etc (an opaque dir), makes new dirs (which fuse-overlayfs marks

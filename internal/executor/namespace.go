@@ -93,10 +93,11 @@ func start(cmd *exec.Cmd, root string) (release func(), err error) {
 		return nil, err
 	}
 	if rootless.SharedProc() {
-		// A masked /proc (a container's) cannot be replaced by one of a new PID
+		// A masked /proc (a container's) cannot be replaced by one of hush's new PID
 		// namespace: hush keeps the one it has (see PrepareNS), where steps will see
-		// this process too; its environment (env= secrets) stays closed to them.
-		cmd.SysProcAttr.Cloneflags &^= syscall.CLONE_NEWPID
+		// this process too; its environment (env= secrets) stays closed to them. The
+		// PID namespace stays: when hush dies, everything it started (fuse-overlayfs
+		// daemons holding the namespace's tmpfs of secrets among them) dies with it.
 		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 			return nil, fmt.Errorf("closing hush's /proc entries: %w", err)
 		}
@@ -113,9 +114,10 @@ func PrepareNS(runDir string) error {
 		return errors.New("internal error: PrepareNS outside the private mount namespace")
 	}
 	if rootless.SharedProc() {
-		// No PID namespace of its own (Reexec): the /proc it has is right. Steps may see
-		// this process there; made non-dumpable, its memory, environment and mount
-		// namespace (/proc/PID/root) stay closed to them.
+		// The /proc it has shows the outer PID namespace (use /proc/self and
+		// /proc/thread-self, never a PID of hush's own). Steps may see this process
+		// there; made non-dumpable, its memory, environment and mount namespace
+		// (/proc/PID/root) stay closed to them.
 		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 			return fmt.Errorf("closing hush's /proc entries: %w", err)
 		}

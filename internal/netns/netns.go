@@ -58,7 +58,7 @@ func inNamespace(nsFD int, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		orig, err := unix.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("opening the current network namespace: %w", err)
@@ -97,7 +97,7 @@ func enterNew(path string) error {
 	if err := loopbackUp(); err != nil {
 		return err
 	}
-	self := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
+	self := "/proc/thread-self/ns/net"
 	if err := unix.Mount(self, path, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("binding network namespace: %w", err)
 	}
