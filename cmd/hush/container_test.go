@@ -196,6 +196,19 @@ func checkContainerRefusals(t *testing.T, c *rootlessContainer) {
 	}
 	checkFuseMatchesKernel(t, c)
 	checkKillLeavesNothing(t, c)
+	checkLinksRefused(t, c)
+}
+
+// checkLinksRefused: under the masked /proc containers run one at a time, so a pipeline
+// step whose service links to another is refused with the fix instead of waiting forever.
+func checkLinksRefused(t *testing.T, c *rootlessContainer) {
+	writeFile(t, filepath.Join(c.work, "pipe", "codeship-services.yml"),
+		"app:\n  image: busybox\n  links: [db]\ndb:\n  image: busybox\n")
+	writeFile(t, filepath.Join(c.work, "pipe", "codeship-steps.yml"), "- service: app\n  command: \"true\"\n")
+	out, err := c.run(t, unconfined, nil, "hush import busybox.tar busybox:latest >/dev/null && timeout 60 hush steps --progress=plain --network=none pipe")
+	if err == nil || !strings.Contains(out, "service app links to db") || !strings.Contains(out, "systempaths=unconfined") {
+		t.Errorf("a linked service under the masked /proc: want a refusal naming the fix, got %v:\n%s", err, out)
+	}
 }
 
 // checkKillLeavesNothing kills hush (-9) in the middle of a step that has a secret mounted,

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hush-build/hush/internal/rootless"
+
 	"github.com/hush-build/hush/internal/builder"
 	"github.com/hush-build/hush/internal/codeship"
 	"github.com/hush-build/hush/internal/image"
@@ -114,6 +116,12 @@ func (r *run) withLinks(ctx context.Context, svc *codeship.Service, label string
 	linked, names, err := r.linked(svc)
 	if err != nil {
 		return err
+	}
+	if len(linked) > 0 && rootless.SharedProc() {
+		// Under a masked /proc steps run one at a time (none may see another's
+		// environment), so a step could never run beside the services it links to.
+		return fmt.Errorf("service %s links to %s, which must run beside its step; under this container's masked /proc hush runs one container at a time: "+
+			"run the container with --security-opt systempaths=unconfined (Kubernetes: procMount: Unmasked)", svc.Name, linked[0].Name)
 	}
 	net, err := r.newStepNet(ctx, names)
 	if err != nil {
