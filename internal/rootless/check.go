@@ -163,14 +163,25 @@ func (h Host) diagnoseMount(what string, err error) error {
 }
 
 // ProcMasked reports mounts on paths inside /proc (a container's masked and read-only
-// paths; binfmt_misc's empty directory aside): the kernel then lets a user namespace
-// mount no fresh /proc, for hush's PID namespace or a step's.
+// paths): the kernel then lets a user namespace mount no fresh /proc, for hush's PID
+// namespace or a step's. Mounts on the empty directories the kernel itself keeps for them
+// (binfmt_misc, an NFS server's nfsd, xenfs) do not count: they do not stop one.
 func (h Host) ProcMasked() bool {
 	for _, line := range strings.Split(h.read("proc/self/mountinfo"), "\n") {
 		f := strings.Fields(line)
-		if len(f) > 4 && strings.HasPrefix(f[4], "/proc/") && f[4] != "/proc/sys/fs/binfmt_misc" {
+		if len(f) > 4 && strings.HasPrefix(f[4], "/proc/") && !isProcMountPoint(f[4]) {
 			return true
 		}
+	}
+	return false
+}
+
+// isProcMountPoint reports /proc's permanently empty directories made for other
+// filesystems.
+func isProcMountPoint(p string) bool {
+	switch p {
+	case "/proc/sys/fs/binfmt_misc", "/proc/fs/nfsd", "/proc/xen":
+		return true
 	}
 	return false
 }

@@ -104,7 +104,8 @@ func TestInContainer(t *testing.T) {
 }
 
 func TestProcMasked(t *testing.T) {
-	for name, want := range map[string]bool{"k8s-unconfined": true, "vm": false, "docker-seccomp": false, "plain": false} {
+	for name, want := range map[string]bool{"k8s-unconfined": true, "vm": false, "docker-seccomp": false, "plain": false,
+		"nfs-server": false} {
 		if got := host(name).ProcMasked(); got != want {
 			t.Errorf("%s: ProcMasked = %v, want %v", name, got, want)
 		}
