@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -294,6 +295,38 @@ RUN awk '$5 ~ "^/sys" && $6 !~ /(^|,)ro(,|$)/ {print "wr" "itable:", $5}' /proc/
 		}
 		if strings.Contains(log, "writable:") {
 			t.Errorf("%s: a step can write below /sys:\n%s", rt, log)
+		}
+	}
+}
+
+// TestRootlessStepsOwnNetwork: rootless RUN steps on the default network are in a network
+// namespace of the build's own (outbound through pasta), so the host's abstract unix
+// sockets — an X server's among them, which would take a step for the user — are out of
+// their reach; --network=host still shares the host's.
+func TestRootlessStepsOwnNetwork(t *testing.T) {
+	requireHush(t)
+	e := hushtest.NewRootlessEnv(t, hushBin)
+	name := "hush-test-abstract-" + hex.EncodeToString(randBytes(t, 6))
+	l, err := net.Listen("unix", "@"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	e.WriteFile("ctx/Dockerfile", "FROM busybox\nRUN echo \"abstract=$(grep -c "+name+" /proc/net/unix) links=$(ls /sys/class/net | tr '\\n' ' ')\"\n")
+	for _, tt := range []struct {
+		flags []string
+		want  string
+	}{
+		{nil, "abstract=0 "},
+		{[]string{"--network=host"}, "abstract=1 "},
+	} {
+		args := append(append([]string{"build", "--no-cache", "--progress=plain"}, tt.flags...), filepath.Join(e.Dir, "ctx"))
+		out, log, code := e.Run(args...)
+		if code != 0 || !strings.Contains(log, tt.want) {
+			t.Errorf("%v: want %q (exit %d):\n%s%s", tt.flags, tt.want, code, out, log)
+		}
+		if tt.flags == nil && strings.Contains(log, "share the host's network") {
+			t.Errorf("the default network fell back to the host's:\n%s", log)
 		}
 	}
 }

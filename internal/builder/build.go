@@ -218,13 +218,17 @@ func (s *session) build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	// --network host grants network.host, as buildx does; the default network is the
-	// host's too, but RUN --network=host still asks for the grant.
+	// host's too (rootless: a namespace of the Run's own), but RUN --network=host still
+	// asks for the grant.
 	opts.Allow.NetworkHost = opts.Allow.NetworkHost || opts.Network == "host"
 	if err := checkEntitlements(p, opts); err != nil {
 		return nil, err
 	}
 	if opts.Network == "" {
 		opts.Network = "host"
+		if privateDefaultNet() {
+			opts.Network = "default" // the Run's own namespace (stepNet)
+		}
 	}
 	if err := checkRequired(p, opts); err != nil {
 		return nil, err

@@ -70,6 +70,9 @@ func (r *run) execRun(ctx context.Context, st *plan.Stage, ws *snapshot.Workspac
 		ID: id, Rootfs: ws.Merged, Args: step.Args, Env: step.Env, Cwd: step.Workdir,
 		UID: uint32(owner.UID), GID: uint32(owner.GID), Groups: groups, Network: network, Limits: r.limits(step),
 	}
+	if network == "default" {
+		c.NetNS = r.s.stepNetNS(ctx, r.opts.Progress.Warn)
+	}
 	// Step output is masked before the display sees it (TTY rows are truncated, which
 	// could split a secret).
 	out := r.opts.Mask.Writer(ps)

@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -21,6 +22,7 @@ type session struct {
 	b       *Builder
 	scratch *scratch.Dir
 	lease   *lease.Lease
+	net     stepNet // the RUN steps' own network (rootless), made on first use
 }
 
 // newSession starts a Run's session: a locked scratch dir under tmp/ and a lease.
@@ -45,8 +47,18 @@ func (s *session) id() string { return s.lease.ID() }
 
 // close ends the lease, finishes the removals it deferred and removes the scratch dir.
 func (s *session) close() error {
+	nerr := s.net.close()
 	s.lease.Release()
-	return errors.Join(s.b.Images.CollectPending(), s.b.Snapshots.CollectPending(), s.scratch.Remove())
+	return errors.Join(nerr, s.b.Images.CollectPending(), s.b.Snapshots.CollectPending(), s.scratch.Remove())
+}
+
+// stepNetNS is the network namespace of the session's RUN steps on the default network:
+// its own when rootless (stepNet), "" for the host's.
+func (s *session) stepNetNS(ctx context.Context, warn func(string)) string {
+	if !privateDefaultNet() {
+		return ""
+	}
+	return s.net.path(ctx, filepath.Join(s.b.RunDir, "net", s.id()), warn)
 }
 
 // mountDir makes a fresh directory in the session's scratch dir to mount a read-only

@@ -85,19 +85,18 @@ func Spec(c *Container) (*specs.Spec, error) {
 	return s, nil
 }
 
-// applyNetwork gives the step its network namespace (a pipeline service network), the
-// host's network (and its resolv.conf and hosts) or an empty network namespace, and the
-// /etc/hosts Run wrote for --add-host.
+// applyNetwork gives the step its network namespace (a pipeline service network, or a
+// rootless build's own with Network "default"), the host's network (and its resolv.conf
+// and hosts) or an empty network namespace, and the /etc/hosts Run wrote for --add-host.
 func applyNetwork(s *specs.Spec, c *Container) error {
 	switch {
 	case c.NetNS != "":
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: c.NetNS})
-	case c.Network == "" || c.Network == "host" || c.Network == "default":
-		for _, f := range []string{"/etc/resolv.conf", "/etc/hosts"} {
-			if _, err := os.Stat(f); err == nil && !(f == "/etc/hosts" && len(c.ExtraHosts) > 0) {
-				s.Mounts = append(s.Mounts, roBind(f, f))
-			}
+		if c.Network == "default" { // a build's steps: outbound to the host's name servers
+			s.Mounts = append(s.Mounts, hostNameFiles(c)...)
 		}
+	case c.Network == "" || c.Network == "host" || c.Network == "default":
+		s.Mounts = append(s.Mounts, hostNameFiles(c)...)
 	case c.Network == "none":
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	default:
@@ -107,6 +106,17 @@ func applyNetwork(s *specs.Spec, c *Container) error {
 		s.Mounts = append(s.Mounts, roBind(c.hostsFile, "/etc/hosts"))
 	}
 	return nil
+}
+
+// hostNameFiles binds the host's resolv.conf and hosts (unless --add-host wrote one).
+func hostNameFiles(c *Container) []specs.Mount {
+	var out []specs.Mount
+	for _, f := range []string{"/etc/resolv.conf", "/etc/hosts"} {
+		if _, err := os.Stat(f); err == nil && !(f == "/etc/hosts" && len(c.ExtraHosts) > 0) {
+			out = append(out, roBind(f, f))
+		}
+	}
+	return out
 }
 
 // defaultDeviceNames is Docker's default device set; the runtime adds the /dev/fd,
