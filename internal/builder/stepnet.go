@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 
 	"github.com/hush-build/hush/internal/netns"
@@ -21,7 +20,7 @@ import (
 type stepNet struct {
 	once sync.Once
 	ns   *netns.NS
-	dir  string // made for ns; removed with it
+	dir  string // made for ns (netns.New); removed with it
 	err  error
 }
 
@@ -47,15 +46,6 @@ func (n *stepNet) path(ctx context.Context, dir string, warn func(string)) strin
 func (n *stepNet) open(ctx context.Context, dir string) error {
 	if _, _, err := netns.Helper(); err != nil {
 		return err
-	}
-	if strings.Contains(dir, ",") {
-		// runc takes namespace paths as a comma-separated list: a state dir whose path
-		// has a comma gets the namespace bound on /dev/shm (a tmpfs) instead.
-		d, err := os.MkdirTemp("/dev/shm", "hush-net-")
-		if err != nil {
-			return err
-		}
-		dir = d
 	}
 	n.dir = dir
 	ns, err := netns.New(dir, "steps.netns")

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -26,27 +27,45 @@ import (
 // NS is one network namespace, bound at Path.
 type NS struct {
 	Path   string
+	tmpDir string // made to hold Path (see New); removed by Close
 	helper *exec.Cmd
 	done   chan error
 }
 
 // New makes an empty network namespace with its loopback up and binds it at dir/name
-// (dir must be in a private mount namespace, a tmpfs: the bind mount lives there).
+// (dir must be in a private mount namespace, a tmpfs: the bind mount lives there). runc
+// takes namespace paths as a comma-separated list, so a dir whose path has a comma is
+// replaced by a fresh private one on /dev/shm.
 func New(dir, name string) (*NS, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	ns := &NS{}
+	if strings.Contains(dir, ",") {
+		d, err := os.MkdirTemp("/dev/shm", "hush-netns-")
+		if err != nil {
+			return nil, fmt.Errorf("creating network namespace dir: %w", err)
+		}
+		dir, ns.tmpDir = d, d
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating network namespace dir: %w", err)
 	}
-	path := filepath.Join(dir, name)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o600)
+	ns.Path = filepath.Join(dir, name)
+	f, err := os.OpenFile(ns.Path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o600)
 	if err != nil {
+		ns.removeTmpDir()
 		return nil, fmt.Errorf("creating network namespace file: %w", err)
 	}
 	f.Close()
-	if err := inNamespace(0, func() error { return enterNew(path) }); err != nil {
-		os.Remove(path)
+	if err := inNamespace(0, func() error { return enterNew(ns.Path) }); err != nil {
+		os.Remove(ns.Path)
+		ns.removeTmpDir()
 		return nil, err
 	}
-	return &NS{Path: path}, nil
+	return ns, nil
+}
+
+func (ns *NS) removeTmpDir() {
+	if ns.tmpDir != "" {
+		os.Remove(ns.tmpDir)
+	}
 }
 
 // inNamespace runs fn on a locked thread that is in the network namespace nsFD (0: a new
@@ -267,5 +286,6 @@ func (ns *NS) Close() error {
 	if err := os.Remove(ns.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
+	ns.removeTmpDir()
 	return errors.Join(errs...)
 }

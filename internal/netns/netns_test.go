@@ -93,3 +93,24 @@ func testConnect(t *testing.T, helper string) {
 		}
 	}
 }
+
+// TestNewUnderACommaPath: runc splits namespace paths at commas, so a dir whose path has
+// one gets the namespace bound in a private dir on /dev/shm, which Close removes.
+func TestNewUnderACommaPath(t *testing.T) {
+	hushtest.RequireRootFor(t, "network namespaces")
+	dir := filepath.Join(t.TempDir(), "a,b")
+	ns, err := New(dir, "step.netns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(ns.Path, ",") || !strings.HasPrefix(ns.Path, "/dev/shm/hush-netns-") {
+		t.Errorf("namespace bound at %s, want a comma-free path on /dev/shm", ns.Path)
+	}
+	tmp := filepath.Dir(ns.Path)
+	if err := ns.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(tmp); !os.IsNotExist(err) {
+		t.Errorf("%s is left after Close: %v", tmp, err)
+	}
+}
