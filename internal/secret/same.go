@@ -39,6 +39,9 @@ func (f *valueFacts) sameForm(a, b *Encoding) bool {
 	if a.Whole {
 		return true
 	}
+	if longerVariant(&a.src, &b.src) {
+		return false
+	}
 	if a.length() != b.length() {
 		return false
 	}
@@ -49,6 +52,22 @@ func (f *valueFacts) sameForm(a, b *Encoding) bool {
 		return false // two variants of a value: their ends differ, if anything
 	}
 	return sameStream(a, b)
+}
+
+// longerVariant reports forms of one kind made from a value and from that value without
+// its trailing white space: every character adds at least one byte to a raw, hex, URL or
+// JSON form, so the longer value's form is longer, and the two differ without working out
+// their lengths (a pass over each form).
+func longerVariant(a, b *source) bool {
+	if a.kind != b.kind || a.kind == kindBase64 || len(a.value) == len(b.value) ||
+		len(a.value) == 0 || len(b.value) == 0 || &a.value[0] != &b.value[0] {
+		return false
+	}
+	switch a.kind {
+	case kindRaw, kindHex, kindHexUpper, kindURL, kindURLPath, kindJSON, kindJSONHTML:
+		return true
+	}
+	return false
 }
 
 // b64Tail is the last 64 or so characters of a base64 form (padding included), encoded
