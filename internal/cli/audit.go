@@ -38,7 +38,9 @@ func newAuditCmd(g *globals) *cobra.Command {
 		Short: "Prove an image holds no secret",
 		Long: `Search every layer (files deleted by later layers included), the config, the history and
 the annotations of IMAGE for each given secret value, raw and encoded (hex, base64 at any
-alignment, URL, JSON). With --detect, also look for well-known credential formats.
+alignment, URL, JSON), base64 and hex also cut into lines (PEM, base64, xxd -p), inside
+gzip files in layers too. A finding is a whole copy of a form; docs/spec/audit-report.md
+says exactly what is found. With --detect, also look for well-known credential formats.
 
 IMAGE is a name or ID in hush's store, oci:DIR (an OCI layout), docker-archive:FILE.tar,
 or a registry reference: every platform of an index is searched. Registry credentials
