@@ -30,7 +30,8 @@ func InPrivateNS() bool { return os.Getenv(nsEnv) == "1" }
 // Started by an ordinary user, the child also gets a user namespace (package rootless) in
 // which it is root, its state dir root passed on as HUSH_ROOT (the child's default would
 // be root's) and a private tmpfs dir as HUSH_TMPFS_DIR unless one is set; under a masked
-// /proc (a container's, rootless.SharedProc) it gets no PID namespace.
+// /proc (a container's, rootless.SharedProc) it keeps its PID namespace but not a /proc
+// of it (PrepareNS).
 func Reexec(root string) (int, error) {
 	self, err := os.Executable()
 	if err != nil {
