@@ -55,9 +55,6 @@ func (s *session) close() error {
 // stepNetNS is the network namespace of the session's RUN steps on the default network:
 // its own when rootless (stepNet), "" for the host's.
 func (s *session) stepNetNS(ctx context.Context, warn func(string)) string {
-	if !privateDefaultNet() {
-		return ""
-	}
 	return s.net.path(ctx, filepath.Join(s.b.RunDir, "net", s.id()), warn)
 }
 

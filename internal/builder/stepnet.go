@@ -21,19 +21,22 @@ type stepNet struct {
 	once sync.Once
 	ns   *netns.NS
 	dir  string // made for ns (netns.New); removed with it
-	err  error
 }
 
 // privateDefaultNet reports whether the default network of RUN steps is a namespace of
 // the Run's own (rootless) rather than the host's.
 func privateDefaultNet() bool { return rootless.InUserNS() }
 
-// path is the namespace to join, or "" for the host's network (warned about once).
+// path is the namespace to join, or "" for the host's network: rootful, or rootless
+// without a user-mode network (warned about once). Decided at the first call.
 func (n *stepNet) path(ctx context.Context, dir string, warn func(string)) string {
 	n.once.Do(func() {
-		if n.err = n.open(ctx, dir); n.err != nil {
+		if !privateDefaultNet() {
+			return
+		}
+		if err := n.open(ctx, dir); err != nil {
 			warn(fmt.Sprintf("RUN steps share the host's network: a network of their own needs a user-mode network (%v); "+
-				"pass --network=host to choose the host's, or --network=none", n.err))
+				"pass --network=host to choose the host's, or --network=none", err))
 		}
 	})
 	if n.ns == nil {

@@ -3,7 +3,6 @@ package snapshot
 import (
 	"archive/tar"
 	"bytes"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,18 +98,7 @@ func TestFuseDriverStepAndCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	tr := tar.NewReader(&layer)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, h.Name)
-	}
+	names := tarNames(t, layer.Bytes())
 	if got, want := strings.Join(names, ","), ".wh.gone.txt,e/,e/.wh.old,e/new,new/"; got != want {
 		t.Errorf("layer entries = %s, want %s", got, want)
 	}

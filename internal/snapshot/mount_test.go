@@ -139,18 +139,7 @@ func TestMountStepAndCommit(t *testing.T) {
 			if want := diffIDOf(layer.Bytes()); diffID != want {
 				t.Errorf("diffID = %v, want sha256 of the tar %v", diffID, want)
 			}
-			var names []string
-			tr := tar.NewReader(&layer)
-			for {
-				h, err := tr.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				names = append(names, h.Name)
-			}
+			names := tarNames(t, layer.Bytes())
 			if got, want := strings.Join(names, ","), ".wh.gone.txt,new.txt"; got != want {
 				t.Errorf("layer entries = %s, want exactly %s", got, want)
 			}
